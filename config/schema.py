@@ -1,0 +1,142 @@
+"""Typed, frozen node settings: one dataclass per TOML table of `node.toml`.
+
+Every field has a default (or is required) and a `help` text in its metadata;
+`node.example.toml` documents every field and a test keeps the two in step.
+Defaults are given in their TOML form and converted by `config.load` like
+any value read from a file, so a default can never bypass validation.
+Durations are written as strings like "500ms", "5s", "10m", "1h", "7d" and
+stored as float seconds; sizes as "64KiB", "1MiB" and stored as int bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+REQUIRED: Any = object()
+
+
+def _f(raw_default: Any, help: str, *, kind: str | None = None) -> Any:
+    """A setting: its TOML default (converted by the loader like any value), help and kind."""
+    return field(metadata={"help": help, "kind": kind, "raw_default": raw_default})
+
+
+@dataclass(frozen=True)
+class NodeSection:
+    id: str = _f(REQUIRED, "USPS code of this node's state, e.g. TX", kind="state")
+    name: str = _f("", "Human name of the state or agency shown to peers")
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    host: str = _f("127.0.0.1", "Address the node listens on")
+    port: int = _f(0, "TCP port; 0 lets the OS pick one (printed at start)")
+    public_url: str = _f("", "URL peers use to reach this node; empty = derived from host:port")
+    client_max_size: int = _f(1048576, "Largest accepted request body", kind="size")
+    tls_cert: Path | None = _f(None, "PEM certificate chain; enables TLS on the listener", kind="path")
+    tls_key: Path | None = _f(None, "PEM private key for tls_cert (mode 0600)", kind="path")
+    tls_client_ca: Path | None = _f(
+        None, "Require client certificates for /federation (mutual TLS); pinned per peer", kind="path"
+    )
+
+
+@dataclass(frozen=True)
+class KeysSection:
+    signing_key: Path = _f("keys/signing.pem", "Ed25519 signing key (PEM, 0600)", kind="path")
+    encryption_dir: Path = _f(
+        "keys/encryption", "Folder of X25519 encryption keys (current and next)", kind="path"
+    )
+    passphrase_file: Path | None = _f(
+        None, "File holding the passphrase of the key files (mode 0600); none = unencrypted",
+        kind="path",
+    )
+    encryption_key_lifetime: float = _f(
+        "7d", "How long one encryption key is valid before rotation", kind="duration"
+    )
+
+
+@dataclass(frozen=True)
+class StorageSection:
+    database: Path = _f("node.db", "SQLite database of records, log and state", kind="path")
+
+
+@dataclass(frozen=True)
+class DirectorySection:
+    urls: tuple[str, ...] = _f([], "Directory (or mirror) URLs, tried in order")
+    authority_key: str = _f("", "Base64 Ed25519 public key of the federation authority (trust anchor)")
+    cache_file: Path = _f("directory.msgpack", "Last good signed snapshot", kind="path")
+    refresh_interval: float = _f("5m", "How often to fetch a newer snapshot", kind="duration")
+    warn_before_expiry: float = _f("1d", "Warn when the cached snapshot expires this soon", kind="duration")
+
+
+@dataclass(frozen=True)
+class PeersSection:
+    timeout: float = _f("5s", "Per-peer timeout of one request", kind="duration")
+    backoff_initial: float = _f("10s", "First retry delay after a failure", kind="duration")
+    backoff_max: float = _f("1h", "Largest retry delay", kind="duration")
+    rate_limit: int = _f(600, "Requests per minute accepted from one peer (429 above)")
+
+
+@dataclass(frozen=True)
+class ExchangeSection:
+    max_clock_skew: float = _f("2m", "Largest accepted difference between clocks", kind="duration")
+    message_ttl: float = _f("5m", "Lifetime of a message this node sends", kind="duration")
+    replay_window: float = _f("10m", "How long message ids are remembered", kind="duration")
+
+
+@dataclass(frozen=True)
+class MatchingSection:
+    max_candidates: int = _f(10, "Most candidates returned to a find")
+
+
+@dataclass(frozen=True)
+class AuditSection:
+    checkpoint_interval: float = _f("1m", "How often to sign a checkpoint", kind="duration")
+    cosign_interval: float = _f("10m", "How often to ask peers to cosign", kind="duration")
+
+
+@dataclass(frozen=True)
+class WebSection:
+    enabled: bool = _f(True, "Serve the staff web UI")
+    session_idle_timeout: float = _f("30m", "Sign out after this much inactivity", kind="duration")
+    login_max_failures: int = _f(5, "Failed logins before throttling")
+    login_lockout: float = _f("5m", "Throttle time after too many failures", kind="duration")
+
+
+@dataclass(frozen=True)
+class DiscoverySection:
+    mdns: bool = _f(False, "Announce and browse _statenode._tcp.local. on the LAN (a hint only)")
+
+
+@dataclass(frozen=True)
+class JobsSection:
+    outbox_interval: float = _f("10s", "How often to deliver queued move notices and links", kind="duration")
+    import_folder: Path | None = _f(None, "Drop folder imported on a schedule", kind="path")
+    import_interval: float = _f("5m", "How often to scan the drop folder", kind="duration")
+    retention: float = _f("30d", "Keep sessions and cached peer data this long", kind="duration")
+
+
+@dataclass(frozen=True)
+class LoggingSection:
+    level: str = _f("info", "debug, info, warning or error")
+    format: str = _f("text", "text or json (one JSON object per line)")
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    node: NodeSection
+    server: ServerSection
+    keys: KeysSection
+    storage: StorageSection
+    directory: DirectorySection
+    peers: PeersSection
+    exchange: ExchangeSection
+    matching: MatchingSection
+    audit: AuditSection
+    web: WebSection
+    discovery: DiscoverySection
+    jobs: JobsSection
+    logging: LoggingSection
+    config_path: Path

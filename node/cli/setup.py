@@ -1,0 +1,167 @@
+"""`statenode init`, `statenode keys show`, `statenode serve`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from config import load_config
+from config.load import US_STATES
+from node.cli import cli, config_option
+from node.errors import Conflict
+from node.identity import create_keys, load_keys
+
+NODE_TOML = """\
+# statenode configuration for {state}; see node.example.toml for every setting.
+[node]
+id = "{state}"
+name = "{name}"
+
+[server]
+host = "{host}"
+port = {port}
+public_url = "{public_url}"
+
+[keys]
+signing_key = "keys/signing.pem"
+encryption_dir = "keys/encryption"
+
+[storage]
+database = "node.db"
+
+[directory]
+# Fill in from the federation authority: its URL(s) and public key (trust anchor).
+urls = [{directory_urls}]
+authority_key = "{authority_key}"
+cache_file = "directory.msgpack"
+"""
+
+
+def node_info(cfg_path: str) -> dict[str, object]:
+    cfg = load_config(cfg_path)
+    keys = load_keys(cfg)
+    endpoint = cfg.server.public_url or f"http://{cfg.server.host}:{cfg.server.port}"
+    return {
+        "node_id": cfg.node.id,
+        "name": cfg.node.name,
+        "endpoints": [endpoint],
+        "signing_key": base64.b64encode(keys.signing.public).decode(),
+        "key_id": keys.signing.key_id,
+    }
+
+
+def write_node(
+    folder: Path,
+    *,
+    state: str,
+    name: str,
+    endpoint: str,
+    directory_urls: tuple[str, ...] = (),
+    authority_key: str = "",
+) -> Path:
+    """Create DIR/node.toml, DIR/keys/ and DIR/node.db; refuse to overwrite a node."""
+    from urllib.parse import urlsplit
+
+    config_path = folder / "node.toml"
+    if config_path.exists() or (folder / "keys").exists():
+        raise Conflict(f"{folder}: a node already exists here; refusing to overwrite it")
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"must be a URL like http://127.0.0.1:8443 (got {endpoint!r})",
+                                 param_hint="--endpoint")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = NODE_TOML.format(
+        state=state,
+        name=name.replace('"', "'"),
+        host=parts.hostname,
+        port=port,
+        public_url="" if port == 0 else endpoint,
+        directory_urls=", ".join(f'"{u}"' for u in directory_urls),
+        authority_key=authority_key,
+    )
+    config_path.write_text(text)
+    cfg = load_config(config_path)
+    create_keys(cfg)
+    from node.store import Store
+
+    Store(cfg.storage.database).close()
+    return config_path
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--state", required=True, help="USPS code of the state, e.g. TX.")
+@click.option("--name", default="", help="Human name of the state or agency.")
+@click.option("--endpoint", default="http://127.0.0.1:0", show_default=True,
+              help="URL peers will use to reach this node (port 0: chosen at start).")
+@click.option("--directory-url", "directory_urls", multiple=True, help="Directory URL (repeatable).")
+@click.option("--authority-key", default="", help="Base64 public key of the federation authority.")
+def init(folder: Path, state: str, name: str, endpoint: str, directory_urls: tuple[str, ...],
+         authority_key: str) -> None:
+    """Create a new node in FOLDER: node.toml, keys/ (mode 0600) and node.db."""
+    state = state.upper()
+    if state not in US_STATES:
+        raise click.BadParameter(f"not a USPS state code: {state!r}", param_hint="--state")
+    path = write_node(folder, state=state, name=name or state, endpoint=endpoint,
+                      directory_urls=directory_urls, authority_key=authority_key)
+    click.echo(f"created node {state} in {folder}")
+    _print_keys(str(path), as_json=False)
+
+
+def _print_keys(config_path: str, *, as_json: bool) -> None:
+    info = node_info(config_path)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    cfg = load_config(config_path)
+    keys = load_keys(cfg)
+    click.echo(f"node:           {info['node_id']} ({info['name']})")
+    click.echo(f"endpoint:       {info['endpoints'][0]}")  # type: ignore[index]
+    click.echo(f"signing key:    {info['signing_key']}")
+    click.echo(f"signing key id: {info['key_id']}")
+    import time
+
+    now = time.time()
+    for e in keys.published(now):
+        state = "current" if e is keys.current(now) else "next"
+        pub = base64.b64encode(keys.encryption[e.key_id].public).decode()
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e.valid_until))
+        click.echo(f"encryption key: {pub} id {e.key_id} ({state}, valid until {until})")
+
+
+@cli.group()
+def keys() -> None:
+    """Show and manage the node's keys."""
+
+
+@keys.command("show")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the node-info document for enrollment.")
+def keys_show(config_path: str, as_json: bool) -> None:
+    """Print the node's public keys and key ids."""
+    _print_keys(config_path, as_json=as_json)
+
+
+@cli.command()
+@config_option
+@click.option("--port", type=int, default=None, help="Override server.port (0: any free port).")
+@click.option("--host", default=None, help="Override server.host.")
+def serve(config_path: str, port: int | None, host: str | None) -> None:
+    """Run the node service until Ctrl-C."""
+    from node.app import create_app, server_ssl_context
+    from node.server import serve_forever
+
+    cfg = load_config(config_path)
+    load_keys(cfg)  # fail fast, before binding, on a bad key file
+    serve_forever(
+        lambda: create_app(cfg),
+        host or cfg.server.host,
+        cfg.server.port if port is None else port,
+        ssl_context=server_ssl_context(cfg),
+    )
+    sys.stdout.flush()

@@ -1,0 +1,42 @@
+"""Error root of the node package; each error carries an HTTP status (Datasette style)."""
+
+from __future__ import annotations
+
+
+class NodeError(Exception):
+    status = 500
+
+    def diagnostics(self) -> str:
+        return str(self)
+
+
+class BadRequest(NodeError):
+    status = 400
+
+
+class Forbidden(NodeError):
+    status = 403
+
+
+class NotFound(NodeError):
+    status = 404
+
+
+class Conflict(NodeError):
+    status = 409
+
+
+class PeerUnavailable(NodeError):
+    """A peer could not be reached or answered with an error; never passed through raw."""
+
+    status = 502
+
+
+class StorageError(NodeError):
+    """The database could not be written (disk full, read-only, locked, corrupt)."""
+
+    status = 503
+
+
+class ImportRejected(NodeError):
+    status = 400

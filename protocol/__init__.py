@@ -1,0 +1,1 @@
+"""Wire formats of statenode: pure, no I/O (bytes in, objects out)."""
