@@ -172,7 +172,9 @@ def _read_private(path: Path, passphrase: bytes | None) -> object:
         return ser.load_pem_private_key(data, password=passphrase)
     except TypeError as exc:
         if passphrase:
-            raise KeyFileError(f"{path}: key file is not encrypted but a passphrase was given") from exc
+            raise KeyFileError(
+                f"{path}: key file is not encrypted but a passphrase was given"
+            ) from exc
         raise KeyFileError(f"{path}: key file is encrypted; a passphrase is required") from exc
     except ValueError as exc:
         raise KeyFileError(f"{path}: not a PEM private key, or wrong passphrase") from exc

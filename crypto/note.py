@@ -81,7 +81,7 @@ def is_valid_name(name: str) -> bool:
     )
 
 
-def _check_name(name: str, what: str = "key name") -> None:
+def check_name(name: str, what: str = "key name") -> None:
     if not is_valid_name(name):
         raise NoteError(f"{what} {name!r} must be non-empty, without spaces or '+'")
 
@@ -95,7 +95,7 @@ class NoteVerifier:
     key_id: int = -1  # computed from name and key when left out
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
+        check_name(self.name)
         try:
             check_public_key(self.public, what=f"verifier key {self.name}")
         except KeyFileError as exc:
@@ -134,7 +134,7 @@ class NoteSigner:
     key: SigningKey
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
+        check_name(self.name)
 
     @property
     def key_id(self) -> int:
@@ -155,12 +155,12 @@ class NoteSigner:
 
 def format_verifier_key(name: str, sig_type: int, public: bytes) -> str:
     """`<name>+<hex key id>+<base64(type || public)>`."""
-    _check_name(name)
+    check_name(name)
     key_id = compute_key_id(name, sig_type, public)
     return f"{name}+{key_id:08x}+{base64.b64encode(bytes([sig_type]) + public).decode()}"
 
 
-def _b64decode(value: str, what: str) -> bytes:
+def b64decode_strict(value: str, what: str) -> bytes:
     try:
         return base64.b64decode(value.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
@@ -169,14 +169,14 @@ def _b64decode(value: str, what: str) -> bytes:
 
 def parse_verifier_key_fields(vkey: str) -> tuple[str, int, int, bytes]:
     """Split a vkey into (name, key id, signature type, public key) and check the id."""
-    parts = vkey.strip().split("+")
+    parts = vkey.strip().split("+", 2)
     if len(parts) != 3:
         raise NoteError(f"verifier key {vkey!r}: expected <name>+<hex id>+<base64 key>")
     name, hex_id, b64 = parts
-    _check_name(name, "verifier key name")
+    check_name(name, "verifier key name")
     if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
         raise NoteError(f"verifier key {name}: key id {hex_id!r} is not 8 lowercase hex digits")
-    raw = _b64decode(b64, f"verifier key {name}")
+    raw = b64decode_strict(b64, f"verifier key {name}")
     if len(raw) < 2:
         raise NoteError(f"verifier key {name}: key material is empty")
     sig_type, public = raw[0], raw[1:]
@@ -200,12 +200,12 @@ def parse_verifier_key(vkey: str) -> NoteVerifier:
 
 def parse_signer_key(skey: str) -> NoteSigner:
     """Parse Go's `PRIVATE+KEY+<name>+<hex id>+<base64(0x01 || seed)>`."""
-    parts = skey.strip().split("+")
+    parts = skey.strip().split("+", 4)
     if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
         raise NoteError("signer key: expected PRIVATE+KEY+<name>+<hex id>+<base64 key>")
     name, hex_id, b64 = parts[2:]
-    _check_name(name, "signer key name")
-    raw = _b64decode(b64, f"signer key {name}")
+    check_name(name, "signer key name")
+    raw = b64decode_strict(b64, f"signer key {name}")
     if len(raw) != 33 or raw[0] != ED25519:
         raise NoteError(f"signer key {name}: not an Ed25519 private key")
     signer = NoteSigner(name, signing_key_from_seed(raw[1:]))
@@ -297,7 +297,7 @@ def parse_note(note: str | bytes) -> tuple[str, tuple[NoteSignature, ...]]:
         name, _, b64 = line[len(SIG_PREFIX) :].partition(" ")
         if not is_valid_name(name) or not b64:
             raise NoteError(f"note signature line {n} has a bad key name or no signature")
-        raw = _b64decode(b64, f"note signature line {n} ({name})")
+        raw = b64decode_strict(b64, f"note signature line {n} ({name})")
         if len(raw) < 5:
             raise NoteError(f"note signature line {n} ({name}) is too short")
         sigs.append(NoteSignature(name, int.from_bytes(raw[:4], "big"), b64))
@@ -350,7 +350,7 @@ def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> OpenedNote:
 
 
 def _signature_line(text: bytes, signer: Signer) -> NoteSignature:
-    _check_name(signer.name, "signer name")
+    check_name(signer.name, "signer name")
     raw = signer.key_id.to_bytes(4, "big") + signer.sign(text)
     return NoteSignature(signer.name, signer.key_id, base64.b64encode(raw).decode())
 

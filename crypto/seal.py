@@ -32,4 +32,6 @@ def open_sealed(key: EncryptionKey, ciphertext: bytes, *, info: bytes) -> bytes:
     try:
         return _SUITE.decrypt(ciphertext, key._private, info=info)
     except (InvalidTag, ValueError) as exc:
-        raise DecryptionFailed("cannot open sealed payload (wrong key, context or tampered)") from exc
+        raise DecryptionFailed(
+            "cannot open sealed payload (wrong key, context or tampered)"
+        ) from exc

@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 from crypto import merkle
 from crypto.errors import ProofError
 
-VECTORS = Path("/work/shared/vectors/rfc9162")
-if not VECTORS.is_dir():  # vendored copy next to the tests, if present
-    VECTORS = Path(__file__).parent / "vectors" / "rfc9162"
+# transparency-dev/merkle testdata (Apache-2.0), vendored; see vectors/README.md
+VECTORS = Path(__file__).parent / "vectors" / "rfc9162"
 
 
 def _files(kind: str) -> list[Path]:
@@ -144,7 +143,12 @@ def test_inclusion_proofs_verify(data: st.DataObject) -> None:
     merkle.verify_inclusion(HASHES[index], index, size, proof, root)
     # the proof reads exactly the nodes it announced
     seen: list[tuple[int, int]] = []
-    merkle.inclusion_proof(index, size, lambda lv, ix: seen.append((lv, ix)) or TREE.read(lv, ix))
+
+    def spy(level: int, idx: int) -> bytes:
+        seen.append((level, idx))
+        return TREE.read(level, idx)
+
+    merkle.inclusion_proof(index, size, spy)
     assert seen == merkle.inclusion_nodes(index, size)
     assert len(seen) <= 2 * max(size.bit_length(), 1)
     # wrong leaf or wrong index fails
