@@ -3,11 +3,12 @@
 Spec: DESIGN.md "Envelope" (msgpack everywhere) and DEPENDENCIES.md §2 (msgpack
 limits and pitfalls). `pack` is canonical: maps have `str` keys written in
 sorted order, bytes are msgpack `bin`, tuples become arrays, integers use the
-shortest encoding; floats, ext types, non-str keys and other Python types are
+shortest encoding, floats are always float64 (the record model's credits are
+decimals); NaN/infinity, ext types, non-str keys and other Python types are
 refused. `unpack` is for untrusted input: a byte cap checked before decoding,
 explicit per-container limits, a cap on the number of containers (against
 "1 MiB of empty maps" amplification), a nesting-depth limit, no ext types,
-no floats, no trailing bytes. Every failure is a `MalformedMessage` or
+no NaN/infinity, no trailing bytes. Every failure is a `MalformedMessage` or
 `MessageTooLarge`, never a raw msgpack/ValueError/RecursionError.
 
 Signatures are always made over the exact bytes that were sent; nothing here
@@ -16,6 +17,7 @@ relies on re-packing giving equal bytes.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -93,13 +95,46 @@ def _canonical(obj: object, path: str, depth: int) -> object:
                 raise MalformedMessage(f"{path}: map key {k!r} is not a string")
         return {k: _canonical(obj[k], f"{path}.{k}", depth + 1) for k in sorted(obj)}
     if isinstance(obj, float):
-        raise MalformedMessage(f"{path}: floats are not allowed on the wire (got {obj!r})")
+        if not math.isfinite(obj):
+            raise MalformedMessage(f"{path}: {obj!r} is not allowed on the wire")
+        return float(obj)
     raise MalformedMessage(f"{path}: cannot encode a {type(obj).__name__}")
+
+
+class _Slow(Exception):
+    """The fast path met something unusual; redo it with `_canonical` for a precise error."""
+
+
+def _fast(obj: object, depth: int) -> object:
+    t = type(obj)
+    if t is str or t is bytes or t is bool or obj is None:
+        return obj
+    if t is int:
+        if not _INT_MIN <= obj <= _INT_MAX:  # type: ignore[operator]
+            raise _Slow
+        return obj
+    if depth > _MAX_PACK_DEPTH:
+        raise _Slow
+    if t is dict:
+        d: dict[Any, Any] = obj  # type: ignore[assignment]
+        for k in d:
+            if type(k) is not str:
+                raise _Slow
+        return {k: _fast(d[k], depth + 1) for k in sorted(d)}
+    if t is list or t is tuple:
+        return [_fast(v, depth + 1) for v in obj]  # type: ignore[attr-defined]
+    if t is float and math.isfinite(obj):  # type: ignore[arg-type]
+        return obj
+    raise _Slow
 
 
 def pack(obj: object) -> bytes:
     """Canonical msgpack of `obj` (str-keyed maps in sorted order, bin for bytes)."""
-    packed: bytes = msgpack.packb(_canonical(obj, "$", 0), use_bin_type=True)
+    try:
+        canonical = _fast(obj, 0)
+    except _Slow:
+        canonical = _canonical(obj, "$", 0)
+    packed: bytes = msgpack.packb(canonical, use_bin_type=True)
     return packed
 
 
@@ -111,28 +146,30 @@ def _reject_ext(code: int, data: bytes) -> object:
 
 
 def _check_tree(root: object, limits: Limits) -> None:
-    """Iteratively enforce depth, str map keys and allowed scalar types."""
+    """Iteratively enforce depth, str map keys and finite floats."""
     stack: list[tuple[object, int]] = [(root, 1)]
+    max_depth = limits.max_depth
     while stack:
         obj, depth = stack.pop()
-        if isinstance(obj, dict):
+        if type(obj) is dict:
             values: Any = obj.values()
             for k in obj:
-                if not isinstance(k, str):
+                if type(k) is not str:
                     raise MalformedMessage(f"map key {k!r} is not a string")
-        elif isinstance(obj, list):
+        elif type(obj) is list:
             values = obj
         else:
             continue
-        if depth > limits.max_depth:
-            raise MalformedMessage(f"nested deeper than {limits.max_depth} levels")
+        if depth > max_depth:
+            raise MalformedMessage(f"nested deeper than {max_depth} levels")
         for v in values:
-            if isinstance(v, dict | list):
+            t = type(v)
+            if t is dict or t is list:
                 stack.append((v, depth + 1))
-            elif isinstance(v, float):
-                raise MalformedMessage("floats are not allowed on the wire")
-    if isinstance(root, float):
-        raise MalformedMessage("floats are not allowed on the wire")
+            elif t is float and not math.isfinite(v):
+                raise MalformedMessage("NaN and infinite numbers are not allowed on the wire")
+    if type(root) is float and not math.isfinite(root):
+        raise MalformedMessage("NaN and infinite numbers are not allowed on the wire")
 
 
 def unpack(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Any:
@@ -152,15 +189,18 @@ def unpack(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Any:
             raise MessageTooLarge(f"more than {limits.max_containers} maps and arrays")
         return obj
 
+    # every map or array takes at least one byte, so short inputs need no counting hooks
+    hooks: dict[str, Any] = (
+        {"object_hook": count, "list_hook": count} if len(data) > limits.max_containers else {}
+    )
     try:
         obj = msgpack.unpackb(
             data,
             use_list=True,
             raw=False,
             strict_map_key=True,
-            object_hook=count,
-            list_hook=count,
             ext_hook=_reject_ext,
+            **hooks,
             max_str_len=limits.max_str_len,
             max_bin_len=limits.max_bin_len,
             max_array_len=limits.max_array_len,
@@ -176,6 +216,8 @@ def unpack(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Any:
     except UnicodeDecodeError as exc:
         raise MalformedMessage("a msgpack string is not valid UTF-8") from exc
     except ValueError as exc:
+        if "max_ext_len" in str(exc):
+            raise MalformedMessage("msgpack extension types are not allowed") from exc
         if "exceeds max_" in str(exc):
             raise MessageTooLarge(f"msgpack item over a size limit ({exc})") from exc
         raise MalformedMessage(f"invalid msgpack ({exc})") from exc
