@@ -59,7 +59,11 @@ class KeysSection:
 
 @dataclass(frozen=True)
 class StorageSection:
-    database: Path = _f("node.db", "SQLite database of records, log and state", kind="path")
+    database: Path = _f("node.db", "SQLite database of records and node state", kind="path")
+    exchange_log: Path = _f(
+        "exchange-log.db", "SQLite file of the signed exchange log (Merkle tree, checkpoints)",
+        kind="path",
+    )
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class DirectorySection:
     authority_key: str = _f("", "Base64 Ed25519 public key of the federation authority (trust anchor)")
     cache_file: Path = _f("directory.msgpack", "Last good signed snapshot", kind="path")
     refresh_interval: float = _f("5m", "How often to fetch a newer snapshot", kind="duration")
-    warn_before_expiry: float = _f("1d", "Warn when the cached snapshot expires this soon", kind="duration")
+    warn_before_expiry: float = _f("6h", "Warn when the cached snapshot expires this soon", kind="duration")
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
-"""The node's aiohttp application: typed app keys, startup/cleanup, routes.
+"""The node's aiohttp application: typed app keys, startup/cleanup, routes, jobs.
 
-`create_app(cfg)` wires the services (store, keys, directory, peers, jobs,
-web UI) through `cleanup_ctx` so startup and shutdown are symmetric; each
-feature module adds its routes with a `setup(app)` function.
+`create_app(cfg)` wires the services through `cleanup_ctx` so startup and
+shutdown are symmetric: store (node.db) → directory view, key ring and HTTP
+session → exchange log → `Services` → scheduled jobs. Each feature module adds
+its routes with a `setup_*` function; the job registry names every scheduled
+job with its interval from the config.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -16,10 +20,14 @@ from aiohttp import web
 from config.schema import NodeConfig
 from node import __version__
 from node.identity import NodeKeys, load_keys
+from node.store import Store
 
 CONFIG = web.AppKey("config", NodeConfig)
 KEYS = web.AppKey("keys", NodeKeys)
 STARTED = web.AppKey("started", float)
+STORE = web.AppKey("store", Store)
+
+log = logging.getLogger("statenode.app")
 
 
 def server_ssl_context(cfg: NodeConfig) -> ssl.SSLContext | None:
@@ -43,19 +51,91 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    from node.store import STORE, Store
+    from node import federation_store
+    from node.store import Store
 
     store = Store(app[CONFIG].storage.database)
+    await store.run(federation_store.apply_migrations)
+    for apply in _extra_migrations():
+        await store.run(apply)
     app[STORE] = store
     yield
     store.close()
 
 
-def create_app(cfg: NodeConfig) -> web.Application:
+def _extra_migrations() -> list:  # type: ignore[type-arg]
+    out = []
+    try:
+        from node.accounts import apply_migrations as accounts_migrations
+
+        out.append(accounts_migrations)
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    return out
+
+
+async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
+    from node.directory_client import DIRECTORY, HTTP, KEYRING, PEER_KEYS
+    from node.exchange_log import ExchangeLog
+    from node.peer_state import PeerStates
+    from node.services import SERVICES, Services
+
+    cfg = app[CONFIG]
+    exchange_log = ExchangeLog(cfg.storage.exchange_log, app[KEYS].signing, cfg.node.id)
+    services = Services(
+        cfg=cfg, keyring=app[KEYRING], store=app[STORE], directory=app[DIRECTORY],
+        peer_keys=app[PEER_KEYS], log=exchange_log, session=app[HTTP],
+        peers=PeerStates(cfg.peers.backoff_initial, cfg.peers.backoff_max),
+    )
+    app[SERVICES] = services
+    yield
+    exchange_log.close()
+
+
+async def _outbox_job(app: web.Application) -> dict[str, int]:
+    from node.outbox import deliver_due
+    from node.services import SERVICES
+
+    return await deliver_due(app[SERVICES])
+
+
+async def _prune_job(app: web.Application) -> int:
+    from node.services import SERVICES
+
+    return app[SERVICES].replay.prune(int(time.time() * 1000))
+
+
+def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
+    from node.directory_client import refresh_job, rotation_job
+
+    return {
+        "directory_refresh": (cfg.directory.refresh_interval, refresh_job),
+        "key_rotation": (min(3600.0, cfg.keys.encryption_key_lifetime / 4), rotation_job),
+        "outbox": (cfg.jobs.outbox_interval, _outbox_job),
+        "replay_prune": (60.0, _prune_job),
+    }
+
+
+def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Application:
+    from node.control_api import TOKEN, setup_control_routes
+    from node.directory_client import directory_ctx, setup_directory_routes
+    from node.exchange import setup_exchange_routes
+    from node.jobs import REGISTRY, jobs_ctx
+
     app = web.Application(client_max_size=cfg.server.client_max_size)
     app[CONFIG] = cfg
-    app[KEYS] = load_keys(cfg)
+    app[KEYS] = keys or load_keys(cfg)
     app[STARTED] = time.time()
+    app[REGISTRY] = _job_registry(cfg)
+    app[TOKEN] = secrets.token_urlsafe(32)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(directory_ctx)
+    app.cleanup_ctx.append(_services_ctx)
+    app.cleanup_ctx.append(jobs_ctx)
     app.router.add_get("/healthz", healthz)
+    setup_directory_routes(app)
+    setup_exchange_routes(app)
+    setup_control_routes(app)
     return app
+
+

@@ -33,7 +33,7 @@ def serve_forever(
     port: int,
     *,
     ssl_context: ssl.SSLContext | None = None,
-    on_bound: Callable[[str], None] | None = None,
+    on_bound: Callable[[str, web.Application], None] | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM, printing `listening on URL` once bound."""
 
@@ -42,9 +42,10 @@ def serve_forever(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        runner, url = await start_site(make_app(), host, port, ssl_context=ssl_context)
+        app = make_app()
+        runner, url = await start_site(app, host, port, ssl_context=ssl_context)
         if on_bound:
-            on_bound(url)
+            on_bound(url, app)
         print(f"listening on {url}", flush=True)
         try:
             await stop.wait()

@@ -123,9 +123,9 @@ def _pools() -> dict[str, tuple[list[str], list[float]]]:
 
 
 class _Gen:
-    def __init__(self, state: str, seed: int) -> None:
+    def __init__(self, state: str, seed: int, purpose: str = "synthetic") -> None:
         self.state = state.upper()
-        self.rng = random.Random(f"statenode-synthetic:{self.state}:{seed}")
+        self.rng = random.Random(f"statenode-{purpose}:{self.state}:{seed}")
         self.pools = _pools()
         self.fips = STATE_FIPS.get(self.state, "99")
         self.cities = US_CITIES.get(self.state, GENERIC_US_CITIES)
@@ -241,6 +241,8 @@ class _Gen:
         out = []
         start = REFERENCE_DATE - timedelta(days=rng.randint(30, 900))
         for n in range(rng.choice((1, 1, 2, 2, 3))):
+            if (start - birth).days < 365 * 3:
+                break
             school = rng.choice(self.schools)
             age = (start - birth).days // 365
             grade = "OS" if age >= 19 else "PK" if age < 5 else "KG" if age == 5 \
@@ -380,7 +382,7 @@ def derive_overlap(source: list[dict[str, Any]], state: str, share: float,
     """
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"share must be between 0 and 1, not {share}")
-    gen = _Gen(state, seed)
+    gen = _Gen(state, seed, "overlap")
     picked = gen.rng.sample(range(len(source)), round(share * len(source)))
     out = []
     for index in sorted(picked):

@@ -7,7 +7,8 @@ one per area, each registering on `cli`:
 
 - `setup`      init, keys, serve
 - `data`       import, demo-data
-- `federation` directory ..., find, fetch, notify-move, inbox, demo
+- `directory`  directory init, enroll, suspend, revoke, list, serve
+- `federation` find, fetch, notify-move, inbox, demo
 - `matching`   worklist, link ...
 - `audit`      audit ...
 - `accounts`   users ...
@@ -72,7 +73,8 @@ config_option = click.option(
 def _register() -> None:
     import importlib
 
-    for name in ("setup", "data", "federation", "matching", "audit", "accounts", "operations"):
+    for name in ("setup", "data", "directory", "federation", "matching", "audit", "accounts",
+                 "operations"):
         try:
             importlib.import_module(f"node.cli.{name}")
         except ModuleNotFoundError as exc:

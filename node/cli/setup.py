@@ -154,14 +154,18 @@ def keys_show(config_path: str, as_json: bool) -> None:
 def serve(config_path: str, port: int | None, host: str | None) -> None:
     """Run the node service until Ctrl-C."""
     from node.app import create_app, server_ssl_context
+    from node.control_api import TOKEN, write_control_file
+    from node.logs import setup_logging
     from node.server import serve_forever
 
     cfg = load_config(config_path)
-    load_keys(cfg)  # fail fast, before binding, on a bad key file
+    setup_logging(cfg)
+    keys = load_keys(cfg)  # fail fast, before binding, on a bad key file
     serve_forever(
-        lambda: create_app(cfg),
+        lambda: create_app(cfg, keys=keys),
         host or cfg.server.host,
         cfg.server.port if port is None else port,
         ssl_context=server_ssl_context(cfg),
+        on_bound=lambda url, app: write_control_file(cfg, url, app[TOKEN]),
     )
     sys.stdout.flush()

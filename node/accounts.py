@@ -1,0 +1,325 @@
+"""Web UI accounts: users and roles, login throttling, server-side sessions, student views.
+
+Owns the `statenode.accounts` migration set (tables `users`, `login_failures`,
+`sessions`, `student_views`) and every rule about them (DESIGN.md "Web UI";
+MSIX.md §1.3 "disable vs deactivate"; FERPA §99.32 / IDEA §300.614 record of access):
+
+- roles are `staff`, `data_admin`, `auditor`, `operator`;
+- *disable* is temporary (enable undoes it), *deactivate* is permanent and keeps the
+  row, so the name can never be reused and history still names the user;
+- passwords have at least 12 characters; hashing happens in `crypto.passwords`
+  (callers pass the PHC string; the web layer hashes off the event loop);
+- throttling counts failures per username and per client address, persisted;
+- a session token is 32 random bytes shown once to the browser; only its SHA-256 is
+  stored; sessions end after an idle timeout and after an absolute lifetime;
+- `record_view` writes one `student_views` row per student shown to a user.
+
+Every function takes a `sqlite_utils.Database` and is meant to run on the store's
+writer thread (`await store.run(fn, ...)`) or from the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from node.errors import BadRequest, Conflict, NotFound
+
+ROLES = ("staff", "data_admin", "auditor", "operator")
+ROLE_LABELS = {
+    "staff": "School staff",
+    "data_admin": "Data administrator",
+    "auditor": "Auditor",
+    "operator": "Operator",
+}
+STATUSES = ("active", "disabled", "deactivated")
+PURPOSES = ("enrollment", "placement", "credit_accrual", "mep_services", "move_notice",
+            "data_quality")
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+SESSION_ABSOLUTE_LIFETIME = 12 * 3600.0
+ADDRESS_FAILURE_FACTOR = 4  # an address (maybe a school's NAT) may fail this many times more
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
+
+migrations = Migrations("statenode.accounts")
+
+
+@migrations()
+def m001_accounts(db: Database) -> None:
+    db.table("users").create(
+        {"id": int, "username": str, "role": str, "password_hash": str, "status": str,
+         "created_at": float, "status_changed_at": float, "last_login_at": float},
+        pk="id", not_null=["username", "role", "password_hash", "status", "created_at"],
+    )
+    db.table("users").create_index(["username"], unique=True)
+    db.table("login_failures").create(
+        {"key": str, "failures": int, "last_failure_at": float, "locked_until": float},
+        pk="key", not_null=["failures"],
+    )
+    db.table("sessions").create(
+        {"token_hash": str, "user_id": int, "csrf_token": str, "created_at": float,
+         "last_seen_at": float, "client": str},
+        pk="token_hash", not_null=["user_id", "csrf_token", "created_at", "last_seen_at"],
+        foreign_keys=[("user_id", "users", "id")],
+    )
+    db.table("student_views").create(
+        {"id": int, "at": float, "username": str, "role": str, "purpose": str,
+         "student_id": str, "source_state": str, "what": str},
+        pk="id", not_null=["at", "username", "role", "purpose", "student_id", "source_state"],
+    )
+    db.table("student_views").create_index(["student_id"])
+
+
+def apply_migrations(db: Database) -> None:
+    """Create or upgrade the accounts tables (safe to call again)."""
+    migrations.apply(db)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    status: str
+    created_at: float
+    last_login_at: float | None
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(self.role, self.role)
+
+
+@dataclass(frozen=True)
+class Session:
+    token_hash: str
+    user: User
+    csrf_token: str
+    created_at: float
+    last_seen_at: float
+
+
+def _user(row: dict[str, Any]) -> User:
+    return User(id=row["id"], username=row["username"], role=row["role"], status=row["status"],
+                created_at=row["created_at"], last_login_at=row.get("last_login_at"))
+
+
+# ---- users ------------------------------------------------------------------------------
+
+def check_username(username: str) -> str:
+    if not USERNAME_RE.match(username):
+        raise BadRequest(
+            f"username {username!r} must be 2-64 letters, digits, '.', '_', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    return username
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise BadRequest(f"role {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def check_password(password: str, username: str = "") -> None:
+    """Raise BadRequest unless the password is acceptable (never echoes it)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BadRequest(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise BadRequest(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+    if username and username.lower() in password.lower():
+        raise BadRequest("the password must not contain the username")
+    if len(set(password)) < 4:
+        raise BadRequest("the password must not repeat the same few characters")
+
+
+def add_user(db: Database, username: str, role: str, password_hash: str,
+             *, now: float | None = None) -> User:
+    """Insert an active user; Conflict if the name exists (even deactivated)."""
+    check_username(username)
+    check_role(role)
+    if find_user(db, username) is not None:
+        raise Conflict(f"user {username!r} already exists (names of deactivated users "
+                       "are never reused)")
+    now = time.time() if now is None else now
+    db.table("users").insert({"username": username, "role": role,
+                              "password_hash": password_hash, "status": "active",
+                              "created_at": now, "status_changed_at": now,
+                              "last_login_at": None})
+    user = find_user(db, username)
+    assert user is not None
+    return user
+
+
+def find_user(db: Database, username: str) -> User | None:
+    rows = list(db.query("select * from users where username = ? collate nocase", [username]))
+    return _user(rows[0]) if rows else None
+
+
+def get_user(db: Database, username: str) -> User:
+    user = find_user(db, username)
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    return user
+
+
+def password_hash_of(db: Database, username: str) -> tuple[User, str] | None:
+    """The user and their PHC hash, for verification; None if there is no such user."""
+    rows = list(db.query("select * from users where username = ? collate nocase", [username]))
+    return (_user(rows[0]), rows[0]["password_hash"]) if rows else None
+
+
+def list_users(db: Database) -> list[User]:
+    return [_user(r) for r in db.query("select * from users order by username")]
+
+
+def set_status(db: Database, username: str, status: str, *, now: float | None = None) -> User:
+    """Disable, enable (status `active`) or deactivate a user; ends their sessions."""
+    if status not in STATUSES:
+        raise BadRequest(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    user = get_user(db, username)
+    if user.status == "deactivated" and status != "deactivated":
+        raise Conflict(f"user {username!r} is deactivated; deactivation is permanent")
+    now = time.time() if now is None else now
+    with db.atomic():
+        db.table("users").update(user.id, {"status": status, "status_changed_at": now})
+        if status != "active":
+            db.execute("delete from sessions where user_id = ?", [user.id])
+    return get_user(db, username)
+
+
+def set_password(db: Database, username: str, password_hash: str) -> None:
+    user = get_user(db, username)
+    with db.atomic():
+        db.table("users").update(user.id, {"password_hash": password_hash})
+        db.execute("delete from sessions where user_id = ?", [user.id])
+
+
+# ---- login throttling --------------------------------------------------------------------
+
+def throttle_keys(username: str, client: str) -> tuple[str, str]:
+    return (f"user:{username.lower()}", f"addr:{client}")
+
+
+def locked_for(db: Database, username: str, client: str, *, now: float) -> float:
+    """Seconds until a login for this username from this address may be tried (0: now)."""
+    keys = throttle_keys(username, client)
+    rows = db.query("select locked_until from login_failures where key in (?, ?)", list(keys))
+    until = max((r["locked_until"] or 0.0 for r in rows), default=0.0)
+    return max(0.0, until - now)
+
+
+def record_failure(db: Database, username: str, client: str, *, now: float,
+                   max_failures: int, lockout: float) -> float:
+    """Count one failed login; return the lock time now in force (0 if none)."""
+    user_key, addr_key = throttle_keys(username, client)
+    limits = {user_key: max_failures, addr_key: max_failures * ADDRESS_FAILURE_FACTOR}
+    with db.atomic():
+        for key, limit in limits.items():
+            row = next(iter(db.query("select * from login_failures where key = ?", [key])), None)
+            failures = 1
+            if row and now - (row["last_failure_at"] or 0.0) < lockout:
+                failures = row["failures"] + 1
+            locked_until = now + lockout if failures >= limit else 0.0
+            db.table("login_failures").upsert(
+                {"key": key, "failures": failures, "last_failure_at": now,
+                 "locked_until": locked_until}, pk="key")
+    return locked_for(db, username, client, now=now)
+
+
+def clear_failures(db: Database, username: str) -> None:
+    """Forget a username's failures after a good login (the address count stays)."""
+    db.execute("delete from login_failures where key = ?", [throttle_keys(username, "")[0]])
+
+
+# ---- sessions ----------------------------------------------------------------------------
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_session(db: Database, user: User, *, now: float,
+                   client: str = "") -> tuple[str, Session]:
+    """Start a session; return the browser's token (never stored) and the session."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    with db.atomic():
+        db.table("sessions").insert({"token_hash": _token_hash(token), "user_id": user.id,
+                                     "csrf_token": csrf, "created_at": now,
+                                     "last_seen_at": now, "client": client})
+        db.table("users").update(user.id, {"last_login_at": now})
+    return token, Session(_token_hash(token), user, csrf, now, now)
+
+
+def load_session(db: Database, token: str, *, now: float, idle_timeout: float,
+                 absolute_lifetime: float = SESSION_ABSOLUTE_LIFETIME,
+                 touch_after: float = 5.0) -> Session | None:
+    """The live session for a token, refreshing its idle clock; None (and deleted) if over."""
+    if not token or len(token) > 128:
+        return None
+    th = _token_hash(token)
+    rows = list(db.query(
+        "select s.*, u.username, u.role, u.status, u.created_at as user_created_at, "
+        "u.last_login_at from sessions s join users u on u.id = s.user_id "
+        "where s.token_hash = ?", [th]))
+    if not rows:
+        return None
+    r = rows[0]
+    expired = (now - r["last_seen_at"] > idle_timeout
+               or now - r["created_at"] > absolute_lifetime
+               or r["status"] != "active")
+    if expired:
+        db.execute("delete from sessions where token_hash = ?", [th])
+        return None
+    if now - r["last_seen_at"] >= min(touch_after, idle_timeout / 4):
+        db.execute("update sessions set last_seen_at = ? where token_hash = ?", [now, th])
+    user = User(id=r["user_id"], username=r["username"], role=r["role"], status=r["status"],
+                created_at=r["user_created_at"], last_login_at=r["last_login_at"])
+    return Session(th, user, r["csrf_token"], r["created_at"], now)
+
+
+def end_session(db: Database, token_hash: str) -> None:
+    db.execute("delete from sessions where token_hash = ?", [token_hash])
+
+
+def prune_sessions(db: Database, *, now: float, idle_timeout: float,
+                   absolute_lifetime: float = SESSION_ABSOLUTE_LIFETIME) -> int:
+    """Delete expired sessions and stale throttle rows; return the sessions removed."""
+    with db.atomic():
+        cur = db.execute("delete from sessions where last_seen_at < ? or created_at < ?",
+                         [now - idle_timeout, now - absolute_lifetime])
+        db.execute("delete from login_failures where locked_until < ? and last_failure_at < ?",
+                   [now, now - 86400])
+    return cur.rowcount
+
+
+# ---- record of access --------------------------------------------------------------------
+
+def record_view(db: Database, user: str, role: str, purpose: str, student_ids: Iterable[str],
+                source_state: str, *, what: str = "record", now: float | None = None) -> int:
+    """Record that `user` (acting as `role`) saw these students' data; return rows written.
+
+    `what` says what was shown: `record` (the full record) or `search` (a result line).
+    """
+    if purpose not in PURPOSES:
+        raise BadRequest(f"purpose {purpose!r} is not one of {', '.join(PURPOSES)}")
+    now = time.time() if now is None else now
+    rows = [{"at": now, "username": user, "role": role, "purpose": purpose,
+             "student_id": sid, "source_state": source_state, "what": what}
+            for sid in student_ids]
+    if rows:
+        with db.atomic():
+            db.table("student_views").insert_all(rows)
+    return len(rows)
+
+
+def views_of(db: Database, student_id: str) -> list[dict[str, Any]]:
+    """Every recorded view of one student, newest first (the disclosure history page)."""
+    return list(db.query("select * from student_views where student_id = ? "
+                         "order by at desc, id desc", [student_id]))

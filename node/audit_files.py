@@ -1,0 +1,144 @@
+"""Reading an exchange-log export folder for `audit verify`, `cross-check` and the UI.
+
+Spec: DESIGN.md "Audit log". The folder written by `ExchangeLog.export` holds
+`checkpoint` (the latest signed note with cosignatures), `checkpoints` (earlier cosigned
+checkpoints, one JSON object `{"note": ...}` per line), `verifier-key`, `entries.jsonl`,
+`directory.msgpack` (the raw signed directory snapshot) and `authority-key` (base64).
+Verification itself is `protocol.audit_verify.verify_export`; this module only reads
+files, turns unreadable lines into `Problem`s, and can spread the per-entry signature
+checks over several processes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from protocol.audit import LogEntry, decode_leaf, parse_line
+from protocol.audit_verify import Problem, check_entry, load_directory, verify_export
+from protocol.errors import ProtocolError
+
+FILES = ("checkpoint", "verifier-key", "entries.jsonl", "directory.msgpack")
+
+
+@dataclass
+class ExportFolder:
+    checkpoint: str = ""
+    verifier_key: str = ""
+    leaves: list[bytes] = field(default_factory=list)
+    declared: list[dict[str, Any] | None] = field(default_factory=list)
+    directory: bytes = b""
+    authority_key: bytes | None = None
+    history: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def decode_key(text: str, what: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"{what} is not base64") from exc
+    if len(key) != 32:
+        raise ValueError(f"{what} is {len(key)} bytes, not a 32-byte Ed25519 public key")
+    return key
+
+
+def read_export(folder: str | Path) -> ExportFolder:
+    """Read every file; missing files and bad lines become problems, not exceptions."""
+    root = Path(folder)
+    ex = ExportFolder()
+    for name in FILES:
+        if not (root / name).is_file():
+            ex.problems.append(Problem(name, f"missing from the export folder {root}"))
+    if ex.problems:
+        return ex
+    ex.checkpoint = (root / "checkpoint").read_text(encoding="utf-8")
+    ex.verifier_key = (root / "verifier-key").read_text(encoding="utf-8").strip()
+    ex.directory = (root / "directory.msgpack").read_bytes()
+    if (root / "authority-key").is_file():
+        try:
+            ex.authority_key = decode_key((root / "authority-key").read_text(), "authority-key")
+        except ValueError as exc:
+            ex.problems.append(Problem("authority-key", str(exc)))
+    if (root / "checkpoints").is_file():
+        for n, line in enumerate((root / "checkpoints").read_text().splitlines(), start=1):
+            try:
+                ex.history.append(str(json.loads(line)["note"]))
+            except (ValueError, KeyError, TypeError):
+                ex.problems.append(Problem(f"checkpoints line {n}", "not a JSON object with "
+                                           "a 'note'"))
+    with (root / "entries.jsonl").open(encoding="utf-8") as fh:
+        for n, text in enumerate(fh, start=1):
+            try:
+                line = parse_line(text, n)
+            except ProtocolError as exc:
+                ex.problems.append(Problem(f"entries.jsonl line {n}", str(exc).split(": ", 1)[-1],
+                                           n - 1))
+                ex.leaves.append(b"")
+                ex.declared.append(None)
+                continue
+            if line.index != n - 1:
+                ex.problems.append(Problem(f"entries.jsonl line {n}", f"index is {line.index} "
+                                           f"but the line holds entry {n - 1}: entries were "
+                                           "deleted, inserted or reordered", n - 1))
+            ex.leaves.append(line.leaf)
+            ex.declared.append(dict(line.fields))
+    return ex
+
+
+def _check_chunk(start: int, leaves: Sequence[bytes], origin: str,
+                 keys: dict[str, tuple[bytes, ...]]) -> list[Problem]:
+    out: list[Problem] = []
+    for i, leaf in enumerate(leaves, start=start):
+        entry = decode_leaf(leaf)
+        if isinstance(entry, LogEntry):
+            out.extend(p for p in check_entry(i, entry, origin, keys))
+    return out
+
+
+def verify_folder(folder: str | Path, witness_keys: Sequence[str] = (),
+                  authority_key: bytes | None = None, *, jobs: int = 1) -> list[Problem]:
+    """All problems of an export folder; `authority_key` overrides the folder's copy."""
+    ex = read_export(folder)
+    if any(p.where in FILES for p in ex.problems):
+        return ex.problems
+    authority = authority_key if authority_key is not None else ex.authority_key
+    parallel = jobs > 1 and len(ex.leaves) >= 10_000
+    problems = ex.problems + verify_export(
+        ex.checkpoint, ex.verifier_key, ex.leaves, ex.directory, authority, witness_keys,
+        declared=ex.declared, history=ex.history, check_signatures=not parallel)
+    if parallel and authority is not None:
+        try:
+            snap = load_directory(ex.directory, authority)
+        except ProtocolError:
+            return problems  # already reported by verify_export
+        keys = {e.node_id: e.signing_keys() for e in snap.entries}
+        origin = ex.verifier_key.split("+", 1)[0]
+        step = -(-len(ex.leaves) // jobs)
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_check_chunk, s, ex.leaves[s:s + step], origin, keys)
+                       for s in range(0, len(ex.leaves), step)]
+            for f in futures:
+                problems.extend(f.result())
+        problems.sort(key=lambda p: -1 if p.index is None else p.index)
+    return problems
+
+
+def load_entries(folder: str | Path) -> tuple[str, list[tuple[int, LogEntry]]]:
+    """(log node id, [(index, entry)]) of an export, for `cross-check`."""
+    ex = read_export(folder)
+    if any(p.where in FILES for p in ex.problems):
+        raise ValueError(str(ex.problems[0]))
+    origin = ex.verifier_key.split("+", 1)[0]
+    entries = []
+    for i, leaf in enumerate(ex.leaves):
+        e = decode_leaf(leaf)
+        if isinstance(e, LogEntry):
+            entries.append((i, e))
+    return origin, entries

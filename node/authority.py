@@ -1,0 +1,434 @@
+"""The federation authority: its keys, its enrolled nodes and its signed snapshots.
+
+Spec: DESIGN.md "Identities and keys" and "Discovery"; PROTOCOL-ANCHORS.md §1.2
+(X-Road global configuration: a signed directory with a serial and an expiry
+that clients refuse once passed) and §5.1 items 1, 2 and 17 (trust anchor,
+revocation by directory status).
+
+State lives in one folder made by `init_authority`:
+
+- `directory.toml`    `[authority]` name, signing_key, state_file, snapshot_file,
+                      snapshot_lifetime, reissue_before, entry_lifetime; `[server]` host, port
+- `keys/authority.pem` Ed25519 key, mode 0600
+- `state.json`        serial of the last issued snapshot and every entry
+- `snapshot.msgpack`  the exact signed bytes served to nodes
+
+Every change is made under an exclusive file lock (the CLI edits the folder
+while `directory serve` runs), written atomically (temp file, fsync, rename)
+and followed at once by a new snapshot with serial + 1. A snapshot is also
+re-issued when it is within `reissue_before` of its expiry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fcntl
+import json
+import os
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from config.errors import ConfigError
+from config.load import parse_duration
+from crypto.errors import KeyFileError
+from crypto.keys import SigningKey, check_public_key, generate_signing_key, key_id, save_key
+from crypto.keys import load_signing_key as _load_signing_key
+from node.errors import BadRequest, Conflict, NotFound, StorageError
+from protocol.directory import (
+    DirectoryEntry,
+    DirectorySnapshot,
+    NodeInfo,
+    sign_snapshot,
+    verify_snapshot,
+)
+from protocol.errors import ProtocolError
+
+DIRECTORY_TOML = """\
+# statenode federation authority; nodes trust the public key printed by `directory init`.
+[authority]
+name = "{name}"
+signing_key = "keys/authority.pem"
+state_file = "state.json"
+snapshot_file = "snapshot.msgpack"
+snapshot_lifetime = "3d"    # nodes refuse a snapshot this long after it was issued
+reissue_before = "2d"       # re-sign when less than this is left (served copies are <= 1d old)
+entry_lifetime = "365d"     # valid_until of a node's signing key from enrollment or promotion
+
+[server]
+host = "127.0.0.1"
+port = 0
+"""
+
+_AUTHORITY_KEYS = {
+    "name": "str", "signing_key": "path", "state_file": "path", "snapshot_file": "path",
+    "snapshot_lifetime": "duration", "reissue_before": "duration", "entry_lifetime": "duration",
+}
+_DEFAULTS: dict[str, Any] = {
+    "name": "federation authority", "signing_key": "keys/authority.pem",
+    "state_file": "state.json", "snapshot_file": "snapshot.msgpack",
+    "snapshot_lifetime": "3d", "reissue_before": "2d", "entry_lifetime": "365d",
+}
+
+
+class AuthorityError(BadRequest):
+    """A directory operation was refused (unknown node, bad node-info file, final state)."""
+
+    status = 400
+
+
+@dataclass(frozen=True)
+class AuthorityConfig:
+    path: Path
+    name: str
+    signing_key: Path
+    state_file: Path
+    snapshot_file: Path
+    snapshot_lifetime: float
+    reissue_before: float
+    entry_lifetime: float
+    host: str
+    port: int
+
+
+def load_authority_config(path: str | Path) -> AuthorityConfig:
+    """Parse `directory.toml`; every problem names the file and the dotted key."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError("directory config file not found", path=shown) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read directory config ({exc})", path=shown) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=shown) from exc
+    for table in data:
+        if table not in ("authority", "server"):
+            raise ConfigError("unknown table (known: authority, server)", path=shown,
+                              key=f"[{table}]")
+    auth, server = data.get("authority", {}), data.get("server", {})
+    for table, raw in (("authority", auth), ("server", server)):
+        if not isinstance(raw, dict):
+            raise ConfigError("must be a table", path=shown, key=table)
+    for k in auth:
+        if k not in _AUTHORITY_KEYS:
+            raise ConfigError(f"unknown setting (known: {', '.join(sorted(_AUTHORITY_KEYS))})",
+                              path=shown, key=f"authority.{k}")
+    for k in server:
+        if k not in ("host", "port"):
+            raise ConfigError("unknown setting (known: host, port)", path=shown,
+                              key=f"server.{k}")
+    base = path.resolve().parent
+    values: dict[str, Any] = {}
+    for k, kind in _AUTHORITY_KEYS.items():
+        value, key = auth.get(k, _DEFAULTS[k]), f"authority.{k}"
+        if kind == "duration":
+            values[k] = parse_duration(value, key=key, path=shown)
+            if values[k] <= 0:
+                raise ConfigError(f"must be positive (got {value!r})", path=shown, key=key)
+        elif not isinstance(value, str) or not value:
+            raise ConfigError(f"must be a non-empty string (got {value!r})", path=shown, key=key)
+        elif kind == "path":
+            p = Path(value).expanduser()
+            values[k] = p if p.is_absolute() else base / p
+        else:
+            values[k] = value
+    if values["reissue_before"] >= values["snapshot_lifetime"]:
+        raise ConfigError("must be shorter than authority.snapshot_lifetime", path=shown,
+                          key="authority.reissue_before")
+    host, port = server.get("host", "127.0.0.1"), server.get("port", 0)
+    if not isinstance(host, str) or not host:
+        raise ConfigError(f"must be a non-empty string (got {host!r})", path=shown,
+                          key="server.host")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"must be a port number 0..65535 (got {port!r})", path=shown,
+                          key="server.port")
+    return AuthorityConfig(path=path, host=host, port=port, **values)
+
+
+def init_authority(folder: Path, *, name: str = "federation authority") -> tuple[Path, bytes]:
+    """Create DIR/directory.toml and DIR/keys/authority.pem; return (config path, public key)."""
+    folder = Path(folder)
+    cfg_path = folder / "directory.toml"
+    if cfg_path.exists() or (folder / "keys").exists():
+        raise Conflict(f"{folder}: a directory authority already exists here; "
+                       "refusing to overwrite it")
+    (folder / "keys").mkdir(parents=True, mode=0o700)
+    key = generate_signing_key()
+    save_key(folder / "keys" / "authority.pem", key)
+    cfg_path.write_text(DIRECTORY_TOML.format(name=name.replace('"', "'")))
+    return cfg_path, key.public
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode()
+
+
+def decode_public_key(text: str, *, what: str) -> bytes:
+    """A raw Ed25519 public key from base64; AuthorityError names `what`."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+        check_public_key(raw, what=what)
+    except (binascii.Error, ValueError) as exc:
+        raise AuthorityError(f"{what}: not base64") from exc
+    except KeyFileError as exc:
+        raise AuthorityError(str(exc)) from exc
+    return raw
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def _entry_to_json(e: DirectoryEntry) -> dict[str, Any]:
+    return {"node_id": e.node_id, "name": e.name, "endpoints": list(e.endpoints),
+            "signing_key": _b64(e.signing_key), "key_id": e.key_id, "status": e.status,
+            "valid_until_ms": e.valid_until_ms, "next_signing_key": _b64(e.next_signing_key)}
+
+
+def _entry_from_json(d: Any, where: str) -> DirectoryEntry:
+    try:
+        nxt = d.get("next_signing_key")
+        return DirectoryEntry(
+            node_id=d["node_id"], name=d["name"], endpoints=tuple(d["endpoints"]),
+            signing_key=base64.b64decode(d["signing_key"]), key_id=d["key_id"],
+            status=d["status"], valid_until_ms=int(d["valid_until_ms"]),
+            next_signing_key=base64.b64decode(nxt) if nxt else None)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StorageError(f"{where}: damaged entry ({exc!r})") from exc
+
+
+class Authority:
+    """Operations on one authority folder; each public method is one locked transaction."""
+
+    def __init__(self, cfg: AuthorityConfig, *, now: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self._now = now
+        self._key: SigningKey | None = None
+
+    @classmethod
+    def open(cls, config_path: str | Path, *, now: Callable[[], float] = time.time) -> Authority:
+        return cls(load_authority_config(config_path), now=now)
+
+    def now_ms(self) -> int:
+        return int(self._now() * 1000)
+
+    # ---- keys, files, lock -------------------------------------------------
+    @property
+    def signing_key(self) -> SigningKey:
+        if self._key is None:
+            self._key = _load_signing_key(self.cfg.signing_key)
+        return self._key
+
+    @property
+    def public_key(self) -> bytes:
+        return self.signing_key.public
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock_path = self.cfg.state_file.with_name(self.cfg.state_file.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StorageError(f"{lock_path}: cannot open lock file ({exc.strerror})") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _read_state(self) -> tuple[int, dict[str, DirectoryEntry]]:
+        path = self.cfg.state_file
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            return 0, {}
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"{path}: cannot read the directory state ({exc})") from exc
+        if not isinstance(raw, dict) or not isinstance(raw.get("serial"), int):
+            raise StorageError(f"{path}: serial: missing or not an integer")
+        entries = [_entry_from_json(d, f"{path}: entries[{i}]")
+                   for i, d in enumerate(raw.get("entries", []))]
+        return raw["serial"], {e.node_id: e for e in entries}
+
+    def _write_state(self, serial: int, entries: dict[str, DirectoryEntry]) -> None:
+        doc = {"serial": serial,
+               "entries": [_entry_to_json(entries[k]) for k in sorted(entries)]}
+        _atomic_write(self.cfg.state_file, json.dumps(doc, indent=2).encode())
+
+    def _issue(self, serial: int, entries: dict[str, DirectoryEntry]) -> bytes:
+        """Sign `entries` as snapshot `serial + 1`, then persist state and snapshot."""
+        now_ms = int(self._now() * 1000)
+        snap = DirectorySnapshot(
+            serial=serial + 1, issued_at_ms=now_ms,
+            expires_at_ms=now_ms + int(self.cfg.snapshot_lifetime * 1000),
+            entries=tuple(entries[k] for k in sorted(entries)))
+        data = sign_snapshot(snap, self.signing_key)
+        self._write_state(serial + 1, entries)
+        _atomic_write(self.cfg.snapshot_file, data)
+        return data
+
+    def _change(self, fn: Callable[[dict[str, DirectoryEntry], int], None]) -> int:
+        """Run `fn(entries, now_ms)` under the lock, then issue a new snapshot; return serial."""
+        with self._locked():
+            serial, entries = self._read_state()
+            fn(entries, int(self._now() * 1000))
+            self._issue(serial, entries)
+            return serial + 1
+
+    @staticmethod
+    def _get(entries: dict[str, DirectoryEntry], node_id: str) -> DirectoryEntry:
+        node_id = node_id.upper()
+        if node_id not in entries:
+            known = ", ".join(sorted(entries)) or "none"
+            raise NotFound(f"node {node_id} is not enrolled in the directory (enrolled: {known})")
+        return entries[node_id]
+
+    # ---- operations --------------------------------------------------------
+    def enroll_file(self, path: str | Path, *, replace: bool = False) -> tuple[NodeInfo, int]:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise AuthorityError(f"{path}: node-info file not found") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AuthorityError(f"{path}: cannot read node-info file ({exc})") from exc
+        try:
+            info = NodeInfo.from_json(text)
+        except ProtocolError as exc:
+            raise AuthorityError(f"{path}: {exc}") from exc
+        return info, self.enroll(info, replace=replace)
+
+    def enroll(self, info: NodeInfo, *, replace: bool = False) -> int:
+        def apply(entries: dict[str, DirectoryEntry], now_ms: int) -> None:
+            old = entries.get(info.node_id)
+            if old is not None and not replace:
+                raise Conflict(f"node {info.node_id} is already enrolled ({old.status}); "
+                               "use --replace to replace its entry")
+            if old is not None and old.status == "revoked" and old.signing_key == info.signing_key:
+                raise AuthorityError(f"node {info.node_id}: its signing key {info.key_id} was "
+                                     "revoked; enroll it again only with a new key")
+            entries[info.node_id] = DirectoryEntry(
+                node_id=info.node_id, name=info.name, endpoints=info.endpoints,
+                signing_key=info.signing_key, key_id=info.key_id, status="active",
+                valid_until_ms=now_ms + int(self.cfg.entry_lifetime * 1000))
+        return self._change(apply)
+
+    def _set_status(self, node_id: str, status: str) -> int:
+        def apply(entries: dict[str, DirectoryEntry], now_ms: int) -> None:
+            e = self._get(entries, node_id)
+            if e.status == "revoked":
+                raise AuthorityError(f"node {e.node_id} is revoked; revocation is final "
+                                     "(enroll it again with a new key and --replace)")
+            if e.status == status:
+                raise AuthorityError(f"node {e.node_id} is already {status}")
+            entries[e.node_id] = _with(e, status=status)
+        return self._change(apply)
+
+    def suspend(self, node_id: str) -> int:
+        return self._set_status(node_id, "suspended")
+
+    def reinstate(self, node_id: str) -> int:
+        return self._set_status(node_id, "active")
+
+    def revoke(self, node_id: str) -> int:
+        return self._set_status(node_id, "revoked")
+
+    def set_endpoints(self, node_id: str, endpoints: list[str]) -> int:
+        from protocol.directory import URL_RE
+
+        if not 1 <= len(endpoints) <= 8:
+            raise AuthorityError("give between 1 and 8 endpoints")
+        for url in endpoints:
+            if not URL_RE.fullmatch(url):
+                raise AuthorityError(f"endpoint {url!r} is not a URL like http://host:port")
+
+        def apply(entries: dict[str, DirectoryEntry], now_ms: int) -> None:
+            e = self._get(entries, node_id)
+            entries[e.node_id] = _with(e, endpoints=tuple(endpoints))
+        return self._change(apply)
+
+    def announce_key(self, node_id: str, next_key_b64: str) -> int:
+        """Publish a node's next signing key; peers accept both until `promote_key`."""
+        public = decode_public_key(next_key_b64, what="--next-signing-key")
+
+        def apply(entries: dict[str, DirectoryEntry], now_ms: int) -> None:
+            e = self._get(entries, node_id)
+            if e.status == "revoked":
+                raise AuthorityError(f"node {e.node_id} is revoked; revocation is final")
+            if public == e.signing_key:
+                raise AuthorityError(f"node {e.node_id}: the next key is the current key")
+            entries[e.node_id] = _with(e, next_signing_key=public)
+        return self._change(apply)
+
+    def promote_key(self, node_id: str) -> int:
+        """Make the announced next key the node's only signing key."""
+        def apply(entries: dict[str, DirectoryEntry], now_ms: int) -> None:
+            e = self._get(entries, node_id)
+            if e.next_signing_key is None:
+                raise AuthorityError(f"node {e.node_id} has no announced next signing key "
+                                     "(run announce-key first)")
+            if e.status == "revoked":
+                raise AuthorityError(f"node {e.node_id} is revoked; revocation is final")
+            entries[e.node_id] = _with(
+                e, signing_key=e.next_signing_key, key_id=key_id(e.next_signing_key),
+                next_signing_key=None,
+                valid_until_ms=now_ms + int(self.cfg.entry_lifetime * 1000))
+        return self._change(apply)
+
+    def entries(self) -> tuple[int, list[DirectoryEntry]]:
+        with self._locked():
+            serial, entries = self._read_state()
+        return serial, [entries[k] for k in sorted(entries)]
+
+    def current_snapshot(self) -> bytes:
+        """The signed snapshot to serve; re-issued (serial + 1) when missing or nearly expired."""
+        now_ms = int(self._now() * 1000)
+        with self._locked():
+            serial, entries = self._read_state()
+            try:
+                data = self.cfg.snapshot_file.read_bytes()
+            except FileNotFoundError:
+                return self._issue(serial, entries)
+            except OSError as exc:
+                raise StorageError(f"{self.cfg.snapshot_file}: cannot read ({exc})") from exc
+            margin_ms = int(self.cfg.reissue_before * 1000)
+            try:
+                snap = verify_snapshot(data, self.public_key, now_ms=now_ms + margin_ms)
+            except ProtocolError:
+                return self._issue(serial, entries)  # near expiry, expired or damaged
+            if snap.serial != serial:
+                return self._issue(max(serial, snap.serial), entries)
+            return data
+
+
+def _with(e: DirectoryEntry, **changes: Any) -> DirectoryEntry:
+    from dataclasses import replace
+
+    return replace(e, **changes)
+
+
+def entry_summary(e: DirectoryEntry) -> dict[str, Any]:
+    """A JSON-friendly view of an entry for `directory list --json`."""
+    d = _entry_to_json(e)
+    d["valid_until"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e.valid_until_ms / 1000))
+    return d

@@ -1,0 +1,139 @@
+"""`statenode import` and `statenode demo-data` (the data area of the CLI).
+
+`import` loads CSV tables or JSON Lines into the node's store (docs/IMPORT.md) and exits
+0 when every row was imported, 3 when some rows were rejected (the rest is imported and
+the rejects are listed and written beside the inputs), 1 on an error (nothing stored).
+`demo-data` writes synthetic students (node/synthetic.py), optionally sharing a part of
+the children with another state's file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from node.cli import cli, config_option
+from node.errors import BadRequest
+
+EXIT_REJECTS = 3
+MAX_LISTED = 20
+
+
+@cli.command("import")
+@config_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: only on a terminal).")
+def import_cmd(config_path: str, files: tuple[str, ...], progress: bool | None) -> None:
+    """Import student records from CSV tables or JSON Lines FILES (see docs/IMPORT.md)."""
+    from config.load import load_config
+    from node.importer import import_files
+    from node.store import Store
+
+    cfg = load_config(config_path)
+    with Store(cfg.storage.database) as store:
+        report = import_files(store, files, owner_state=cfg.node.id, progress=progress)
+    res = report.result
+    click.echo(f"import run {report.run_id}: {report.students} valid students "
+               f"({res.inserted} new, {res.updated} changed, {res.unchanged} unchanged), "
+               f"{report.rejected_rows} rows rejected")
+    for r in report.rejects[:MAX_LISTED]:
+        click.echo(f"rejected: {r.file} line {r.line}: {r.field}: {r.reason}", err=True)
+    if len(report.rejects) > MAX_LISTED:
+        click.echo(f"... and {len(report.rejects) - MAX_LISTED} more", err=True)
+    for path in report.rejects_files:
+        click.echo(f"rejects written to {path}", err=True)
+    if report.rejects:
+        raise SystemExit(EXIT_REJECTS)
+
+
+def _write_csv(folder: Path, students: list[dict[str, Any]]) -> None:
+    from protocol.records import COLUMNS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, list[dict[str, Any]]] = {t: [] for t in COLUMNS}
+    for s in students:
+        sid = s["state_student_id"]
+        tables["students"].append({k: v for k, v in s.items()
+                                   if k not in ("qualifying_moves", "enrollments",
+                                                "assessments")})
+        for m in s.get("qualifying_moves", []):
+            tables["qualifying_moves"].append({"state_student_id": sid, **m})
+        for a in s.get("assessments", []):
+            tables["assessments"].append({"state_student_id": sid, **a})
+        for e in s.get("enrollments", []):
+            tables["enrollments"].append({"state_student_id": sid,
+                                          **{k: v for k, v in e.items() if k != "courses"}})
+            for c in e.get("courses", []):
+                tables["courses"].append({"state_student_id": sid,
+                                          "enrollment_id": e["enrollment_id"], **c})
+    for table, rows in tables.items():
+        keys = ("state_student_id",) if table != "courses" else ("state_student_id",
+                                                                  "enrollment_id")
+        header = list(dict.fromkeys([*keys, *COLUMNS[table]]))
+        with (folder / f"{table}.csv").open("w", encoding="utf-8", newline="") as fh:
+            out = csv.DictWriter(fh, fieldnames=header)
+            out.writeheader()
+            out.writerows(rows)
+
+
+@cli.command("demo-data")
+@click.option("--state", required=True, help="USPS code of the owning state, e.g. TX.")
+@click.option("--count", type=click.IntRange(1, 5_000_000), default=1000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--overlap", type=click.Path(exists=True, dir_okay=False),
+              help="Another state's JSONL file whose children partly reappear here.")
+@click.option("--share", type=click.FloatRange(0.0, 1.0), default=0.3, show_default=True,
+              help="Share of the --overlap children that are also in this state.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True, help="JSON Lines file, or a folder of CSV tables.")
+@click.argument("out", type=click.Path())
+def demo_data(state: str, count: int, seed: int, overlap: str | None, share: float,
+              fmt: str, out: str) -> None:
+    """Write COUNT synthetic students of STATE to OUT (ground truth in OUT.truth.csv)."""
+    from node.synthetic import STATE_FIPS, derive_overlap, generate_students
+
+    state = state.upper()
+    if state not in STATE_FIPS:
+        raise BadRequest(f"--state {state} is not a USPS state code")
+    truth: list[tuple[str, str]] = []
+    if overlap:
+        source = []
+        with open(overlap, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                if line.strip():
+                    try:
+                        source.append(json.loads(line))
+                    except json.JSONDecodeError as exc:
+                        raise BadRequest(f"{overlap} line {number}: not valid JSON "
+                                         f"({exc.msg})") from exc
+        shared = derive_overlap(source, state, min(share, count / max(len(source), 1)), seed)
+        truth = [(rec["state_student_id"], src) for rec, src in shared]
+        students = [rec for rec, _src in shared]
+        students += generate_students(state, count - len(students), seed)
+        # keep ids unique if the fresh generator happens to reuse one
+        seen = {s["state_student_id"] for s in students[:len(shared)]}
+        students = students[:len(shared)] + [s for s in students[len(shared):]
+                                             if s["state_student_id"] not in seen]
+    else:
+        students = generate_students(state, count, seed)
+    target = Path(out)
+    if fmt == "csv":
+        _write_csv(target, students)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w", encoding="utf-8") as fh:
+            for s in students:
+                fh.write(json.dumps(s, ensure_ascii=False) + "\n")
+    if truth:
+        truth_path = Path(f"{out.rstrip('/')}.truth.csv")
+        with truth_path.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["state_student_id", "source_state_student_id"])
+            w.writerows(truth)
+        click.echo(f"{len(truth)} shared children listed in {truth_path}", err=True)
+    click.echo(f"wrote {len(students)} synthetic {state} students to {target}")

@@ -1,0 +1,185 @@
+"""`statenode find`, `fetch`, `notify-move`, `inbox`, `outbox`, `demo`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from config import load_config
+from node.cli import cli, config_option
+from node.control_client import call, stream
+from protocol.messages import PURPOSES
+
+PURPOSE = click.Choice(PURPOSES)
+
+
+def _name(d: dict[str, Any]) -> str:
+    parts = [d.get("first_name"), d.get("middle_name"), d.get("last_name_1"),
+             d.get("last_name_2")]
+    return " ".join(p for p in parts if p)
+
+
+@cli.command()
+@config_option
+@click.option("--first-name", required=True)
+@click.option("--last-name-1", required=True, help="Paternal (first) surname.")
+@click.option("--last-name-2", default=None, help="Maternal (second) surname.")
+@click.option("--middle-name", default=None)
+@click.option("--birth-date", default=None, help="YYYY-MM-DD.")
+@click.option("--sex", type=click.Choice(["F", "M", "X"]), default=None)
+@click.option("--birth-city", default=None)
+@click.option("--birth-state", default=None)
+@click.option("--birth-country", default=None)
+@click.option("--mother", default=None, help="Mother's name, 'First Last'.")
+@click.option("--father", default=None, help="Father's name, 'First Last'.")
+@click.option("--purpose", type=PURPOSE, default="enrollment", show_default=True)
+@click.option("--timeout", type=float, default=None, help="Per-state timeout in seconds.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per state, then a summary.")
+def find(config_path: str, purpose: str, timeout: float | None, as_json: bool,
+         mother: str | None, father: str | None, **fields: Any) -> None:
+    """Search every state's node for a child; print each state's candidates as they answer."""
+    cfg = load_config(config_path)
+    payload: dict[str, Any] = {k: v for k, v in fields.items() if v}
+    payload["purpose"] = purpose
+    payload["parent_names"] = [f"{role}: {name}" for role, name in
+                               (("female", mother), ("male", father)) if name]
+    if timeout:
+        payload["timeout"] = timeout
+    for line in stream(cfg, "/local/v1/find", payload):
+        if as_json:
+            click.echo(json.dumps(line))
+            continue
+        if "summary" in line:
+            s = line["summary"]
+            click.echo(f"answered: {', '.join(s['answered']) or 'none'}")
+            if s["timed_out"]:
+                click.echo(f"timed out: {', '.join(s['timed_out'])}")
+            for state, why in s["failed"].items():
+                click.echo(f"failed: {state}: {why}")
+            continue
+        if line["status"] != "answered":
+            click.echo(f"{line['state']}: {line['status']} ({line['error']})")
+            continue
+        cands = line.get("candidates", [])
+        click.echo(f"{line['state']}: {len(cands)} candidate(s) in {line['latency_ms']:.0f} ms")
+        for c in cands:
+            d = c["demographics"]
+            click.echo(f"  {c['outcome']:<10} score {c['score'] / 1000:6.1f}  {_name(d)}  "
+                       f"{d.get('birth_date', '?')} {d.get('sex', '')}  handle {c['handle']}")
+
+
+@cli.command()
+@config_option
+@click.option("--state", required=True, help="The state that holds the record.")
+@click.option("--handle", "handles", required=True, multiple=True, help="Handle from a find.")
+@click.option("--purpose", type=PURPOSE, default="enrollment", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def fetch(config_path: str, state: str, handles: tuple[str, ...], purpose: str,
+          as_json: bool) -> None:
+    """Fetch a peer's full record (a snapshot signed by the holder)."""
+    cfg = load_config(config_path)
+    reply = call(cfg, "/local/v1/fetch", {"state": state.upper(), "handles": list(handles),
+                                          "purpose": purpose})
+    if as_json:
+        click.echo(json.dumps(reply, indent=2))
+        return
+    for snap in reply["snapshots"]:
+        rec = snap["record"]
+        ok = "verified" if snap["signature_verified"] else "NOT VERIFIED"
+        click.echo(f"{snap['owner']} record v{snap['version']} (signature {ok})")
+        click.echo(f"  {_name(rec)}  born {rec.get('birth_date')}  sex {rec.get('sex')}")
+        for e in rec.get("enrollments", []):
+            click.echo(f"  enrolled {e.get('enrollment_date')} – {e.get('withdrawal_date') or 'now'}"
+                       f"  {e.get('school_or_project_name', '')}  grade {e.get('grade_level', '')}")
+            for c in e.get("courses", []):
+                click.echo(f"    {c.get('course_title', '')}: {c.get('credits_granted', 0)} of "
+                           f"{c.get('credits_attempted', 0)} credits")
+    for h in reply["missing"]:
+        click.echo(f"missing: {h}")
+
+
+@cli.command("notify-move")
+@config_option
+@click.option("--student", required=True, help="Local state_student_id.")
+@click.option("--to", "to", required=True, help="Destination state (USPS code).")
+@click.option("--expected", default=None, help="Expected arrival date, YYYY-MM-DD.")
+@click.option("--comment", default=None)
+@click.option("--contact", default=None, help="Who the receiving school should contact.")
+def notify_move(config_path: str, student: str, to: str, expected: str | None,
+                comment: str | None, contact: str | None) -> None:
+    """Queue a signed move notice; the node delivers it, retrying until a receipt arrives."""
+    cfg = load_config(config_path)
+    reply = call(cfg, "/local/v1/notify-move", {"student": student, "to": to.upper(),
+                                                 "expected": expected, "comment": comment,
+                                                 "contact": contact})
+    click.echo(f"queued move notice {reply['queued']} for {to.upper()}")
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True)
+def inbox(config_path: str, as_json: bool) -> None:
+    """List received move notices (expected arrivals)."""
+    from node import federation_store as fed
+    from node.store import Store
+
+    cfg = load_config(config_path)
+    with Store(cfg.storage.database) as store:
+        store.call(fed.apply_migrations)
+        items = store.call(fed.inbox_list)
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo("no move notices received")
+    for it in items:
+        n = it["notice"]
+        click.echo(f"from {it['sender']}: {_name(n['student'])} born "
+                   f"{n['student'].get('birth_date', '?')}, expected "
+                   f"{n.get('expected_arrival') or '?'} at {n['destination']}; contact "
+                   f"{n['contact']}" + (f" — {n['comment']}" if n.get("comment") else ""))
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True)
+def outbox(config_path: str, as_json: bool) -> None:
+    """List queued and delivered move notices and links."""
+    from node import federation_store as fed
+    from node.store import Store
+
+    cfg = load_config(config_path)
+    with Store(cfg.storage.database) as store:
+        store.call(fed.apply_migrations)
+        items = store.call(fed.outbox_list)
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    for it in items:
+        state = "delivered" if it["delivered_ms"] else f"pending ({it['attempts']} attempts)"
+        err = f" last error: {it['last_error']}" if it["last_error"] and not it["delivered_ms"] else ""
+        click.echo(f"#{it['id']} {it['type']} to {it['peer']}: {state}{err}")
+
+
+@cli.command()
+@click.option("--states", default="TX,CA,FL", show_default=True, help="Comma-separated states.")
+@click.option("--students", default=2000, show_default=True, help="Students per state.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--dir", "folder", default="demo", show_default=True,
+              type=click.Path(file_okay=False), help="Where the demo keeps its files.")
+@click.option("--password", default=None, help="Give every demo user this password.")
+def demo(states: str, students: int, seed: int, folder: str, password: str | None) -> None:
+    """Run a directory and one node per state on loopback, with synthetic children."""
+    from pathlib import Path
+
+    from config.load import US_STATES
+    from node.demo import run_demo
+
+    wanted = [s.strip().upper() for s in states.split(",") if s.strip()]
+    bad = [s for s in wanted if s not in US_STATES]
+    if bad or len(wanted) < 2:
+        raise click.BadParameter(f"need two or more USPS codes (bad: {', '.join(bad) or '-'})",
+                                 param_hint="--states")
+    run_demo(Path(folder), wanted, students, seed, password, lambda m: click.echo(m, err=False))

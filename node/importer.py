@@ -1,0 +1,301 @@
+"""Import of a state's student records from CSV tables or JSON Lines (docs/IMPORT.md).
+
+Owns reading the input (streamed line by line, line numbers as an editor shows them),
+validation through `protocol.records.validate_student`, the reject list (file, line,
+field, reason; also written to `<input>.rejects.csv` or `<input>.rejects.jsonl` beside
+each input) and the single transaction that upserts every valid student and records the
+`import_runs` row with its rejects. A student with any bad row is stored nowhere; a crash
+before the commit leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from sqlite_utils import Database
+
+from node.errors import BadRequest
+from node.store import KeysFn, Reject, Store, UpsertResult, _default_keys, now_iso, upsert_students
+from protocol.records import InvalidStudent, Student, validate_student
+
+CSV_TABLES = ("students", "qualifying_moves", "enrollments", "courses", "assessments")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    run_id: int
+    files: tuple[str, ...]
+    students: int  # valid students read
+    result: UpsertResult
+    rejects: tuple[Reject, ...]
+    rejects_files: tuple[str, ...] = ()
+
+    @property
+    def rejected_rows(self) -> int:
+        return len({(r.file, r.line) for r in self.rejects})
+
+
+@dataclass
+class _Batch:
+    students: dict[str, Student] = field(default_factory=dict)
+    first_line: dict[str, str] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)
+    # file -> line -> the raw record (JSONL) or None (CSV), for the rejects files
+    bad: dict[str, dict[int, Any]] = field(default_factory=dict)
+
+    def reject(self, file: str, line: int, errors: Sequence[tuple[str, str]],
+               raw: Any = None) -> None:
+        self.rejects.extend(Reject(file, line, f, r) for f, r in errors)
+        self.bad.setdefault(file, {})[line] = raw
+
+    def accept(self, student: Student, file: str, line: int, raw: Any = None) -> None:
+        sid = student.state_student_id
+        if sid in self.students:
+            self.reject(file, line, [("state_student_id",
+                                      f"duplicate of {self.first_line[sid]} ({sid})")], raw)
+            return
+        self.students[sid] = student
+        self.first_line[sid] = f"{Path(file).name} line {line}"
+
+
+class _Meter:
+    """A rich progress bar over bytes read, on stderr, only when shown."""
+
+    def __init__(self, show: bool, total: int) -> None:
+        self.progress: Progress | None = None
+        if show:
+            from rich.console import Console
+
+            self.progress = Progress(TextColumn("importing"), BarColumn(), TaskProgressColumn(),
+                                     TimeRemainingColumn(), console=Console(stderr=True),
+                                     transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("import", total=total)
+
+    def advance(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task, n)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _lines(path: Path, meter: _Meter) -> Iterator[tuple[int, str]]:
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        for number, line in enumerate(fh, start=1):
+            meter.advance(len(line.encode()))
+            yield number, line
+
+
+def _read_jsonl(path: Path, batch: _Batch, owner: str, meter: _Meter) -> None:
+    name = str(path)
+    for number, line in _lines(path, meter):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            batch.reject(name, number, [("(line)", f"not valid JSON ({exc.msg})")], line)
+            continue
+        try:
+            student = validate_student(raw, where=f"{name} line {number}", owner_state=owner)
+        except InvalidStudent as exc:
+            batch.reject(name, number, exc.errors, raw)
+            continue
+        batch.accept(student, name, number, raw)
+
+
+def _csv_rows(path: Path, meter: _Meter) -> Iterator[tuple[int, dict[str, str]]]:
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        line = 1
+        for row in reader:
+            meter.advance(sum(len(v or "") + 1 for v in row.values()))
+            line = reader.line_num
+            if None in row:
+                row.pop(None)  # type: ignore[call-overload]
+                yield line, {"(line)": "more values than header columns"}
+                continue
+            yield line, {k: v for k, v in row.items() if k is not None}
+
+
+def _read_csv_folder(folder: Path, tables: dict[str, Path], batch: _Batch, owner: str,
+                     meter: _Meter) -> None:
+    if "students" not in tables:
+        raise BadRequest(f"{folder}: CSV import needs students.csv next to the other tables")
+    studs: dict[str, dict[str, Any]] = {}
+    where: dict[str, dict[str, tuple[str, int]]] = {}  # sid -> path prefix -> location
+    spath = str(tables["students"])
+    for line, row in _csv_rows(tables["students"], meter):
+        if "(line)" in row:
+            batch.reject(spath, line, [("(line)", row["(line)"])])
+            continue
+        sid = row.get("state_student_id", "")
+        if sid in studs:
+            batch.reject(spath, line, [("state_student_id", f"duplicate of students.csv line "
+                                        f"{where[sid][''][1]} ({sid})")])
+            continue
+        studs[sid] = dict(row, qualifying_moves=[], enrollments=[], assessments=[])
+        where[sid] = {"": (spath, line)}
+    enr_index: dict[tuple[str, str], dict[str, Any]] = {}
+    for table in ("qualifying_moves", "enrollments", "courses", "assessments"):
+        if table not in tables:
+            continue
+        cpath = str(tables[table])
+        for line, row in _csv_rows(tables[table], meter):
+            if "(line)" in row:
+                batch.reject(cpath, line, [("(line)", row["(line)"])])
+                continue
+            sid = row.pop("state_student_id", "") or ""
+            parent = studs.get(sid)
+            if parent is None:
+                batch.reject(cpath, line, [("state_student_id",
+                                            f"no such student in students.csv ({sid!r})")])
+                continue
+            if table == "courses":
+                eid = row.pop("enrollment_id", "") or ""
+                enr = enr_index.get((sid, eid))
+                if enr is None:
+                    batch.reject(cpath, line, [("enrollment_id", f"no such enrollment of "
+                                                f"{sid} in enrollments.csv ({eid!r})")])
+                    continue
+                prefix = f"{enr['__prefix']}courses[{len(enr['courses'])}]."
+                enr["courses"].append(row)
+            else:
+                items = parent[table]
+                prefix = f"{table}[{len(items)}]."
+                if table == "enrollments":
+                    row = dict(row, courses=[], __prefix=prefix)
+                    enr_index.setdefault((sid, row.get("enrollment_id", "")), row)
+                items.append(row)
+            where[sid][prefix] = (cpath, line)
+    for sid, raw in studs.items():
+        for enr in raw["enrollments"]:
+            enr.pop("__prefix", None)
+        spot = where[sid]
+        try:
+            student = validate_student(raw, owner_state=owner)
+        except InvalidStudent as exc:
+            for path_field, reason in exc.errors:
+                prefix = max((p for p in spot if path_field.startswith(p)), key=len)
+                file, line = spot[prefix]
+                batch.reject(file, line, [(path_field[len(prefix):], reason)])
+            continue
+        batch.accept(student, spath, spot[""][1])
+
+
+def _group_inputs(paths: Sequence[Path]) -> list[tuple[str, Path, dict[str, Path]]]:
+    """('jsonl', file, {}) or ('csv', folder, {table: file}) per input, in order."""
+    groups: list[tuple[str, Path, dict[str, Path]]] = []
+    csv_folders: dict[Path, dict[str, Path]] = {}
+    for path in paths:
+        if path.is_dir():
+            tables = {t: path / f"{t}.csv" for t in CSV_TABLES if (path / f"{t}.csv").is_file()}
+            if not tables:
+                raise BadRequest(f"{path}: folder holds none of {', '.join(CSV_TABLES)} (.csv)")
+            csv_folders.setdefault(path, {}).update(tables)
+        elif not path.is_file():
+            raise BadRequest(f"{path}: no such file")
+        elif path.suffix.lower() == ".csv":
+            if path.stem not in CSV_TABLES:
+                raise BadRequest(f"{path}: a CSV file must be named after its table "
+                                 f"({', '.join(f'{t}.csv' for t in CSV_TABLES)})")
+            csv_folders.setdefault(path.parent, {})[path.stem] = path
+        elif path.suffix.lower() in JSONL_SUFFIXES:
+            groups.append(("jsonl", path, {}))
+        else:
+            raise BadRequest(f"{path}: unknown input format (use .jsonl or CSV tables)")
+    groups.extend(("csv", folder, tables) for folder, tables in csv_folders.items())
+    return groups
+
+
+def read_inputs(paths: Sequence[str | Path], owner_state: str, *,
+                progress: bool = False) -> tuple[_Batch, list[str]]:
+    """Parse and validate every input; nothing touches the database."""
+    groups = _group_inputs([Path(p) for p in paths])
+    files = [str(f) for kind, p, t in groups for f in ([p] if kind == "jsonl" else t.values())]
+    meter = _Meter(progress, sum(Path(f).stat().st_size for f in files))
+    batch = _Batch()
+    try:
+        for kind, path, tables in groups:
+            if kind == "jsonl":
+                _read_jsonl(path, batch, owner_state, meter)
+            else:
+                _read_csv_folder(path, tables, batch, owner_state, meter)
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"an input file is not UTF-8 text ({exc.reason})") from exc
+    finally:
+        meter.stop()
+    return batch, files
+
+
+def write_rejects(batch: _Batch, files: Sequence[str]) -> list[str]:
+    """Write `<input>.rejects.csv|jsonl` beside each input that had rejects; drop stale ones."""
+    written = []
+    by_file: dict[str, list[Reject]] = {}
+    for r in batch.rejects:
+        by_file.setdefault(r.file, []).append(r)
+    for file in files:
+        jsonl = not file.lower().endswith(".csv")
+        target = Path(f"{file}.rejects.{'jsonl' if jsonl else 'csv'}")
+        rejects = by_file.get(file)
+        if not rejects:
+            target.unlink(missing_ok=True)
+            continue
+        with target.open("w", encoding="utf-8", newline="") as fh:
+            if jsonl:
+                grouped: dict[int, list[dict[str, str]]] = {}
+                for r in rejects:
+                    grouped.setdefault(r.line, []).append({"field": r.field, "reason": r.reason})
+                for line, errors in grouped.items():
+                    raw = batch.bad.get(file, {}).get(line)
+                    fh.write(json.dumps({"line": line, "errors": errors, "record": raw},
+                                        ensure_ascii=False) + "\n")
+            else:
+                out = csv.writer(fh)
+                out.writerow(["line", "field", "reason"])
+                out.writerows([r.line, r.field, r.reason] for r in rejects)
+        written.append(str(target))
+    return written
+
+
+def _record_run(db: Database, started: str, files: Sequence[str], batch: _Batch,
+                result: UpsertResult) -> int:
+    cur = db.conn.execute(
+        "INSERT INTO import_runs (started_at, finished_at, files, students, inserted, updated, "
+        "unchanged, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (started, now_iso(), json.dumps(list(files)), len(batch.students), result.inserted,
+         result.updated, result.unchanged, len({(r.file, r.line) for r in batch.rejects})))
+    run_id = int(cur.lastrowid or 0)
+    db.conn.executemany(
+        "INSERT INTO import_rejects (run_id, file, line, field, reason) VALUES (?, ?, ?, ?, ?)",
+        [(run_id, r.file, r.line, r.field, r.reason) for r in batch.rejects])
+    return run_id
+
+
+def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
+                 progress: bool | None = None, keys_fn: KeysFn | None = None,
+                 write_rejects_files: bool = True) -> ImportReport:
+    """Import `paths` into `store`: one transaction for every valid student and the run row."""
+    started = now_iso()
+    show = sys.stderr.isatty() if progress is None else progress
+    batch, files = read_inputs(paths, owner_state, progress=show)
+    fn: Callable[[Mapping[str, Any]], list[str]] | None = keys_fn or _default_keys()
+
+    def work(db: Database) -> tuple[int, UpsertResult]:  # Store.call: one transaction
+        result = upsert_students(db, batch.students.values(), keys_fn=fn)
+        return _record_run(db, started, files, batch, result), result
+
+    run_id, result = store.call(work)
+    written = write_rejects(batch, files) if write_rejects_files else []
+    return ImportReport(run_id, tuple(files), len(batch.students), result,
+                        tuple(batch.rejects), tuple(written))

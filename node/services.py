@@ -1,0 +1,72 @@
+"""The running node's services, bundled so handlers and jobs share one object.
+
+`Services` is stored under the `SERVICES` app key and built in `create_app`'s
+startup context: config, keys, store, directory view, peer key cache, exchange
+log, peer health, replay cache, per-peer rate limits, the HTTP client session
+and the metrics counters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import ClientSession, web
+
+from config.schema import NodeConfig
+from node.identity import NodeKeys
+from node.peer_state import PeerStates, TokenBucket
+from protocol.envelope import ReplayCache
+
+if TYPE_CHECKING:
+    from node.directory_client import DirectoryView, KeyRing, PeerKeyCache
+    from node.exchange_log import ExchangeLog
+    from node.store import Store
+
+
+@dataclass
+class Metrics:
+    """Counters and gauges for `GET /metrics` (Prometheus text format)."""
+
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, outcome)
+    rejections: Counter[str] = field(default_factory=Counter)  # reason code
+    peer_latency_ms: dict[str, float] = field(default_factory=dict)
+    outgoing: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # peer,type,outcome
+
+
+@dataclass
+class Services:
+    cfg: NodeConfig
+    keyring: KeyRing
+    store: Store
+    directory: DirectoryView
+    peer_keys: PeerKeyCache
+    log: ExchangeLog
+    session: ClientSession
+    peers: PeerStates
+    replay: ReplayCache = field(default_factory=ReplayCache)
+    limits: dict[str, TokenBucket] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+    public_url: str = ""
+    started: float = field(default_factory=time.time)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> NodeKeys:
+        """Our keys as they are now (the rotation job swaps them)."""
+        return self.keyring.keys
+
+    @property
+    def node_id(self) -> str:
+        return self.cfg.node.id
+
+    def allow(self, peer: str) -> bool:
+        bucket = self.limits.get(peer)
+        if bucket is None:
+            bucket = self.limits[peer] = TokenBucket(self.cfg.peers.rate_limit)
+        return bucket.allow()
+
+
+SERVICES = web.AppKey("services", Services)

@@ -1,0 +1,376 @@
+"""The node's SQLite store of student records (sqlite-utils 4 with its Migrations).
+
+Owns the schema of the record tables (DESIGN.md "Student records", MSIX.md §4: students,
+qualifying_moves, enrollments, courses, assessments, with ON DELETE CASCADE), the import
+bookkeeping (import_runs, import_rejects) and the blocking keys kept in step with every
+stored student (match_keys, DESIGN.md "Identity matching"). Connection rules follow
+DEPENDENCIES.md §3: WAL, foreign_keys=ON per connection, synchronous=NORMAL (FULL can be
+asked for, e.g. by the audit log), a busy timeout, every write of one operation in one
+`db.atomic()` transaction. There is a single writer: every operation runs on one
+dedicated thread, so the aiohttp loop never blocks and never sees two writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlite_utils import Database, Migrations
+
+from node.errors import NotFound, StorageError
+from protocol.records import CHILD_LISTS, COLUMNS, TABLE_SPECS, Student
+
+T = TypeVar("T")
+KeysFn = Callable[[Mapping[str, Any]], list[str]]
+
+STUDENT_COLS = tuple(c for c in COLUMNS["students"] if c != "record_version")
+CHILD_COLS = {t: COLUMNS[t] for t in ("qualifying_moves", "enrollments", "courses",
+                                      "assessments")}
+_SQL_TYPES = {"bool": "INTEGER", "int": "INTEGER", "credits": "REAL"}
+_CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
+
+migrations = Migrations("statenode")
+
+
+def _columns(table: str, skip: Iterable[str] = ()) -> str:
+    spec = TABLE_SPECS[table]
+    return ",\n".join(f'  "{name}" {_SQL_TYPES.get(kind, "TEXT")}'
+                      for name, (kind, _arg) in spec.items() if name not in skip)
+
+
+@migrations()
+def m001_records(db: Database) -> None:
+    skip = ("state_student_id", "owner_state", "record_version")
+    db.execute(f"""CREATE TABLE students (
+  id INTEGER PRIMARY KEY,
+  state_student_id TEXT NOT NULL UNIQUE,
+  owner_state TEXT NOT NULL,
+  record_version INTEGER NOT NULL,
+  row_hash TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+{_columns("students", skip)})""")
+    for table in ("qualifying_moves", "assessments"):
+        db.execute(f"""CREATE TABLE {table} (
+  id INTEGER PRIMARY KEY,
+  student_id INTEGER NOT NULL REFERENCES students(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+{_columns(table)})""")
+        db.execute(f"CREATE INDEX idx_{table}_student ON {table}(student_id)")
+    db.execute(f"""CREATE TABLE enrollments (
+  id INTEGER PRIMARY KEY,
+  student_id INTEGER NOT NULL REFERENCES students(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+{_columns("enrollments")},
+  UNIQUE (student_id, enrollment_id))""")
+    db.execute(f"""CREATE TABLE courses (
+  id INTEGER PRIMARY KEY,
+  enrollment_row INTEGER NOT NULL REFERENCES enrollments(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+{_columns("courses")})""")
+    db.execute("CREATE INDEX idx_courses_enrollment ON courses(enrollment_row)")
+    db.execute("""CREATE TABLE match_keys (
+  student_id INTEGER NOT NULL REFERENCES students(id) ON DELETE CASCADE,
+  key TEXT NOT NULL)""")
+    db.execute("CREATE INDEX idx_match_keys_key ON match_keys(key)")
+    db.execute("CREATE INDEX idx_match_keys_student ON match_keys(student_id)")
+
+
+@migrations()
+def m002_imports(db: Database) -> None:
+    db.execute("""CREATE TABLE import_runs (
+  id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+  files TEXT NOT NULL, students INTEGER NOT NULL, inserted INTEGER NOT NULL,
+  updated INTEGER NOT NULL, unchanged INTEGER NOT NULL, rejected INTEGER NOT NULL)""")
+    db.execute("""CREATE TABLE import_rejects (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES import_runs(id) ON DELETE CASCADE,
+  file TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL, reason TEXT NOT NULL)""")
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One rejected field of one input row (never holds the row's data)."""
+
+    file: str
+    line: int
+    field: str
+    reason: str
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _storage_error(exc: sqlite3.Error, path: str) -> StorageError:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return StorageError(f"the database {path} is locked by another writer; nothing was saved")
+    if "readonly" in text or "read-only" in text:
+        return StorageError(f"the database {path} is read-only; nothing was saved")
+    if "full" in text:
+        return StorageError(f"the disk holding the database {path} is full; nothing was saved")
+    return StorageError(f"the database {path} failed ({exc}); nothing was saved")
+
+
+def _flatten(student: Student, keys_fn: KeysFn | None) -> tuple[Any, ...]:
+    """Rows of one student in column order, plus its hash and blocking keys."""
+    data = student.data
+    srow = tuple(data.get(c) for c in STUDENT_COLS)
+    moves = [tuple(m.get(c) for c in CHILD_COLS["qualifying_moves"])
+             for m in data.get("qualifying_moves", ())]
+    enrs = [(tuple(e.get(c) for c in CHILD_COLS["enrollments"]),
+             [tuple(x.get(c) for c in CHILD_COLS["courses"]) for x in e.get("courses", ())])
+            for e in data.get("enrollments", ())]
+    tests = [tuple(a.get(c) for c in CHILD_COLS["assessments"])
+             for a in data.get("assessments", ())]
+    digest = hashlib.blake2b(repr((srow, moves, enrs, tests)).encode(), digest_size=16)
+    keys = keys_fn(data) if keys_fn is not None else []
+    return srow, moves, enrs, tests, digest.hexdigest(), keys
+
+
+def _placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _default_keys() -> KeysFn | None:
+    try:
+        from node.matching import blocking_keys
+    except ImportError:  # matching not installed yet: keys are added on the next write
+        return None
+    return blocking_keys
+
+
+def upsert_students(db: Database, students: Iterable[Student], *,
+                    keys_fn: KeysFn | None = None) -> UpsertResult:
+    """Insert or update students by state_student_id; run inside a transaction.
+
+    Unchanged content keeps its record_version; a changed student gets version + 1 and
+    its child rows and match keys are replaced.
+    """
+    latest: dict[str, Student] = {s.state_student_id: s for s in students}
+    sids = list(latest)
+    existing: dict[str, tuple[int, int, str]] = {}
+    for chunk in _chunks(sids):
+        for row in db.conn.execute(
+                "SELECT state_student_id, id, record_version, row_hash FROM students "  # noqa: S608
+                f"WHERE state_student_id IN ({_placeholders(len(chunk))})", chunk):
+            existing[row[0]] = (row[1], row[2], row[3])
+    next_id = db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM students").fetchone()[0]
+    next_enr = db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM enrollments").fetchone()[0]
+    stamp = now_iso()
+    new_rows, changed_rows, gone = [], [], []
+    moves_rows, enr_rows, course_rows, test_rows, key_rows = [], [], [], [], []
+    inserted = updated = unchanged = 0
+    for sid in sids:
+        srow, moves, enrs, tests, digest, keys = _flatten(latest[sid], keys_fn)
+        old = existing.get(sid)
+        if old is not None and old[2] == digest:
+            unchanged += 1
+            continue
+        if old is None:
+            inserted += 1
+            student_id, version = next_id, 1
+            next_id += 1
+            new_rows.append((student_id, version, digest, stamp, *srow))
+        else:
+            updated += 1
+            student_id, version = old[0], old[1] + 1
+            gone.append(student_id)
+            changed_rows.append((version, digest, stamp, *srow, student_id))
+        moves_rows.extend((student_id, i, *m) for i, m in enumerate(moves))
+        test_rows.extend((student_id, i, *t) for i, t in enumerate(tests))
+        key_rows.extend((student_id, k) for k in keys)
+        for i, (erow, courses) in enumerate(enrs):
+            enr_rows.append((next_enr, student_id, i, *erow))
+            course_rows.extend((next_enr, j, *c) for j, c in enumerate(courses))
+            next_enr += 1
+    conn = db.conn
+    for chunk in _chunks(gone):
+        marks = _placeholders(len(chunk))
+        for table in ("qualifying_moves", "enrollments", "assessments", "match_keys"):
+            conn.execute(f"DELETE FROM {table} WHERE student_id IN ({marks})", chunk)  # noqa: S608
+    scols = ", ".join(f'"{c}"' for c in STUDENT_COLS)
+    if changed_rows:
+        sets = ", ".join(f'"{c}" = ?' for c in ("record_version", "row_hash", "updated_at",
+                                                 *STUDENT_COLS))
+        conn.executemany(f"UPDATE students SET {sets} WHERE id = ?", changed_rows)  # noqa: S608
+    conn.executemany(f"INSERT INTO students (id, record_version, row_hash, updated_at, {scols}) "  # noqa: S608
+                     f"VALUES ({_placeholders(4 + len(STUDENT_COLS))})", new_rows)
+    _insert(conn, "qualifying_moves", ("student_id", "seq"), moves_rows)
+    _insert(conn, "enrollments", ("id", "student_id", "seq"), enr_rows)
+    _insert(conn, "courses", ("enrollment_row", "seq"), course_rows)
+    _insert(conn, "assessments", ("student_id", "seq"), test_rows)
+    conn.executemany("INSERT INTO match_keys (student_id, key) VALUES (?, ?)", key_rows)
+    return UpsertResult(inserted, updated, unchanged)
+
+
+def _insert(conn: sqlite3.Connection, table: str, lead: tuple[str, ...],
+            rows: list[tuple[Any, ...]]) -> None:
+    cols = ", ".join(f'"{c}"' for c in (*lead, *CHILD_COLS[table]))
+    conn.executemany(f"INSERT INTO {table} ({cols}) "  # noqa: S608
+                     f"VALUES ({_placeholders(len(lead) + len(CHILD_COLS[table]))})", rows)
+
+
+def _clean(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    spec = TABLE_SPECS[table]
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is None or key not in spec:
+            continue
+        out[key] = bool(value) if spec[key][0] == "bool" else value
+    return out
+
+
+def read_student(db: Database, state_student_id: str) -> dict[str, Any]:
+    """The nested record (JSON Lines shape) with owner_state and record_version."""
+    rows = list(db.query("SELECT * FROM students WHERE state_student_id = ?",
+                         [state_student_id]))
+    if not rows:
+        raise NotFound(f"no student with state_student_id {state_student_id}")
+    row = rows[0]
+    sid = row["id"]
+    out = _clean("students", row)
+    out["qualifying_moves"] = [_clean("qualifying_moves", r) for r in db.query(
+        "SELECT * FROM qualifying_moves WHERE student_id = ? ORDER BY seq", [sid])]
+    enrollments = []
+    for enr in db.query("SELECT * FROM enrollments WHERE student_id = ? ORDER BY seq", [sid]):
+        item = _clean("enrollments", enr)
+        item["courses"] = [_clean("courses", c) for c in db.query(
+            "SELECT * FROM courses WHERE enrollment_row = ? ORDER BY seq", [enr["id"]])]
+        enrollments.append(item)
+    out["enrollments"] = enrollments
+    out["assessments"] = [_clean("assessments", r) for r in db.query(
+        "SELECT * FROM assessments WHERE student_id = ? ORDER BY seq", [sid])]
+    return out
+
+
+def candidates(db: Database, keys: Sequence[str], limit: int) -> list[dict[str, Any]]:
+    """Students sharing the most blocking keys with `keys` (student fields only, no lists).
+
+    Each dict also has `key_hits`, the number of shared keys.
+    """
+    if not keys:
+        return []
+    rows = db.conn.execute(
+        f"SELECT student_id, count(*) AS hits FROM match_keys WHERE key IN "  # noqa: S608
+        f"({_placeholders(len(keys))}) GROUP BY student_id ORDER BY hits DESC, student_id "
+        f"LIMIT ?", [*keys, limit]).fetchall()
+    hits = dict(rows)
+    out = []
+    for chunk in _chunks(list(hits)):
+        for row in db.query(f"SELECT * FROM students WHERE id IN ({_placeholders(len(chunk))})",  # noqa: S608
+                            list(chunk)):
+            item = _clean("students", row)
+            item["key_hits"] = hits[row["id"]]
+            out.append(item)
+    out.sort(key=lambda r: -int(r["key_hits"]))
+    return out
+
+
+class Store:
+    """The node's database; every operation runs on one writer thread."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL",
+                 busy_timeout_ms: int = 5000) -> None:
+        self.path = str(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self.db: Database = self._call(self._open, synchronous, busy_timeout_ms)
+
+    def _open(self, synchronous: str, busy_timeout_ms: int) -> Database:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"unknown synchronous level {synchronous}")
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False,
+                                   timeout=busy_timeout_ms / 1000)
+            db = Database(conn)
+            db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            db.enable_wal()
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            migrations.apply(db)
+        except sqlite3.Error as exc:
+            raise _storage_error(exc, self.path) from exc
+        return db
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._executor.submit(fn, *args).result()
+
+    def _guarded(self, fn: Callable[..., T], db: Database, *args: Any) -> T:
+        try:
+            with db.atomic():
+                return fn(db, *args)
+        except sqlite3.Error as exc:
+            raise _storage_error(exc, self.path) from exc
+
+    # ---- the single writer -----------------------------------------------------------
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(self.db, *args)` in one transaction on the writer thread.
+
+        sqlite3 errors become StorageError and roll the whole operation back.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, functools.partial(self._guarded, fn, self.db, *args))
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Synchronous `run`, for the CLI (never call it from the writer thread itself)."""
+        return self._call(self._guarded, fn, self.db, *args)
+
+    def set_synchronous(self, level: str) -> None:
+        """Hook for writers that need FULL durability (the audit log)."""
+        if level.upper() not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"unknown synchronous level {level}")
+        self._call(lambda: self.db.execute(f"PRAGMA synchronous={level.upper()}"))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._call(self.db.close)
+        self._executor.shutdown(wait=True)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- record operations (sync) -----------------------------------------------------
+    def upsert_students(self, students: Iterable[Student], *,
+                        keys_fn: KeysFn | None = None) -> UpsertResult:
+        """All students in ONE transaction; a failure leaves the database as it was."""
+        fn = keys_fn or _default_keys()
+
+        return self.call(functools.partial(upsert_students, students=students, keys_fn=fn))
+
+    def get_student(self, state_student_id: str) -> dict[str, Any]:
+        return self.call(read_student, state_student_id)
+
+    def candidates_by_keys(self, keys: Sequence[str], limit: int = 50) -> list[dict[str, Any]]:
+        return self.call(candidates, list(keys), limit)
+
+    def count(self, table: str) -> int:
+        if table not in (*CHILD_LISTS, "students", "courses", "match_keys", "import_runs",
+                         "import_rejects"):
+            raise ValueError(f"unknown table {table}")
+        return self.call(lambda db: int(db.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
+                                        .fetchone()[0]))
