@@ -39,6 +39,13 @@ class ExportFolder:
     problems: list[Problem] = field(default_factory=list)
 
 
+def _one_line(text: str, what: str) -> str:
+    """A file holding one value and its newline, nothing else (so no byte goes unchecked)."""
+    if not text.endswith("\n") or text[:-1] != text[:-1].strip() or "\n" in text[:-1]:
+        raise ValueError(f"{what} must be one line ending in a newline, without extra spaces")
+    return text[:-1]
+
+
 def decode_key(text: str, what: str) -> bytes:
     try:
         key = base64.b64decode(text.strip(), validate=True)
@@ -58,22 +65,41 @@ def read_export(folder: str | Path) -> ExportFolder:
             ex.problems.append(Problem(name, f"missing from the export folder {root}"))
     if ex.problems:
         return ex
+    try:
+        _read_files(root, ex)
+    except UnicodeDecodeError as exc:
+        ex.problems.append(Problem("export", f"a file is not valid UTF-8 ({exc.reason} at byte "
+                                   f"{exc.start})"))
+    return ex
+
+
+def _read_files(root: Path, ex: ExportFolder) -> None:
     ex.checkpoint = (root / "checkpoint").read_text(encoding="utf-8")
-    ex.verifier_key = (root / "verifier-key").read_text(encoding="utf-8").strip()
+    try:
+        ex.verifier_key = _one_line((root / "verifier-key").read_text(encoding="utf-8"),
+                                    "verifier-key")
+    except ValueError as exc:
+        ex.problems.append(Problem("verifier-key", str(exc)))
+        ex.verifier_key = "?"
     ex.directory = (root / "directory.msgpack").read_bytes()
     if (root / "authority-key").is_file():
         try:
-            ex.authority_key = decode_key((root / "authority-key").read_text(), "authority-key")
+            text = _one_line((root / "authority-key").read_text(encoding="utf-8"),
+                             "authority-key")
+            ex.authority_key = decode_key(text, "authority-key")
         except ValueError as exc:
             ex.problems.append(Problem("authority-key", str(exc)))
     if (root / "checkpoints").is_file():
-        for n, line in enumerate((root / "checkpoints").read_text().splitlines(), start=1):
+        lines = (root / "checkpoints").read_text(encoding="utf-8").split("\n")
+        if lines[-1] != "":
+            ex.problems.append(Problem("checkpoints", "last line does not end in a newline"))
+        for n, line in enumerate(lines[:-1], start=1):
             try:
                 ex.history.append(str(json.loads(line)["note"]))
             except (ValueError, KeyError, TypeError):
                 ex.problems.append(Problem(f"checkpoints line {n}", "not a JSON object with "
                                            "a 'note'"))
-    with (root / "entries.jsonl").open(encoding="utf-8") as fh:
+    with (root / "entries.jsonl").open(encoding="utf-8", newline="\n") as fh:
         for n, text in enumerate(fh, start=1):
             try:
                 line = parse_line(text, n)
@@ -89,7 +115,6 @@ def read_export(folder: str | Path) -> ExportFolder:
                                            "deleted, inserted or reordered", n - 1))
             ex.leaves.append(line.leaf)
             ex.declared.append(dict(line.fields))
-    return ex
 
 
 def _check_chunk(start: int, leaves: Sequence[bytes], origin: str,

@@ -187,6 +187,18 @@ def _jobs_key() -> web.AppKey[Any]:
     return JOBS
 
 
+async def local_run_job(request: web.Request) -> web.Response:
+    """Run a scheduled job now (directory refresh, outbox, checkpoint …)."""
+    jobs = request.app[_jobs_key()]
+    name = request.match_info["name"]
+    if name not in jobs.funcs:
+        raise NotFound(f"no job {name!r} (jobs: {', '.join(sorted(jobs.funcs))})")
+    result = await jobs.run_now(name)
+    status = jobs.status[name]
+    return web.json_response({"job": name, "ok": not status.last_error,
+                              "error": status.last_error, "result": repr(result)})
+
+
 async def local_outbox(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     return web.json_response(await services.store.run(fed.outbox_list))
@@ -198,3 +210,4 @@ def setup_control_routes(app: web.Application) -> None:
     app.router.add_post("/local/v1/fetch", local_fetch)
     app.router.add_post("/local/v1/notify-move", local_notify_move)
     app.router.add_get("/local/v1/outbox", local_outbox)
+    app.router.add_post("/local/v1/jobs/{name}", local_run_job)

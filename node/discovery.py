@@ -112,7 +112,16 @@ class Discovery:
             await self._session.close()
 
     def discovered(self, node_id: str) -> list[str]:
-        """Verified base URLs of `node_id` seen on the LAN (a hint: prefer the directory's)."""
+        """Verified base URLs of `node_id` seen on the LAN (a hint: prefer the directory's).
+
+        Empty once the node is no longer active in our current directory snapshot.
+        """
+        try:
+            entry = self.view.current().entry(node_id)
+        except NodeError:
+            return []
+        if entry is None or entry.status != "active":
+            return []
         return sorted(set(self._verified.get(node_id, {}).values()))
 
     # ---- browsing ----------------------------------------------------------

@@ -44,9 +44,9 @@ RELEASE: dict[str, frozenset[str]] = {
 }
 #: Roles of the requesting person allowed to receive records at all.
 RECORD_ROLES = frozenset({"staff", "data_admin"})
-#: Student fields never released outside the owning state.
-PRIVATE_FIELDS = frozenset({"parent_1_email", "parent_1_phone", "parent_2_email",
-                            "parent_2_phone"})
+#: Parents' contacts: released only to enroll the child (the school must reach them).
+CONTACT_FIELDS = frozenset({"parent1_email", "parent1_phone", "parent2_email",
+                            "parent2_phone"})
 CANDIDATE_POOL = 200
 DEMOGRAPHIC_FIELDS = ("first_name", "last_name_1", "middle_name", "last_name_2", "suffix",
                       "sex", "birth_date", "birth_city", "birth_state", "birth_country",
@@ -114,8 +114,8 @@ def _find(db: Any, peer: str, find: Find, limit: int) -> Answer:
 def release(record: dict[str, Any], purpose: str) -> dict[str, Any]:
     """The part of a record released for a purpose (demographics always)."""
     parts = RELEASE.get(purpose, frozenset())
-    out = {k: v for k, v in record.items()
-           if not isinstance(v, list) and k not in PRIVATE_FIELDS}
+    out = {k: v for k, v in record.items() if not isinstance(v, list)
+           and (purpose == "enrollment" or k not in CONTACT_FIELDS)}
     for key, value in record.items():
         if isinstance(value, list) and ("*" in parts or key in parts):
             out[key] = value

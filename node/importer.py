@@ -122,7 +122,7 @@ def _csv_rows(path: Path, meter: _Meter) -> Iterator[tuple[int, dict[str, str]]]
             meter.advance(sum(len(v or "") + 1 for v in row.values()))
             line = reader.line_num
             if None in row:
-                row.pop(None)  # type: ignore[call-overload]
+                row.pop(None)
                 yield line, {"(line)": "more values than header columns"}
                 continue
             yield line, {k: v for k, v in row.items() if k is not None}
@@ -174,9 +174,11 @@ def _read_csv_folder(folder: Path, tables: dict[str, Path], batch: _Batch, owner
                 items = parent[table]
                 prefix = f"{table}[{len(items)}]."
                 if table == "enrollments":
-                    row = dict(row, courses=[], __prefix=prefix)
-                    enr_index.setdefault((sid, row.get("enrollment_id", "")), row)
-                items.append(row)
+                    new_enr: dict[str, Any] = dict(row, courses=[], __prefix=prefix)
+                    enr_index.setdefault((sid, row.get("enrollment_id", "")), new_enr)
+                    items.append(new_enr)
+                else:
+                    items.append(row)
             where[sid][prefix] = (cpath, line)
     for sid, raw in studs.items():
         for enr in raw["enrollments"]:

@@ -25,11 +25,18 @@ How the parameters and thresholds were chosen
   twin with a nickname-compatible name) sends the pair to ``near_match``.
 * ``near_match`` for probability ≥ ``near_probability`` (or a match that failed the
   margin/field rules); ``no_match`` below.
-* The thresholds were set with bench/match_bench.py on labelled synthetic data (queries
-  from derive_overlap, 15% of them children absent from the index): match_probability is
-  the lowest value whose measured precision of ``match`` stayed ≥ 0.999, near_probability
-  the value keeping ≥ 99.5% of true top-1 matches at or above near_match. The bench
-  prints the figures; re-run it after changing normalization or levels.
+* How the numbers were chosen (bench/match_bench.py and a score-distribution run on
+  labelled synthetic data: derive_overlap queries plus 15% children absent from the
+  index). ``match_probability`` = 0.999 is the precision target itself (score ≥ ~16.8
+  bits with λ ≈ 0.0083); true top-1 matches scored ≥ 21 bits, absent children's best
+  candidate ≤ 6.5 bits, so any value between left precision unchanged. ``near_probability``
+  = 0.5 (score ≥ ~6.9 bits) sits just above the best absent-child score, so absent
+  children go to no_match while every true top-1 stays at least near_match.
+  ``margin_bits`` = 6: true matches led the second candidate by ≥ 11 bits, while a twin
+  with a nickname-compatible name trails by less than that. ``sibling_penalty`` = -20
+  bits puts a twin (everything but the given name agrees) well below a true match that
+  has a typo or an unknown nickname. Re-run the bench after changing normalization or
+  levels, and scripts/estimate_match_params.py after changing levels.
 """
 
 from __future__ import annotations

@@ -179,8 +179,14 @@ def upsert_students(db: Database, students: Iterable[Student], *,
     next_id = db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM students").fetchone()[0]
     next_enr = db.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM enrollments").fetchone()[0]
     stamp = now_iso()
-    new_rows, changed_rows, gone = [], [], []
-    moves_rows, enr_rows, course_rows, test_rows, key_rows = [], [], [], [], []
+    new_rows: list[tuple[Any, ...]] = []
+    changed_rows: list[tuple[Any, ...]] = []
+    gone: list[int] = []
+    moves_rows: list[tuple[Any, ...]] = []
+    enr_rows: list[tuple[Any, ...]] = []
+    course_rows: list[tuple[Any, ...]] = []
+    test_rows: list[tuple[Any, ...]] = []
+    key_rows: list[tuple[Any, ...]] = []
     inserted = updated = unchanged = 0
     for sid in sids:
         srow, moves, enrs, tests, digest, keys = _flatten(latest[sid], keys_fn)
@@ -206,10 +212,10 @@ def upsert_students(db: Database, students: Iterable[Student], *,
             course_rows.extend((next_enr, j, *c) for j, c in enumerate(courses))
             next_enr += 1
     conn = db.conn
-    for chunk in _chunks(gone):
-        marks = _placeholders(len(chunk))
+    for ids in _chunks(gone):
+        marks = _placeholders(len(ids))
         for table in ("qualifying_moves", "enrollments", "assessments", "match_keys"):
-            conn.execute(f"DELETE FROM {table} WHERE student_id IN ({marks})", chunk)  # noqa: S608
+            conn.execute(f"DELETE FROM {table} WHERE student_id IN ({marks})", ids)  # noqa: S608
     scols = ", ".join(f'"{c}"' for c in STUDENT_COLS)
     if changed_rows:
         sets = ", ".join(f'"{c}" = ?' for c in ("record_version", "row_hash", "updated_at",

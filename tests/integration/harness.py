@@ -1,0 +1,224 @@
+"""Real federations for integration tests: a directory process and node processes on
+loopback ports the OS picks, real SQLite files, real HTTP between nodes.
+
+Nodes are created with the same code paths as `statenode init` / `directory init` /
+`import`; processes are `python -m node serve` and `python -m node directory serve`.
+Known children are added to the synthetic records so tests can search for them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from node.demo import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def child(sid: str, first: str, last1: str, last2: str, birth: str, sex: str = "F", *,
+          mother: tuple[str, str] = ("María", "López"), father: tuple[str, str] = ("José",
+          "Hernández"), multiple_birth: bool = False, city: str = "Oaxaca",
+          courses: tuple[tuple[str, str, float, float | None], ...] = (),
+          middle: str = "") -> dict[str, Any]:
+    """A student record; courses are (title, subject, attempted, granted or None)."""
+    enrollment: dict[str, Any] = {
+        "enrollment_id": "E1", "enrollment_date": "2024-08-20",
+        "enrollment_type": "basic_school", "school_or_project_name": "Lincoln High School",
+        "grade_level": "10", "medical_alert": "chronic", "immunization_record_flag": True,
+        "courses": [],
+    }
+    for title, subject, attempted, granted in courses:
+        course: dict[str, Any] = {"course_title": title, "subject_area": subject,
+                                  "course_type": "regular", "begin_academic_year": 2024,
+                                  "end_academic_year": 2025, "credits_attempted": attempted}
+        if granted is None:
+            course["course_status"] = "in_progress"
+        else:
+            course["credits_granted"] = granted
+            course["course_status"] = "completed"
+            course["final_grade"] = "B"
+        enrollment["courses"].append(course)
+    return {
+        "state_student_id": sid, "first_name": first, "middle_name": middle,
+        "last_name_1": last1, "last_name_2": last2, "sex": sex, "birth_date": birth,
+        "birth_city": city, "birth_country": "MEX", "multiple_birth": multiple_birth,
+        "female_parent_first_name": mother[0], "female_parent_last_name": mother[1],
+        "male_parent_first_name": father[0], "male_parent_last_name": father[1],
+        "qualifying_moves": [{"qualifying_arrival_date": "2024-08-01", "move_from_state": "FL",
+                              "move_to_state": sid[:2],
+                              "eligibility_expiration_date": "2027-08-01"}],
+        "enrollments": [enrollment], "assessments": [],
+    }
+
+
+@dataclass
+class Proc:
+    name: str
+    args: list[str]
+    log: Path
+    popen: subprocess.Popen[str] | None = None
+    url: str = ""
+
+    def start(self, timeout: float = 30.0) -> str:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        with self.log.open("a") as err:
+            self.popen = subprocess.Popen([sys.executable, "-m", "node", *self.args],
+                                          stdout=subprocess.PIPE, stderr=err, text=True,
+                                          env=env, cwd=ROOT)
+        deadline = time.monotonic() + timeout
+        assert self.popen.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.popen.stdout.readline()
+            if line.startswith("listening on "):
+                self.url = line.split("listening on ", 1)[1].strip()
+                return self.url
+            if not line and self.popen.poll() is not None:
+                break
+        raise RuntimeError(f"{self.name} did not start; log:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.popen.wait(15)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(5)
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+
+@dataclass
+class Federation:
+    root: Path
+    states: list[str]
+    extra_records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    background: int = 40
+    snapshot_lifetime: str = "3d"
+    directory: Proc | None = None
+    nodes: dict[str, Proc] = field(default_factory=dict)
+    authority_key: bytes = b""
+
+    def node_dir(self, state: str) -> Path:
+        return self.root / state
+
+    def config(self, state: str) -> Path:
+        return self.root / state / "node.toml"
+
+    @property
+    def directory_config(self) -> Path:
+        return self.root / "directory" / "directory.toml"
+
+    def create(self) -> Federation:
+        from config import load_config
+        from node.authority import Authority, init_authority
+        from node.cli.setup import node_info, write_node
+        from node.importer import import_files
+        from node.store import Store
+        from node.synthetic import generate_students
+        from protocol.directory import NodeInfo
+
+        dir_port = free_port()
+        cfg_path, self.authority_key = init_authority(self.root / "directory")
+        text = cfg_path.read_text().replace("port = 0", f"port = {dir_port}")
+        text = text.replace('snapshot_lifetime = "3d"', f'snapshot_lifetime = "{self.snapshot_lifetime}"')
+        text = text.replace('reissue_before = "2d"', 'reissue_before = "1s"')
+        cfg_path.write_text(text)
+        authority = Authority.open(cfg_path)
+        for i, state in enumerate(self.states):
+            port = free_port()
+            path = write_node(self.node_dir(state), state=state, name=f"{state} MEP",
+                              endpoint=f"http://127.0.0.1:{port}",
+                              directory_urls=(f"http://127.0.0.1:{dir_port}",),
+                              authority_key=base64.b64encode(self.authority_key).decode())
+            # fast schedules for tests
+            with path.open("a") as f:
+                f.write('\n[peers]\ntimeout = "3s"\nbackoff_initial = "1s"\nbackoff_max = "5s"\n'
+                        '[jobs]\noutbox_interval = "1s"\n[exchange]\nmax_clock_skew = "30s"\n')
+            records = generate_students(state, self.background, 1000 + i)
+            records += self.extra_records.get(state, [])
+            data = self.node_dir(state) / "records.jsonl"
+            data.write_text("".join(json.dumps(r) + "\n" for r in records))
+            with Store(load_config(path).storage.database) as store:
+                report = import_files(store, [data], owner_state=state, progress=False)
+            assert not report.rejects, report.rejects
+            authority.enroll(NodeInfo.from_json(json.dumps(node_info(str(path)))))
+        return self
+
+    def start(self) -> Federation:
+        self.directory = Proc("directory", ["directory", "serve", "-c",
+                                            str(self.directory_config)],
+                              self.root / "directory" / "directory.log")
+        self.directory.start()
+        for state in self.states:
+            self.start_node(state)
+        return self
+
+    def start_node(self, state: str) -> str:
+        proc = self.nodes.get(state) or Proc(state, ["serve", "-c", str(self.config(state))],
+                                             self.node_dir(state) / "node.log")
+        self.nodes[state] = proc
+        return proc.start()
+
+    def stop(self) -> None:
+        for proc in self.nodes.values():
+            proc.stop()
+        if self.directory:
+            self.directory.stop()
+
+    # -- talking to nodes ------------------------------------------------------------
+    def control(self, state: str, path: str, payload: dict[str, Any] | None = None,
+                timeout: float = 60.0) -> Any:
+        ctl = json.loads((self.node_dir(state) / "control.json").read_text())
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(ctl["url"] + path, data=data,
+                                     headers={"Authorization": f"Bearer {ctl['token']}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+            body = resp.read().decode()
+        if path.endswith("/find"):
+            return [json.loads(line) for line in body.splitlines() if line.strip()]
+        return json.loads(body)
+
+    def find(self, state: str, **criteria: Any) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        lines = self.control(state, "/local/v1/find", criteria)
+        answers = {line["state"]: line for line in lines if "state" in line}
+        summary = next(line["summary"] for line in lines if "summary" in line)
+        return answers, summary
+
+    def run_job(self, state: str, job: str) -> Any:
+        return self.control(state, f"/local/v1/jobs/{job}", {})
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        proc = subprocess.run([sys.executable, "-m", "node", *args], capture_output=True,
+                              text=True, env=env, cwd=ROOT, check=False, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"statenode {' '.join(args)} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def post_raw(self, state: str, body: bytes, *, path: str = "/federation/v1/exchange",
+                 ) -> tuple[int, bytes, str]:
+        url = self.nodes[state].url + path
+        req = urllib.request.Request(url, data=body,
+                                     headers={"Content-Type": "application/msgpack"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+                return resp.status, resp.read(), resp.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read(), exc.headers.get("Content-Type", "")
