@@ -22,7 +22,7 @@ from config.schema import NodeConfig
 from node import federation_store as fed
 from node.errors import BadRequest, NodeError, NotFound
 from node.outbox import queue_message
-from node.peer_client import FindSummary, find_all, request
+from node.peer_client import FindSummary, active_peers, find_all, request
 from node.services import SERVICES, Services
 from node.store import read_student
 from protocol.errors import ProtocolError
@@ -106,11 +106,12 @@ async def local_find(request: web.Request) -> web.StreamResponse:
     data = await request.json()
     criteria = criteria_of(data)
     purpose = str(data.get("purpose") or "enrollment")
+    targets = active_peers(services)  # raises (503) before the stream starts
     resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await resp.prepare(request)
     summary = FindSummary()
     async for answer in find_all(services, criteria, requester=requester_of(data, services.cfg),
-                                 purpose=purpose, summary=summary,
+                                 purpose=purpose, summary=summary, peers=targets,
                                  timeout=data.get("timeout")):
         await resp.write((json.dumps(answer_json(answer)) + "\n").encode())
     await resp.write((json.dumps({"summary": summary.__dict__}) + "\n").encode())
