@@ -22,7 +22,7 @@ ALLOWED = {
 }
 NODE_ONLY = {"aiohttp", "sqlite_utils", "zeroconf", "apscheduler", "jinja2"}
 # protocol/ is sans-I/O: no sockets, files, clocks-by-default or subprocesses.
-PROTOCOL_FORBIDDEN = {"socket", "asyncio", "subprocess", "sqlite3", "http", "urllib", "pathlib", "os"}
+PROTOCOL_FORBIDDEN = {"socket", "asyncio", "subprocess", "sqlite3", "http", "urllib", "pathlib", "io"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -1,0 +1,280 @@
+"""Tests of the importer (node/importer.py) and the `import` / `demo-data` commands."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from node.cli import cli
+from node.errors import BadRequest, StorageError
+from node.importer import import_files
+from node.store import Store
+from node.synthetic import generate_students
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = ("students", "qualifying_moves", "enrollments", "courses", "assessments",
+          "match_keys", "import_runs", "import_rejects")
+
+
+def keys(record: Any) -> list[str]:
+    return [f"d:{record['birth_date']}"]
+
+
+@pytest.fixture(scope="module")
+def raw() -> list[dict[str, Any]]:
+    return generate_students("TX", 30, seed=11)
+
+
+def write_jsonl(path: Path, records: list[Any]) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n")
+    return path
+
+
+def write_csv(folder: Path, records: list[dict[str, Any]]) -> Path:
+    from node.cli.data import _write_csv
+
+    _write_csv(folder, records)
+    return folder
+
+
+def snapshot(store: Store) -> dict[str, int]:
+    return {t: store.count(t) for t in TABLES}
+
+
+def versions(store: Store) -> list[tuple[str, int, str]]:
+    return store.call(lambda db: db.execute(
+        "SELECT state_student_id, record_version, row_hash FROM students ORDER BY 1").fetchall())
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store(tmp_path / "node.db") as s:
+        yield s
+
+
+def test_jsonl_rejects_name_file_line_field_reason(tmp_path: Path, store: Store,
+                                                   raw: list[dict[str, Any]]) -> None:
+    bad_date = dict(raw[1], birth_date="2012-13-10", sex="Q")
+    src = write_jsonl(tmp_path / "tx.jsonl", [raw[0], bad_date, "{not json", "", raw[2]])
+    report = import_files(store, [src], owner_state="TX", keys_fn=keys, progress=False)
+    got = {(r.line, r.field, r.reason) for r in report.rejects}
+    assert (2, "birth_date", "not a date (2012-13-10)") in got
+    assert any(line == 2 and f == "sex" for line, f, _ in got)
+    assert any(line == 3 and f == "(line)" and "not valid JSON" in r for line, f, r in got)
+    assert all(r.file == str(src) for r in report.rejects)
+    assert report.result.inserted == 2 and report.rejected_rows == 2
+    with pytest.raises(Exception, match="no student"):
+        store.get_student(raw[1]["state_student_id"])
+    rejects = [json.loads(x) for x in (tmp_path / "tx.jsonl.rejects.jsonl").read_text().split("\n")
+               if x]
+    assert [r["line"] for r in rejects] == [2, 3]
+    assert rejects[0]["record"]["state_student_id"] == raw[1]["state_student_id"]
+    runs = store.call(lambda db: db.execute("SELECT students, rejected FROM import_runs")
+                      .fetchall())
+    assert runs == [(2, 2)]
+    assert store.count("import_rejects") == len(report.rejects)
+
+
+def test_csv_child_error_is_reported_at_the_child_row(tmp_path: Path, store: Store,
+                                                      raw: list[dict[str, Any]]) -> None:
+    folder = write_csv(tmp_path / "csv", raw[:6])
+    path = folder / "courses.csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert rows, "fixture needs at least one course"
+    rows[0]["credits_granted"] = "lots"
+    victim = rows[0]["state_student_id"]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with (folder / "assessments.csv").open("a", encoding="utf-8", newline="") as fh:
+        fh.write("GHOST1" + "," * 8 + "\n")
+    report = import_files(store, [folder], owner_state="TX", keys_fn=keys, progress=False)
+    got = {(Path(r.file).name, r.line, r.field) for r in report.rejects}
+    assert ("courses.csv", 2, "credits_granted") in got
+    assert any(name == "assessments.csv" and f == "state_student_id" for name, _, f in got)
+    assert report.result.inserted == 5
+    with pytest.raises(Exception, match="no student"):
+        store.get_student(victim)
+    written = (folder / "courses.csv.rejects.csv").read_text().splitlines()
+    assert written[0] == "line,field,reason" and written[1].startswith("2,credits_granted,")
+
+
+def test_csv_and_jsonl_give_the_same_records(tmp_path: Path, raw: list[dict[str, Any]]) -> None:
+    with Store(tmp_path / "a.db") as a, Store(tmp_path / "b.db") as b:
+        import_files(a, [write_jsonl(tmp_path / "x.jsonl", raw)], owner_state="TX",
+                     keys_fn=keys)
+        import_files(b, [write_csv(tmp_path / "csv", raw)], owner_state="TX", keys_fn=keys)
+        assert versions(a) == versions(b)
+        sid = raw[4]["state_student_id"]
+        assert a.get_student(sid) == b.get_student(sid)
+
+
+def test_reimport_changes_nothing(tmp_path: Path, store: Store,
+                                  raw: list[dict[str, Any]]) -> None:
+    src = write_jsonl(tmp_path / "tx.jsonl", raw)
+    first = import_files(store, [src], owner_state="TX", keys_fn=keys)
+    before, vers = snapshot(store), versions(store)
+    second = import_files(store, [src], owner_state="TX", keys_fn=keys)
+    assert first.result.inserted == 30
+    assert (second.result.inserted, second.result.updated, second.result.unchanged) == (0, 0, 30)
+    after = snapshot(store)
+    assert after.pop("import_runs") == before.pop("import_runs") + 1
+    assert after == before and versions(store) == vers
+
+
+def test_duplicate_ids_and_foreign_owner(tmp_path: Path, store: Store,
+                                         raw: list[dict[str, Any]]) -> None:
+    foreign = dict(raw[1], owner_state="CA")
+    src = write_jsonl(tmp_path / "tx.jsonl", [raw[0], raw[0], foreign])
+    report = import_files(store, [src], owner_state="TX", keys_fn=keys)
+    got = {(r.line, r.field) for r in report.rejects}
+    assert got == {(2, "state_student_id"), (3, "owner_state")}
+    assert "duplicate of tx.jsonl line 1" in report.rejects[0].reason
+
+
+def test_stale_rejects_file_is_removed(tmp_path: Path, store: Store,
+                                       raw: list[dict[str, Any]]) -> None:
+    src = write_jsonl(tmp_path / "tx.jsonl", [raw[0], "{"])
+    import_files(store, [src], owner_state="TX", keys_fn=keys)
+    assert (tmp_path / "tx.jsonl.rejects.jsonl").exists()
+    write_jsonl(src, [raw[0]])
+    import_files(store, [src], owner_state="TX", keys_fn=keys)
+    assert not (tmp_path / "tx.jsonl.rejects.jsonl").exists()
+
+
+def test_bad_inputs(tmp_path: Path, store: Store) -> None:
+    (tmp_path / "pupils.csv").write_text("a\n1\n")
+    with pytest.raises(BadRequest, match="named after its table"):
+        import_files(store, [tmp_path / "pupils.csv"], owner_state="TX")
+    (tmp_path / "x.xml").write_text("<x/>")
+    with pytest.raises(BadRequest, match="unknown input format"):
+        import_files(store, [tmp_path / "x.xml"], owner_state="TX")
+    (tmp_path / "courses.csv").write_text("a\n1\n")
+    with pytest.raises(BadRequest, match=r"needs students.csv"):
+        import_files(store, [tmp_path / "courses.csv"], owner_state="TX")
+    (tmp_path / "latin1.jsonl").write_bytes('{"first_name": "José"}'.encode("latin-1"))
+    with pytest.raises(BadRequest, match="not UTF-8"):
+        import_files(store, [tmp_path / "latin1.jsonl"], owner_state="TX")
+
+
+def test_read_only_database_leaves_nothing_half_written(tmp_path: Path, store: Store,
+                                                        raw: list[dict[str, Any]]) -> None:
+    import_files(store, [write_jsonl(tmp_path / "a.jsonl", raw[:5])], owner_state="TX",
+                 keys_fn=keys)
+    before = snapshot(store)
+    store.call(lambda db: db.execute("PRAGMA query_only=ON"))
+    with pytest.raises(StorageError, match="read-only; nothing was saved"):
+        import_files(store, [write_jsonl(tmp_path / "b.jsonl", raw)], owner_state="TX",
+                     keys_fn=keys)
+    store.call(lambda db: db.execute("PRAGMA query_only=OFF"))
+    assert snapshot(store) == before
+
+
+def test_fault_in_upsert_rolls_back_everything(tmp_path: Path, store: Store,
+                                               raw: list[dict[str, Any]]) -> None:
+    import_files(store, [write_jsonl(tmp_path / "a.jsonl", raw[:5])], owner_state="TX",
+                 keys_fn=keys)
+    before, vers = snapshot(store), versions(store)
+    changed = [dict(r, first_name="Nuevo") for r in raw]
+    seen = 0
+
+    def faulty(record: Any) -> list[str]:
+        nonlocal seen
+        seen += 1
+        if seen == 12:
+            raise RuntimeError("injected fault")
+        return keys(record)
+
+    with pytest.raises(RuntimeError):
+        import_files(store, [write_jsonl(tmp_path / "b.jsonl", changed)], owner_state="TX",
+                     keys_fn=faulty)
+    assert snapshot(store) == before and versions(store) == vers
+
+
+def test_sigkill_mid_import_leaves_database_as_before(tmp_path: Path,
+                                                      raw: list[dict[str, Any]]) -> None:
+    db = tmp_path / "node.db"
+    with Store(db) as s:
+        import_files(s, [write_jsonl(tmp_path / "a.jsonl", raw[:5])], owner_state="TX",
+                     keys_fn=keys)
+        before, vers = snapshot(s), versions(s)
+    src = write_jsonl(tmp_path / "b.jsonl", [dict(r, first_name="Nuevo") for r in raw])
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        import node.store as store
+        real = store._insert
+        def killer(conn, table, lead, rows):
+            real(conn, table, lead, rows)
+            if table == "courses":  # students, moves, enrollments written, not committed
+                os.kill(os.getpid(), signal.SIGKILL)
+        store._insert = killer
+        from node.importer import import_files
+        s = store.Store({str(db)!r})
+        import_files(s, [{str(src)!r}], owner_state="TX", keys_fn=lambda r: ["k"])
+        print("not killed")
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == -9, proc.stderr
+    with Store(db) as s:
+        assert s.call(lambda d: d.execute("PRAGMA integrity_check").fetchone()[0]) == "ok"
+        assert snapshot(s) == before and versions(s) == vers
+
+
+# ---- the CLI ---------------------------------------------------------------------------
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "node.toml"
+    path.write_text('[node]\nid = "TX"\n\n[storage]\ndatabase = "node.db"\n')
+    return path
+
+
+def test_cli_exit_codes(tmp_path: Path, config: Path, raw: list[dict[str, Any]]) -> None:
+    runner = CliRunner()
+    good = write_jsonl(tmp_path / "good.jsonl", raw[:3])
+    res = runner.invoke(cli, ["import", "-c", str(config), str(good)], obj={})
+    assert res.exit_code == 0, res.output
+    assert "3 valid students (3 new" in res.output
+    bad = write_jsonl(tmp_path / "bad.jsonl", [raw[4], dict(raw[5], sex="Q")])
+    res = runner.invoke(cli, ["import", "-c", str(config), str(bad)], obj={})
+    assert res.exit_code == 3
+    assert f"{bad} line 2: sex: not one of F, M, X" in res.output
+    (tmp_path / "x.txt").write_text("")
+    res = runner.invoke(cli, ["import", "-c", str(config), str(tmp_path / "x.txt")], obj={})
+    assert res.exit_code == 1 and "unknown input format" in res.output
+
+
+def test_cli_demo_data_with_overlap(tmp_path: Path, config: Path) -> None:
+    runner = CliRunner()
+    ca, tx = tmp_path / "ca.jsonl", tmp_path / "tx.jsonl"
+    assert runner.invoke(cli, ["demo-data", "--state", "CA", "--count", "40", "--seed", "1",
+                               str(ca)], obj={}).exit_code == 0
+    res = runner.invoke(cli, ["demo-data", "--state", "TX", "--count", "30", "--seed", "1",
+                              "--overlap", str(ca), "--share", "0.5", str(tx)], obj={})
+    assert res.exit_code == 0, res.output
+    lines = tx.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 30
+    truth = list(csv.DictReader((tmp_path / "tx.jsonl.truth.csv").open(encoding="utf-8")))
+    assert len(truth) == 20
+    res = runner.invoke(cli, ["import", "-c", str(config), str(tx)], obj={})
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["demo-data", "--state", "TX", "--count", "10", "--format", "csv",
+                              str(tmp_path / "csv")], obj={})
+    assert res.exit_code == 0 and (tmp_path / "csv" / "courses.csv").exists()
+    res = runner.invoke(cli, ["import", "-c", str(config), str(tmp_path / "csv")], obj={})
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["demo-data", "--state", "ZZ", str(tmp_path / "z.jsonl")], obj={})
+    assert res.exit_code == 1 and "not a USPS state code" in res.output
