@@ -76,9 +76,11 @@ def _extra_migrations() -> list:  # type: ignore[type-arg]
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     from node.directory_client import DIRECTORY, HTTP, KEYRING, PEER_KEYS
-    from node.exchange_log import ExchangeLog
+    from node.exchange_log import LOG, ExchangeLog
     from node.peer_state import PeerStates
     from node.services import SERVICES, Services
+    from node.discovery import DISCOVERY
+    from node.witnessing import setup_witnessing
 
     cfg = app[CONFIG]
     exchange_log = ExchangeLog(cfg.storage.exchange_log, app[KEYS].signing, cfg.node.id)
@@ -88,6 +90,10 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         peers=PeerStates(cfg.peers.backoff_initial, cfg.peers.backoff_max),
     )
     app[SERVICES] = services
+    app[LOG] = exchange_log
+    setup_witnessing(services)
+    if DISCOVERY in app:
+        services.extra["discovery"] = app[DISCOVERY]
     yield
     exchange_log.close()
 
@@ -107,8 +113,11 @@ async def _prune_job(app: web.Application) -> int:
 
 def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
     from node.directory_client import refresh_job, rotation_job
+    from node.witnessing import checkpoint_job, cosign_job
 
     return {
+        "checkpoint": (cfg.audit.checkpoint_interval, checkpoint_job),
+        "cosign": (cfg.audit.cosign_interval, cosign_job),
         "directory_refresh": (cfg.directory.refresh_interval, refresh_job),
         "key_rotation": (min(3600.0, cfg.keys.encryption_key_lifetime / 4), rotation_job),
         "outbox": (cfg.jobs.outbox_interval, _outbox_job),
@@ -118,7 +127,9 @@ def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
 
 def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Application:
     from node.control_api import TOKEN, setup_control_routes
+    from node.audit_routes import setup_audit_routes
     from node.directory_client import directory_ctx, setup_directory_routes
+    from node.discovery import discovery_ctx
     from node.exchange import setup_exchange_routes
     from node.jobs import REGISTRY, jobs_ctx
 
@@ -130,12 +141,18 @@ def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Applicat
     app[TOKEN] = secrets.token_urlsafe(32)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(directory_ctx)
+    app.cleanup_ctx.append(discovery_ctx)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(jobs_ctx)
     app.router.add_get("/healthz", healthz)
     setup_directory_routes(app)
     setup_exchange_routes(app)
     setup_control_routes(app)
+    setup_audit_routes(app)
+    if cfg.web.enabled:
+        from node.web_app import setup_web
+
+        setup_web(app)
     return app
 
 

@@ -93,9 +93,9 @@ def _read_files(root: Path, ex: ExportFolder) -> None:
         lines = (root / "checkpoints").read_text(encoding="utf-8").split("\n")
         if lines[-1] != "":
             ex.problems.append(Problem("checkpoints", "last line does not end in a newline"))
-        for n, line in enumerate(lines[:-1], start=1):
+        for n, raw in enumerate(lines[:-1], start=1):
             try:
-                ex.history.append(str(json.loads(line)["note"]))
+                ex.history.append(str(json.loads(raw)["note"]))
             except (ValueError, KeyError, TypeError):
                 ex.problems.append(Problem(f"checkpoints line {n}", "not a JSON object with "
                                            "a 'note'"))

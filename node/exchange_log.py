@@ -105,6 +105,7 @@ class ExchangeLog:
         return await asyncio.wrap_future(self._executor.submit(self._guarded, fn, *args))
 
     def _open(self) -> Database:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10,
                                isolation_level=None)  # explicit BEGIN IMMEDIATE / COMMIT
         db = Database(conn)
@@ -198,7 +199,9 @@ class ExchangeLog:
         first = size = self._size
         cache: dict[merkle.Node, bytes] = {}
         read = self._read_node(cache)
-        leaf_rows, student_rows, node_rows = [], [], []
+        leaf_rows: list[tuple[Any, ...]] = []
+        student_rows: list[tuple[str, int]] = []
+        node_rows: list[tuple[int, int, bytes]] = []
         for e in entries:
             leaf = e.to_leaf()
             leaf_rows.append((size, leaf, e.time_ms, e.direction, e.peer, e.type, e.message_id,
@@ -339,8 +342,8 @@ class ExchangeLog:
         return self._call(get)
 
     def checkpoint_note(self, size: int) -> str | None:
-        return self._call(lambda: self._q1("SELECT note FROM checkpoints WHERE size = ?",
-                                           (size,)))
+        note = self._call(self._q1, "SELECT note FROM checkpoints WHERE size = ?", (size,))
+        return None if note is None else str(note)
 
     def cosigned_checkpoints(self) -> list[str]:
         """Earlier checkpoints that carry cosignatures, oldest first (for exports)."""

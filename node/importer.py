@@ -6,14 +6,26 @@ field, reason; also written to `<input>.rejects.csv` or `<input>.rejects.jsonl` 
 each input) and the single transaction that upserts every valid student and records the
 `import_runs` row with its rejects. A student with any bad row is stored nowhere; a crash
 before the commit leaves the database exactly as it was.
+
+A large JSON Lines file (PARALLEL_MIN lines or more) is parsed, validated and turned into
+table rows with blocking keys by a pool of worker processes, in chunks of CHUNK_LINES
+lines, while the writer thread stores the chunks in order as they come back inside the
+one transaction; smaller inputs, CSV folders and a keys function that cannot be sent to
+a process take the same steps in-process, with the same results.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import marshal
+import multiprocessing
+import os
+import pickle
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +34,16 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from sqlite_utils import Database
 
 from node.errors import BadRequest
-from node.store import KeysFn, Reject, Store, UpsertResult, _default_keys, now_iso, upsert_students
-from protocol.records import InvalidStudent, Student, validate_student
+from node.store import (KeysFn, Prepared, Reject, Store, UpsertResult, _default_keys, now_iso,
+                        prepare, upsert_prepared)
+from protocol.records import InvalidStudent, validate_student
 
 CSV_TABLES = ("students", "qualifying_moves", "enrollments", "courses", "assessments")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+PARALLEL_MIN = 5_000  # lines in a JSON Lines file before worker processes are used
+CHUNK_LINES = 1_000  # lines per work item (and per write)
+# (line number, prepared student, or None and the (field, reason) errors of that line)
+Outcome = tuple[int, Prepared | None, list[tuple[str, str]] | None]
 
 
 @dataclass(frozen=True)
@@ -45,8 +62,8 @@ class ImportReport:
 
 @dataclass
 class _Batch:
-    students: dict[str, Student] = field(default_factory=dict)
-    first_line: dict[str, str] = field(default_factory=dict)
+    accepted: int = 0
+    first_line: dict[str, tuple[str, int]] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
     # file -> line -> the raw record (JSONL) or None (CSV), for the rejects files
     bad: dict[str, dict[int, Any]] = field(default_factory=dict)
@@ -56,14 +73,15 @@ class _Batch:
         self.rejects.extend(Reject(file, line, f, r) for f, r in errors)
         self.bad.setdefault(file, {})[line] = raw
 
-    def accept(self, student: Student, file: str, line: int, raw: Any = None) -> None:
-        sid = student.state_student_id
-        if sid in self.students:
-            self.reject(file, line, [("state_student_id",
-                                      f"duplicate of {self.first_line[sid]} ({sid})")], raw)
-            return
-        self.students[sid] = student
-        self.first_line[sid] = f"{Path(file).name} line {line}"
+    def accept(self, sid: str, file: str, line: int, raw: Any = None) -> bool:
+        """Count a valid student; reject it (False) if its id was already seen."""
+        first = self.first_line.setdefault(sid, (file, line))
+        if first != (file, line):
+            where = f"{Path(first[0]).name} line {first[1]}"
+            self.reject(file, line, [("state_student_id", f"duplicate of {where} ({sid})")], raw)
+            return False
+        self.accepted += 1
+        return True
 
 
 class _Meter:
@@ -89,29 +107,73 @@ class _Meter:
             self.progress.stop()
 
 
-def _lines(path: Path, meter: _Meter) -> Iterator[tuple[int, str]]:
+def _read_chunks(path: Path) -> list[tuple[list[tuple[int, str]], int]]:
+    """The file's lines (number, text) in chunks of CHUNK_LINES, with each chunk's bytes."""
+    chunks: list[tuple[list[tuple[int, str]], int]] = []
     with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        lines: list[tuple[int, str]] = []
+        size = 0
         for number, line in enumerate(fh, start=1):
-            meter.advance(len(line.encode()))
-            yield number, line
+            lines.append((number, line))
+            size += len(line)
+            if len(lines) == CHUNK_LINES:
+                chunks.append((lines, size))
+                lines, size = [], 0
+        if lines:
+            chunks.append((lines, size))
+    return chunks
 
 
-def _read_jsonl(path: Path, batch: _Batch, owner: str, meter: _Meter) -> None:
-    name = str(path)
-    for number, line in _lines(path, meter):
+def prepare_lines(name: str, owner: str, keys_fn: KeysFn | None,
+                  lines: Sequence[tuple[int, str]]) -> list[Outcome]:
+    """Parse, validate and prepare JSON Lines; one outcome per non-blank line, in order."""
+    out: list[Outcome] = []
+    for number, line in lines:
         if not line.strip():
             continue
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
-            batch.reject(name, number, [("(line)", f"not valid JSON ({exc.msg})")], line)
+            out.append((number, None, [("(line)", f"not valid JSON ({exc.msg})")]))
             continue
         try:
             student = validate_student(raw, where=f"{name} line {number}", owner_state=owner)
         except InvalidStudent as exc:
-            batch.reject(name, number, exc.errors, raw)
+            out.append((number, None, exc.errors))
             continue
-        batch.accept(student, name, number, raw)
+        out.append((number, prepare(student, keys_fn), None))
+    return out
+
+
+def _prepare_packed(name: str, owner: str, keys_fn: KeysFn | None,
+                    lines: Sequence[tuple[int, str]]) -> bytes:
+    """`prepare_lines` in a worker process; marshal is much cheaper than pickle here."""
+    return marshal.dumps(prepare_lines(name, owner, keys_fn, lines))
+
+
+def _raw_of(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return line
+
+
+def _jsonl_stream(name: str, chunks: list[tuple[list[tuple[int, str]], int]],
+                  results: Iterable[list[Outcome]], batch: _Batch,
+                  meter: _Meter) -> Iterator[list[Prepared]]:
+    """Record the rejects of each chunk's outcomes and yield its accepted students."""
+    for (lines, size), outcomes in zip(chunks, results, strict=True):
+        text = dict(lines)
+        ready: list[Prepared] = []
+        for number, prepared, errors in outcomes:
+            if prepared is None:
+                batch.reject(name, number, errors or [], _raw_of(text[number]))
+            elif batch.accept(prepared[0], name, number, None):
+                ready.append(prepared)
+            else:  # a duplicate id: keep its record for the rejects file
+                batch.bad[name][number] = _raw_of(text[number])
+        meter.advance(size)
+        yield ready
 
 
 def _csv_rows(path: Path, meter: _Meter) -> Iterator[tuple[int, dict[str, str]]]:

@@ -10,6 +10,7 @@ weights and decisions in node/match_scoring.py.
 
 from __future__ import annotations
 
+import gc
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,9 +26,9 @@ __all__ = ["Hit", "MatchIndex", "TermFrequencies", "blocking_keys", "normalize_r
 
 # A key shared by more records than this is not selective (e.g. a very common surname
 # plus year at 1M records); it is skipped at query time when other keys are available.
-MAX_POSTING = 3000
+MAX_POSTING = 1000
 # At most this many candidates (those sharing the most keys with the query) are scored.
-MAX_SCORED = 400
+MAX_SCORED = 250
 
 
 def given_key(token: str) -> str:
@@ -183,15 +184,21 @@ class MatchIndex:
         self.norms: list[Norm] = []
         self.postings: dict[str, list[int]] = {}
         postings = self.postings
-        for pos, record in enumerate(records):
-            norm = normalize(record)
-            self.norms.append(norm)
-            for key in norm_keys(norm):
-                bucket = postings.get(key)
-                if bucket is None:
-                    postings[key] = [pos]
-                else:
-                    bucket.append(pos)
+        enabled = gc.isenabled()
+        gc.disable()  # millions of small containers: cyclic GC passes would dominate
+        try:
+            for pos, record in enumerate(records):
+                norm = normalize(record)
+                self.norms.append(norm)
+                for key in norm_keys(norm):
+                    bucket = postings.get(key)
+                    if bucket is None:
+                        postings[key] = [pos]
+                    else:
+                        bucket.append(pos)
+        finally:
+            if enabled:
+                gc.enable()
         self.tf = tf if tf is not None else TermFrequencies.from_norms(self.norms)
 
     def __len__(self) -> int:

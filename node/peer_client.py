@@ -82,15 +82,8 @@ async def request(services: Services, peer: str, message: Message, *, purpose: s
             purpose=purpose, message_id=message_id)
         await log_sealed(services, sealed, peer=peer, direction="out", user_id=user_id,
                          user_role=user_role, student_ids=())
-        remaining = max(0.1, timeout - (time.monotonic() - started))
-        async with services.session.post(
-            entry.endpoints[0].rstrip("/") + "/federation/v1/exchange", data=sealed.wire,
-            headers={"Content-Type": MSGPACK},
-            timeout=aiohttp.ClientTimeout(total=remaining),
-        ) as resp:
-            body = await resp.read()
-            kind = resp.headers.get("Content-Type", "")
-            status = resp.status
+        body, kind, status = await _post(services, peer, list(entry.endpoints), sealed.wire,
+                                         timeout - (time.monotonic() - started))
     except TimeoutError as exc:
         services.peers.failure(peer, "timed out")
         services.metrics.outgoing[(peer, message.TYPE, "timeout")] += 1
@@ -131,6 +124,34 @@ async def request(services: Services, peer: str, message: Message, *, purpose: s
                               f"{reply.message.message}")
     services.metrics.outgoing[(peer, message.TYPE, "ok")] += 1
     return reply
+
+
+def endpoints_for(services: Services, peer: str, signed: list[str]) -> list[str]:
+    """The directory's endpoints, then LAN-discovered ones (each already checked against the
+    peer's key in the signed directory by `node.discovery`)."""
+    discovery = services.extra.get("discovery")
+    found = discovery.discovered(peer) if discovery is not None else []
+    return signed + [u for u in found if u not in signed]
+
+
+async def _post(services: Services, peer: str, signed: list[str], wire: bytes,
+                budget: float) -> tuple[bytes, str, int]:
+    """POST to the first endpoint that accepts a connection, within `budget` seconds."""
+    deadline = time.monotonic() + budget
+    urls = endpoints_for(services, peer, signed)
+    for i, url in enumerate(urls):
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            async with services.session.post(
+                url.rstrip("/") + "/federation/v1/exchange", data=wire,
+                headers={"Content-Type": MSGPACK},
+                timeout=aiohttp.ClientTimeout(total=remaining),
+            ) as resp:
+                return await resp.read(), resp.headers.get("Content-Type", ""), resp.status
+        except aiohttp.ClientConnectionError:
+            if i == len(urls) - 1:
+                raise
+    raise aiohttp.ClientConnectionError(f"no endpoint for {peer}")
 
 
 async def _ask(services: Services, peer: str, find: Find, timeout: float) -> PeerAnswer:

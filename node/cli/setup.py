@@ -47,7 +47,7 @@ def node_info(cfg_path: str) -> dict[str, object]:
     endpoint = cfg.server.public_url or f"http://{cfg.server.host}:{cfg.server.port}"
     return {
         "node_id": cfg.node.id,
-        "name": cfg.node.name,
+        "name": cfg.node.name or cfg.node.id,
         "endpoints": [endpoint],
         "signing_key": base64.b64encode(keys.signing.public).decode(),
         "key_id": keys.signing.key_id,
@@ -147,6 +147,20 @@ def keys_show(config_path: str, as_json: bool) -> None:
     _print_keys(config_path, as_json=as_json)
 
 
+def _bound(cfg: object, url: str, app: object, token: str) -> None:
+    """Once bound: write control.json and announce on the LAN at the real port."""
+    import asyncio
+
+    from node.control_api import write_control_file
+    from node.discovery import DISCOVERY
+
+    write_control_file(cfg, url, token)  # type: ignore[arg-type]
+    disc = app.get(DISCOVERY)  # type: ignore[attr-defined]
+    announced = cfg.server.port or cfg.server.public_url  # type: ignore[attr-defined]
+    if disc is not None and not announced:
+        asyncio.ensure_future(disc.announce(int(url.rsplit(":", 1)[1])))
+
+
 @cli.command()
 @config_option
 @click.option("--port", type=int, default=None, help="Override server.port (0: any free port).")
@@ -154,7 +168,7 @@ def keys_show(config_path: str, as_json: bool) -> None:
 def serve(config_path: str, port: int | None, host: str | None) -> None:
     """Run the node service until Ctrl-C."""
     from node.app import create_app, server_ssl_context
-    from node.control_api import TOKEN, write_control_file
+    from node.control_api import TOKEN
     from node.logs import setup_logging
     from node.server import serve_forever
 
@@ -166,6 +180,6 @@ def serve(config_path: str, port: int | None, host: str | None) -> None:
         host or cfg.server.host,
         cfg.server.port if port is None else port,
         ssl_context=server_ssl_context(cfg),
-        on_bound=lambda url, app: write_control_file(cfg, url, app[TOKEN]),
+        on_bound=lambda url, app: _bound(cfg, url, app, app[TOKEN]),
     )
     sys.stdout.flush()

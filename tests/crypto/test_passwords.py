@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from crypto import passwords
@@ -71,11 +69,8 @@ def test_cost_validation() -> None:
     assert passwords.phc_cost(passwords.hash_password("pw", CHEAP)) == CHEAP
 
 
-def test_async_variants() -> None:
-    async def run() -> None:
-        phc = await passwords.hash_password_async("pw", CHEAP)
-        await passwords.verify_password_async("pw", phc)
-        with pytest.raises(PasswordMismatch):
-            await passwords.verify_password_async("nope", phc)
-
-    asyncio.run(run())
+async def test_async_variants() -> None:
+    phc = await passwords.hash_password_async("pw", CHEAP)
+    await passwords.verify_password_async("pw", phc)
+    with pytest.raises(PasswordMismatch):
+        await passwords.verify_password_async("nope", phc)

@@ -1,0 +1,386 @@
+"""Throughput of one node's peer API against a bare aiohttp endpoint (issue "Federation").
+
+One node (TX) holds 100,000 synthetic students; a second, tiny node (CA) is the
+sender whose keys seal the requests (it also serves the key document TX needs to
+seal its replies). Before the timed phase the bench seals a pool of fresh `find`
+envelopes CA → TX (the replay cache refuses a repeated message id), for a fixed
+query that hits a real child among the 100k (so blocking, scoring and the exchange
+log all really run). Then, in the same run:
+
+1. the node phase: a client process drives the pre-sealed envelopes at
+   `POST /federation/v1/exchange` of TX over keep-alive connections with N in
+   flight, for `--seconds`; every reply must be HTTP 200 (sealed `find_reply`);
+2. the bare phase: the same client drives the same bodies at a bare aiohttp
+   endpoint that reads the body and returns a fixed msgpack reply (a real
+   sealed reply captured from TX, so the bytes on the wire are alike).
+
+It prints requests/s, p50 and p99 latency for both and the ratio node/bare
+(target: ≥ 0.3). CPU split on 2 cores: the server under test (TX, or the bare
+endpoint) is pinned to CPU 0 and the client to CPU 1 (the directory and CA are
+idle during the timed phase and share CPU 1). The client is a minimal HTTP/1.1
+keep-alive client on asyncio streams, sending pre-built request bytes, so that
+its own cost stays far below the servers'.
+
+Building the 100k node takes ~1.5 min (generation + import); with `--workdir DIR`
+it is built once and reused by later runs.
+
+Run: PYTHONPATH=/work/main /work/venv/bin/python bench/peer_bench.py \
+         [--workdir /tmp/peer-bench] [--students 100000] [--seconds 10] \
+         [--concurrency 32] [--pool 12000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET, SENDER = "TX", "CA"
+PATH = "/federation/v1/exchange"
+SERVER_CPU, CLIENT_CPU = 0, 1
+
+
+# ---- building (or reusing) the federation ---------------------------------------------
+
+def _append_config(path: Path, text: str) -> None:
+    with path.open("a") as f:
+        f.write(text)
+
+
+def build(workdir: Path, students: int) -> dict[str, Any]:
+    """Create directory + TX (`students` records) + CA (5 records); return the manifest."""
+    from config import load_config
+    from node.authority import Authority, init_authority
+    from node.cli.setup import node_info, write_node
+    from node.demo import free_port
+    from node.importer import import_files
+    from node.store import Store
+    from node.synthetic import generate_students
+    from protocol.directory import NodeInfo
+
+    manifest_path = workdir / "peer-bench.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest["students"] == students:
+            print(f"reusing the bench federation in {workdir} ({students} students)")
+            return dict(manifest)
+        raise SystemExit(f"{workdir} holds a bench node with {manifest['students']} students; "
+                         f"use another --workdir for {students}")
+    if any(workdir.iterdir()):
+        raise SystemExit(f"{workdir} is not empty and holds no peer-bench.json")
+    print(f"building the bench federation in {workdir} (once; ~1.5 min for 100k students)")
+    dir_port = free_port()
+    cfg_path, authority_key = init_authority(workdir / "directory")
+    cfg_path.write_text(cfg_path.read_text().replace("port = 0", f"port = {dir_port}"))
+    authority = Authority.open(cfg_path)
+    query: dict[str, Any] = {}
+    for state, count in ((TARGET, students), (SENDER, 5)):
+        port = free_port()
+        path = write_node(workdir / state, state=state, name=f"{state} bench",
+                          endpoint=f"http://127.0.0.1:{port}",
+                          directory_urls=(f"http://127.0.0.1:{dir_port}",),
+                          authority_key=base64.b64encode(authority_key).decode())
+        _append_config(path, '\n[peers]\nrate_limit = 100000000\n'
+                             '[exchange]\nmax_clock_skew = "10m"\n')
+        started = time.perf_counter()
+        records = generate_students(state, count, 4242)
+        if state == TARGET:  # a real child with both surnames, in the middle of the file
+            child = next(r for r in records[len(records) // 2:] if r.get("last_name_2"))
+            query = {k: child[k] for k in ("first_name", "last_name_1", "last_name_2",
+                                           "birth_date", "sex")}
+        data = workdir / state / "records.jsonl"
+        with data.open("w", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        del records
+        with Store(load_config(path).storage.database) as store:
+            report = import_files(store, [data], owner_state=state, progress=False)
+        data.unlink()
+        print(f"  {state}: {report.result.inserted} students imported in "
+              f"{time.perf_counter() - started:.0f} s")
+        authority.enroll(NodeInfo.from_json(json.dumps(node_info(str(path)))))
+    manifest = {"students": students, "query": query}
+    manifest_path.write_text(json.dumps(manifest))
+    return manifest
+
+
+def start(args: list[str], name: str, log: Path, cpu: int) -> tuple[subprocess.Popen[str], str]:
+    """Start `python -m node ARGS` (or this script with ARGS[0] = path) pinned to `cpu`."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, *args] if args[0].endswith(".py") else [sys.executable, "-m", "node",
+                                                                     *args]
+    with log.open("a") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env,
+                                cwd=ROOT)
+    os.sched_setaffinity(proc.pid, {cpu})
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("listening on "):
+            return proc, line.split("listening on ", 1)[1].strip()
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise SystemExit(f"{name} did not start; see {log}")
+
+
+def stop(procs: list[subprocess.Popen[str]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+# ---- sealing the request pool ---------------------------------------------------------
+
+def seal_pool(workdir: Path, query: dict[str, Any], count: int) -> list[bytes]:
+    """`count` fresh find envelopes CA → TX sealed with the keys on disk."""
+    from config import load_config
+    from node.identity import load_keys
+    from protocol.envelope import seal_envelope
+    from protocol.messages import Demographics, Find, FindCriteria, Requester
+
+    keys = load_keys(load_config(workdir / SENDER / "node.toml"))
+    rkeys = load_keys(load_config(workdir / TARGET / "node.toml"))
+    entry = rkeys.current(time.time())
+    public = rkeys.encryption[entry.key_id].public
+    find = Find(FindCriteria(Demographics(**query)), Requester("bench", "staff", "Bench HS"),
+                "enrollment")
+    now = int(time.time() * 1000)
+    return [seal_envelope(signing_key=keys.signing, sender=SENDER, recipient=TARGET,
+                          recipient_key=public, recipient_key_id=entry.key_id, message=find,
+                          now_ms=now, ttl_ms=600_000, purpose="enrollment").wire
+            for _ in range(count)]
+
+
+def check_reply(workdir: Path, body: bytes) -> str:
+    """Open TX's reply with CA's keys; describe the candidates (proves matching ran)."""
+    from config import load_config
+    from node.identity import load_keys
+    from protocol.envelope import ReplayCache, open_envelope
+    from protocol.messages import FindReply
+
+    keys = load_keys(load_config(workdir / SENDER / "node.toml"))
+    tx = load_keys(load_config(workdir / TARGET / "node.toml"))
+    opened = open_envelope(body, my_id=SENDER, my_keys=keys.encryption,
+                           sender_key_lookup=lambda _n: (tx.signing.public,),
+                           now_ms=int(time.time() * 1000), seen=ReplayCache(),
+                           max_skew_ms=600_000)
+    reply = opened.message
+    if not isinstance(reply, FindReply) or not reply.candidates:
+        raise SystemExit(f"the fixed query found nothing on {TARGET}: {reply!r}")
+    best = reply.candidates[0]
+    return f"{len(reply.candidates)} candidate(s), best {best.outcome} score {best.score}"
+
+
+# ---- the client (a separate process) --------------------------------------------------
+
+async def _drive(host: str, port: int, requests: list[bytes], *, concurrency: int,
+                 seconds: float, warmup: float, cycle: bool) -> dict[str, Any]:
+    position = 0
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    exhausted = False
+
+    def next_request() -> bytes | None:
+        nonlocal position, exhausted
+        if position >= len(requests):
+            if not cycle:
+                exhausted = True
+                return None
+            position = 0
+        position += 1
+        return requests[position - 1]
+
+    async def connection(deadline: float, record: bool) -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.perf_counter() < deadline:
+                req = next_request()
+                if req is None:
+                    return
+                t0 = time.perf_counter()
+                writer.write(req)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                lower = head.lower()
+                at = lower.index(b"content-length:") + 15
+                await reader.readexactly(int(lower[at:lower.index(b"\r\n", at)]))
+                if record:
+                    latencies.append(time.perf_counter() - t0)
+                    statuses[status] += 1
+        finally:
+            writer.close()
+
+    if warmup > 0:
+        await asyncio.gather(*(connection(time.perf_counter() + warmup, False)
+                               for _ in range(concurrency)))
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(connection(started + seconds, True) for _ in range(concurrency)))
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    latencies.sort()
+    n = len(latencies)
+    return {"requests": n, "elapsed": elapsed, "rate": n / elapsed if elapsed else 0.0,
+            "client_cpu": cpu / elapsed if elapsed else 0.0,
+            "p50_ms": statistics.median(latencies) * 1000 if n else 0.0,
+            "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else 0.0,
+            "statuses": {str(k): v for k, v in statuses.items()}, "exhausted": exhausted}
+
+
+def client_main(argv: list[str]) -> None:
+    """`peer_bench.py _client URL POOL_FILE CONCURRENCY SECONDS WARMUP CYCLE` → JSON line."""
+    url, pool_file, concurrency, seconds, warmup, cycle = argv
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    bodies = msgpack.unpackb(Path(pool_file).read_bytes())
+    head = (f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Content-Type: application/msgpack\r\nContent-Length: {}\r\n\r\n")
+    requests = [head.format(len(b)).encode() + b for b in bodies]
+    result = asyncio.run(_drive(host, int(port), requests, concurrency=int(concurrency),
+                                seconds=float(seconds), warmup=float(warmup),
+                                cycle=cycle == "1"))
+    print(json.dumps(result), flush=True)
+
+
+def run_client(url: str, pool_file: Path, args: argparse.Namespace, *,
+               cycle: bool) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, __file__, "_client", url, str(pool_file),
+                             str(args.concurrency), str(args.seconds), str(args.warmup),
+                             "1" if cycle else "0"], stdout=subprocess.PIPE, text=True,
+                            env=env, cwd=ROOT)
+    os.sched_setaffinity(proc.pid, {CLIENT_CPU})
+    out, _ = proc.communicate(timeout=args.seconds + args.warmup + 120)
+    if proc.returncode != 0:
+        raise SystemExit(f"the client failed (exit {proc.returncode})")
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+# ---- the bare endpoint (a separate process) -------------------------------------------
+
+def bare_main(argv: list[str]) -> None:
+    """`peer_bench.py _bare REPLY_FILE`: serve a fixed msgpack reply on a free port."""
+    from aiohttp import web
+
+    from node.server import serve_forever
+
+    reply = Path(argv[0]).read_bytes()
+
+    async def exchange(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=reply, content_type="application/msgpack")
+
+    def make_app() -> web.Application:
+        app = web.Application(client_max_size=1024 * 1024)
+        app.router.add_post(PATH, exchange)
+        return app
+
+    serve_forever(make_app, "127.0.0.1", 0)
+
+
+# ---- main -----------------------------------------------------------------------------
+
+def post(url: str, body: bytes) -> tuple[int, bytes]:
+    req = urllib.request.Request(url + PATH, data=body,
+                                 headers={"Content-Type": "application/msgpack"})
+    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (loopback)
+        return int(resp.status), resp.read()
+
+
+def line(name: str, r: dict[str, Any]) -> str:
+    bad = {k: v for k, v in r["statuses"].items() if k != "200"}
+    note = f"  non-200: {bad}" if bad else ""
+    note += "  (pool exhausted early: raise --pool)" if r["exhausted"] else ""
+    return (f"{name:<6} {r['rate']:9.1f} req/s   p50 {r['p50_ms']:7.2f} ms   "
+            f"p99 {r['p99_ms']:7.2f} ms   ({r['requests']} requests in {r['elapsed']:.1f} s, "
+            f"client CPU {r['client_cpu']:.0%})"
+            f"{note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="cache folder for the bench federation (default: a temp dir)")
+    parser.add_argument("--students", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="timed phase per side")
+    parser.add_argument("--warmup", type=float, default=1.0, help="untimed warm-up per side")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument("--pool", type=int, default=12_000,
+                        help="envelopes sealed before the node phase (one per request)")
+    args = parser.parse_args()
+    if len(os.sched_getaffinity(0)) < 2:
+        global SERVER_CPU, CLIENT_CPU
+        SERVER_CPU = CLIENT_CPU = next(iter(os.sched_getaffinity(0)))
+    temp = args.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="peer-bench-")) if temp else args.workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        manifest = build(workdir, args.students)
+        proc, _ = start(["directory", "serve", "-c", str(workdir / "directory" /
+                                                         "directory.toml")],
+                        "directory", workdir / "directory" / "directory.log", CLIENT_CPU)
+        procs.append(proc)
+        proc, _ = start(["serve", "-c", str(workdir / SENDER / "node.toml")], SENDER,
+                        workdir / SENDER / "node.log", CLIENT_CPU)
+        procs.append(proc)
+        proc, node_url = start(["serve", "-c", str(workdir / TARGET / "node.toml")], TARGET,
+                               workdir / TARGET / "node.log", SERVER_CPU)
+        procs.append(proc)
+        started = time.perf_counter()
+        pool = seal_pool(workdir, manifest["query"], args.pool + 1)
+        print(f"sealed {len(pool)} envelopes in {time.perf_counter() - started:.1f} s")
+        status, reply = post(node_url, pool.pop())
+        if status != 200:
+            raise SystemExit(f"{TARGET} answered HTTP {status} to a valid find")
+        print(f"query {manifest['query']}: {check_reply(workdir, reply)}")
+        print(f"{TARGET} reply: {len(reply)} bytes; request: {len(pool[0])} bytes")
+        pool_file = workdir / "pool.msgpack"
+        pool_file.write_bytes(msgpack.packb(pool))
+        reply_file = workdir / "reply.msgpack"
+        reply_file.write_bytes(reply)
+        print(f"node phase: {args.concurrency} in flight, {args.warmup:g} s warm-up + "
+              f"{args.seconds:g} s; server on CPU {SERVER_CPU}, client on CPU {CLIENT_CPU}")
+        node = run_client(node_url, pool_file, args, cycle=False)
+        bare_proc, bare_url = start([__file__, "_bare", str(reply_file)], "bare endpoint",
+                                    workdir / "bare.log", SERVER_CPU)
+        procs.append(bare_proc)
+        print("bare phase: same client, same request bodies, fixed reply")
+        bare = run_client(bare_url, pool_file, args, cycle=True)
+        print(line("node", node))
+        print(line("bare", bare))
+        ratio = node["rate"] / bare["rate"] if bare["rate"] else 0.0
+        print(f"ratio node/bare {ratio:.3f} (target ≥ 0.3)")
+        pool_file.unlink()
+    finally:
+        stop(procs)
+        if temp:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_client":
+        client_main(sys.argv[2:])
+    elif len(sys.argv) > 1 and sys.argv[1] == "_bare":
+        bare_main(sys.argv[2:])
+    else:
+        main()

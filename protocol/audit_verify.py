@@ -1,0 +1,323 @@
+"""Offline checks of an exchange-log export, and the cross-check of two nodes' logs.
+
+Spec: DESIGN.md "Audit log"; RFC 9162 §2.1 (tree), C2SP signed-note, tlog-checkpoint
+v1.0.0 and tlog-cosignature v1 (PROTOCOL-ANCHORS.md §3). Pure: the CLI reads the export
+folder and passes its contents in. `verify_export` returns one `Problem` per issue, each
+naming where (which entry, the checkpoint, a witness) and what is wrong; an empty list
+means the export verifies:
+
+* the directory snapshot verifies under the authority key (expiry is not held against an
+  old export), and the log's verifier key is the log node's signing key in it;
+* the latest checkpoint, and every earlier cosigned one in the export, is signed by the
+  log key, and its root equals the RFC 9162 root of that many leaves (so a rewrite of
+  history after a witness cosigned shows up as a mismatch at the cosigned size);
+* each leaf decodes, agrees with its decoded copy, carries a sender signature that
+  verifies with the sender's directory key, and a header that matches the entry;
+* cosignatures by directory nodes verify, and each required witness key (`--witness-key`)
+  cosigned at least one checkpoint of the export.
+
+`cross_check` matches entries by (sender, message id, type): an "out" on one side must be
+an "in" on the other with the same header bytes, body hash and signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from crypto import merkle
+from crypto.checkpoint import (
+    COSIGNATURE_V1,
+    CosignatureVerifier,
+    OpenedCheckpoint,
+    open_checkpoint,
+    parse_cosigner_key,
+    verify_cosignature,
+)
+from crypto.errors import CryptoError
+from crypto.note import NoteVerifier, parse_note, parse_verifier_key
+from protocol.audit import LogEntry, decode_leaf, field_differences
+from protocol.codec import Reader, unpack
+from protocol.directory import DirectorySnapshot, verify_snapshot
+from protocol.envelope import Header, verify_logged_signature
+from protocol.errors import ProtocolError
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # "entry 12", "checkpoint", "witness CA", "directory", ...
+    message: str
+    index: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def load_directory(raw: bytes, authority: bytes) -> DirectorySnapshot:
+    """Verify a snapshot as of its own issue time (an export outlives its directory)."""
+    outer = Reader(unpack(raw), "directory")
+    doc = Reader(unpack(outer.blob("doc", max_len=len(raw))), "directory")
+    issued = doc.integer("issued_at_ms")
+    return verify_snapshot(raw, authority, now_ms=issued)
+
+
+def witness_verifier(node_id: str, public: bytes) -> CosignatureVerifier:
+    """A node witnesses with its directory signing key under its node id (type 0x04)."""
+    return CosignatureVerifier(node_id, public)
+
+
+def _levels(hashes: list[bytes]) -> list[list[bytes]]:
+    """Every complete aligned subtree hash, level by level (one SHA-256 per node)."""
+    sha = hashlib.sha256
+    levels = [hashes]
+    level = hashes
+    while len(level) > 1:
+        it = iter(level)
+        level = [sha(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=False)]
+        levels.append(level)
+    return levels
+
+
+def check_entry(index: int, entry: LogEntry, origin: str,
+                keys: Mapping[str, tuple[bytes, ...]] | None) -> list[Problem]:
+    """Sender signature (when `keys` is given) and header/entry agreement of one entry."""
+    where = f"entry {index}"
+    out: list[Problem] = []
+    if entry.direction == "out" and entry.signer != origin:
+        out.append(Problem(where, f"sent by {origin} but signed by {entry.signer}", index))
+    if entry.direction == "in" and entry.signer != entry.peer:
+        out.append(Problem(where, f"received from {entry.peer} but signed by {entry.signer}",
+                           index))
+    if keys is not None:
+        signer_keys = keys.get(entry.signer)
+        if signer_keys is None:
+            out.append(Problem(where, f"sender {entry.signer} is not in the directory", index))
+            return out
+        header: Header | None = None
+        reason = ""
+        for public in signer_keys:
+            try:
+                header = verify_logged_signature(entry.header_bytes, entry.body_hash,
+                                                 entry.signature, public)
+                break
+            except ProtocolError as exc:
+                reason = reason or str(exc)
+        if header is None:
+            out.append(Problem(where, f"sender signature does not verify ({reason})", index))
+            return out
+        sender, recipient = (origin, entry.peer) if entry.direction == "out" else (
+            entry.peer, origin)
+        pairs = (("type", header.type, entry.type), ("message_id", header.message_id,
+                                                     entry.message_id),
+                 ("reply_to", header.reply_to, entry.reply_to),
+                 ("purpose", header.purpose, entry.purpose),
+                 ("sender", header.sender, sender), ("recipient", header.recipient, recipient))
+        for name, signed, logged in pairs:
+            if signed != logged:
+                out.append(Problem(where, f"signed header {name} differs from the logged "
+                                          f"entry ({signed!r} vs {logged!r})", index))
+    return out
+
+
+@dataclass
+class _Context:
+    problems: list[Problem] = field(default_factory=list)
+    snapshot: DirectorySnapshot | None = None
+    log_key: NoteVerifier | None = None
+
+
+def _directory_and_key(ctx: _Context, directory: bytes, authority: bytes | None,
+                       verifier_key: str) -> None:
+    if authority is None:
+        ctx.problems.append(Problem("directory", "no authority key given, so the directory "
+                                    "snapshot and the peers' keys cannot be trusted"))
+    else:
+        try:
+            ctx.snapshot = load_directory(directory, authority)
+        except ProtocolError as exc:
+            ctx.problems.append(Problem("directory", f"snapshot does not verify ({exc})"))
+    try:
+        ctx.log_key = parse_verifier_key(verifier_key)
+    except CryptoError as exc:
+        ctx.problems.append(Problem("verifier-key", str(exc)))
+        return
+    if ctx.snapshot is not None:
+        e = ctx.snapshot.entry(ctx.log_key.name)
+        if e is None or ctx.log_key.public not in e.signing_keys():
+            ctx.problems.append(Problem("verifier-key", f"is not the signing key of "
+                                        f"{ctx.log_key.name} in the directory"))
+
+
+def _open(ctx: _Context, note: str, what: str) -> OpenedCheckpoint | None:
+    assert ctx.log_key is not None
+    try:
+        return open_checkpoint(note, [ctx.log_key], origin=ctx.log_key.name)
+    except CryptoError as exc:
+        ctx.problems.append(Problem(what, f"not validly signed by the log key "
+                                    f"{ctx.log_key.name} ({exc})"))
+        return None
+
+
+def _cosigners(ctx: _Context, note: str, what: str,
+               required: Mapping[tuple[str, int], CosignatureVerifier]) -> set[tuple[str, int]]:
+    """Verify every cosignature we have a key for; return the (name, id) that verified."""
+    known: dict[tuple[str, int], CosignatureVerifier] = dict(required)
+    if ctx.snapshot is not None:
+        for e in ctx.snapshot.entries:
+            for pub in e.signing_keys():
+                v = witness_verifier(e.node_id, pub)
+                known.setdefault((v.name, v.key_id), v)
+    ok: set[tuple[str, int]] = set()
+    try:
+        _, sigs = parse_note(note)
+    except CryptoError:
+        return ok
+    for sig in sigs:
+        w = known.get((sig.name, sig.key_id))
+        if w is None or (sig.name, sig.key_id) in ok:
+            continue
+        try:
+            verify_cosignature(note, w)
+        except CryptoError as exc:
+            ctx.problems.append(Problem(what, f"cosignature by witness {sig.name} does not "
+                                        f"verify ({exc})"))
+            continue
+        ok.add((sig.name, sig.key_id))
+    return ok
+
+
+def verify_export(
+    checkpoint_note: str,
+    verifier_key: str,
+    leaves: Sequence[bytes],
+    directory: bytes,
+    authority_key: bytes | None,
+    witness_keys: Sequence[str] = (),
+    *,
+    declared: Sequence[Mapping[str, Any] | None] | None = None,
+    history: Sequence[str] = (),
+    check_signatures: bool = True,
+) -> list[Problem]:
+    """Check an export (see the module docstring); return the problems found."""
+    ctx = _Context()
+    _directory_and_key(ctx, directory, authority_key, verifier_key)
+    required: dict[tuple[str, int], CosignatureVerifier] = {}
+    for vkey in witness_keys:
+        try:
+            w = parse_cosigner_key(vkey)
+        except CryptoError as exc:
+            ctx.problems.append(Problem("--witness-key", str(exc)))
+            continue
+        required[(w.name, w.key_id)] = w
+    if ctx.log_key is None:
+        return ctx.problems
+    origin = ctx.log_key.name
+    sha = hashlib.sha256
+    hashes = [sha(b"\x00" + leaf).digest() for leaf in leaves]
+    levels = _levels(hashes)
+
+    def root_at(size: int) -> bytes:
+        return merkle.root_hash(size, lambda lv, i: levels[lv][i])
+
+    cosigned: set[tuple[str, int]] = set()
+    latest = _open(ctx, checkpoint_note, "checkpoint")
+    if latest is not None:
+        cp = latest.checkpoint
+        if cp.size != len(leaves):
+            ctx.problems.append(Problem("checkpoint", f"covers {cp.size} entries but the "
+                                        f"export has {len(leaves)}"))
+        if cp.size <= len(leaves) and root_at(cp.size) != cp.root:
+            ctx.problems.append(Problem("checkpoint", f"the first {cp.size} entries do not hash "
+                                        "to its root: an entry was changed, added, removed or "
+                                        "reordered"))
+        cosigned |= _cosigners(ctx, checkpoint_note, "checkpoint", required)
+    for n, note in enumerate(history, start=1):
+        what = f"checkpoints line {n}"
+        old = _open(ctx, note, what)
+        if old is None:
+            continue
+        got = _cosigners(ctx, note, what, required)
+        cosigned |= got
+        size, names = old.checkpoint.size, ", ".join(sorted(g[0] for g in got)) or "nobody"
+        if size > len(leaves):
+            ctx.problems.append(Problem(what, f"checkpoint of size {size} (cosigned by {names}) "
+                                        f"is larger than the export ({len(leaves)} entries)"))
+        elif root_at(size) != old.checkpoint.root:
+            ctx.problems.append(Problem(what, f"checkpoint of size {size} (cosigned by {names}) "
+                                        f"does not match entries 0..{size - 1}: the log's "
+                                        "history was rewritten"))
+    for key in required:
+        if key not in cosigned:
+            ctx.problems.append(Problem(f"witness {key[0]}", "no checkpoint in the export "
+                                        "carries a valid cosignature by this witness"))
+    keys: dict[str, tuple[bytes, ...]] | None = None
+    if check_signatures and ctx.snapshot is not None:
+        keys = {e.node_id: e.signing_keys() for e in ctx.snapshot.entries}
+    for i, leaf in enumerate(leaves):
+        entry = decode_leaf(leaf)
+        if isinstance(entry, str):
+            ctx.problems.append(Problem(f"entry {i}", f"leaf is not a valid entry ({entry})", i))
+            continue
+        if declared is not None and i < len(declared) and declared[i] is not None:
+            diff = field_differences(entry, declared[i] or {})
+            if diff:
+                ctx.problems.append(Problem(f"entry {i}", f"decoded field(s) {', '.join(diff)} "
+                                            "differ from the leaf bytes", i))
+        ctx.problems.extend(check_entry(i, entry, origin, keys))
+    return ctx.problems
+
+
+# --- cross-check -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    key: tuple[str, bytes, str]  # (sender, message id, type)
+    message: str
+    a_index: int | None = None
+    b_index: int | None = None
+
+    def __str__(self) -> str:
+        sender, mid, typ = self.key
+        return f"{typ} {mid.hex()} from {sender}: {self.message}"
+
+
+def _by_key(entries: Iterable[tuple[int, LogEntry]], other: str) -> dict[
+        tuple[str, bytes, str], tuple[int, LogEntry]]:
+    return {e.key(): (i, e) for i, e in entries if e.peer == other}
+
+
+def cross_check(a_entries: Iterable[tuple[int, LogEntry]], a_node: str,
+                b_entries: Iterable[tuple[int, LogEntry]], b_node: str) -> list[Difference]:
+    """Every exchange between A and B that one side logged and the other did not, or
+    logged differently. Entries are (index, entry) pairs of each node's log."""
+    a = _by_key(a_entries, b_node)
+    b = _by_key(b_entries, a_node)
+    out: list[Difference] = []
+    for key, (ai, ae) in a.items():
+        if key not in b:
+            out.append(Difference(key, f"logged by {a_node} (entry {ai}, {ae.direction}) but "
+                                  f"not by {b_node}", ai, None))
+            continue
+        bi, be = b[key]
+        if ae.direction == be.direction:
+            out.append(Difference(key, f"both sides logged it as {ae.direction!r} "
+                                  f"({a_node} entry {ai}, {b_node} entry {bi})", ai, bi))
+        diff = [n for n, x, y in (("header", ae.header_bytes, be.header_bytes),
+                                  ("body hash", ae.body_hash, be.body_hash),
+                                  ("signature", ae.signature, be.signature)) if x != y]
+        if diff:
+            out.append(Difference(key, f"{', '.join(diff)} differ between {a_node} entry {ai} "
+                                  f"and {b_node} entry {bi}", ai, bi))
+    for key, (bi, be) in b.items():
+        if key not in a:
+            out.append(Difference(key, f"logged by {b_node} (entry {bi}, {be.direction}) but "
+                                  f"not by {a_node}", None, bi))
+    out.sort(key=lambda d: (min(x for x in (d.a_index, d.b_index, 2**63) if x is not None)))
+    return out
+
+
+__all__ = ["COSIGNATURE_V1", "Difference", "Problem", "check_entry", "cross_check",
+           "load_directory", "verify_export", "witness_verifier"]

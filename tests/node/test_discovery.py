@@ -1,0 +1,132 @@
+"""LAN discovery on loopback: announcements are used only when they match the directory."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from node.authority_app import create_authority_app
+from node.directory_client import KEYRING, DirectoryView, KeyRing, setup_directory_routes
+from node.discovery import SERVICE_TYPE, Discovery
+from node.identity import load_keys
+from tests.node.dirfixtures import Clock, info_for, make_authority, make_node, with_urls
+
+pytestmark = pytest.mark.mdns
+LOOPBACK = ["127.0.0.1"]
+
+
+async def multicast_self_test() -> None:
+    """Skip when multicast on loopback really is unavailable (no socket, or no echo)."""
+    from zeroconf import IPVersion, ServiceStateChange
+    from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+    name = f"selftest-{uuid.uuid4().hex[:8]}.{SERVICE_TYPE}"
+    seen = asyncio.Event()
+
+    def on_change(zeroconf, service_type, name: str, state_change) -> None:
+        if name == expected and state_change is ServiceStateChange.Added:
+            seen.set()
+
+    expected = name
+    try:
+        azc = AsyncZeroconf(interfaces=LOOPBACK, ip_version=IPVersion.V4Only)
+    except OSError as exc:
+        pytest.skip(f"multicast unavailable: {exc}")
+    try:
+        browser = AsyncServiceBrowser(azc.zeroconf, [SERVICE_TYPE], handlers=[on_change])
+        info = AsyncServiceInfo(SERVICE_TYPE, name, addresses=[socket.inet_aton("127.0.0.1")],
+                                port=9, properties={"v": "selftest"})
+        await (await azc.async_register_service(info))
+        try:
+            await asyncio.wait_for(seen.wait(), 5)
+        except TimeoutError:
+            pytest.skip("multicast unavailable: no mDNS announcement seen on loopback")
+        finally:
+            await browser.async_cancel()
+    finally:
+        await azc.async_unregister_all_services()
+        await azc.async_close()
+
+
+async def wait_for(cond, disc: Discovery, timeout: float = 8.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        disc.changed.clear()
+        try:
+            await asyncio.wait_for(disc.changed.wait(), max(0.05, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+
+
+async def test_discovery_uses_only_addresses_matching_the_directory(tmp_path: Path,
+                                                                    aiohttp_server) -> None:
+    await multicast_self_test()
+    clock = Clock(time.time())
+    auth = make_authority(tmp_path / "auth", clock)
+    auth_server = await aiohttp_server(create_authority_app(auth))
+    urls = {}
+    cfgs = {}
+    for state in ("TX", "CA"):
+        cfg = make_node(tmp_path, state, authority=auth)
+        app = web.Application()
+        app[KEYRING] = KeyRing(cfg, load_keys(cfg))
+        setup_directory_routes(app)
+        server = await aiohttp_server(app)
+        urls[state] = str(server.make_url("")).rstrip("/")
+        cfgs[state] = with_urls(cfg, str(auth_server.make_url("")))
+        auth.enroll(info_for(cfg, "http://203.0.113.1:1"))  # the directory's address is stale
+    view = DirectoryView(cfgs["TX"], now=clock)
+    async with aiohttp.ClientSession() as session:
+        assert await view.refresh(session)
+    ca_kid = load_keys(cfgs["CA"]).signing.key_id
+    tx_kid = load_keys(cfgs["TX"]).signing.key_id
+    port = {s: int(u.rsplit(":", 1)[1]) for s, u in urls.items()}
+
+    tx = Discovery(view, "TX", tx_kid, port["TX"], interfaces=LOOPBACK)
+    ca = Discovery(view, "CA", ca_kid, port["CA"], interfaces=LOOPBACK)
+    # impostors: a wrong key id, and the right key id at an address holding other keys
+    wrong_kid = Discovery(view, "CA", "0" * 16, port["CA"], interfaces=LOOPBACK)
+    wrong_addr = Discovery(view, "CA", ca_kid, port["TX"], interfaces=LOOPBACK)
+    wrong_addr.instance = f"CA-{uuid.uuid4().hex[:8]}"
+    started = []
+    try:
+        all_four = (tx, ca, wrong_kid, wrong_addr)
+        try:
+            await asyncio.gather(*(d.start() for d in all_four))
+        except OSError as exc:
+            pytest.skip(f"multicast unavailable: {exc}")
+        finally:
+            started.extend(d for d in all_four if d._zc is not None)
+        await wait_for(lambda: bool(tx.discovered("CA")) and len(tx.rejected) >= 2, tx)
+        assert tx.discovered("CA") == [urls["CA"]]
+        assert tx.discovered("TX") == []  # never itself
+        reasons = " | ".join(tx.rejected.values())
+        assert "announced key id 0000000000000000 is not CA's key" in reasons
+        assert "key document signature does not verify" in reasons
+    finally:
+        await asyncio.gather(*(d.stop() for d in started))
+
+
+async def test_discovery_refuses_everything_without_a_directory(tmp_path: Path) -> None:
+    await multicast_self_test()
+    cfg = make_node(tmp_path, "TX")
+    view = DirectoryView(cfg)
+    tx = Discovery(view, "TX", "1" * 16, 0, interfaces=LOOPBACK)
+    other = Discovery(view, "CA", "2" * 16, 9, interfaces=LOOPBACK)
+    try:
+        await asyncio.gather(tx.start(), other.start())
+    except OSError as exc:
+        pytest.skip(f"multicast unavailable: {exc}")
+    try:
+        await wait_for(lambda: bool(tx.rejected), tx)
+        assert tx.discovered("CA") == []
+        assert "authority_key is not set" in " ".join(tx.rejected.values())
+    finally:
+        await asyncio.gather(other.stop(), tx.stop())
