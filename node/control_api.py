@@ -27,6 +27,7 @@ from node.services import SERVICES, Services
 from node.store import read_student
 from protocol.errors import ProtocolError
 from protocol.messages import (
+    ROLES,
     Demographics,
     Fetch,
     FetchReply,
@@ -80,8 +81,11 @@ async def control_auth(request: web.Request, handler: Any) -> web.StreamResponse
 
 
 def requester_of(data: dict[str, Any], cfg: NodeConfig) -> Requester:
-    return Requester(str(data.get("user_id") or "cli"), str(data.get("role") or "data_admin"),
-                     str(data.get("school") or cfg.node.name or cfg.node.id))
+    role = str(data.get("role") or "data_admin")
+    if role not in ROLES:
+        raise BadRequest(f"role: must be one of {', '.join(ROLES)} (got {role!r})")
+    return Requester(str(data.get("user_id") or "cli")[:100], role,
+                     str(data.get("school") or cfg.node.name or cfg.node.id)[:200])
 
 
 def criteria_of(data: dict[str, Any]) -> FindCriteria:

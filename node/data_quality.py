@@ -12,9 +12,11 @@ rows (file, line, field, reason; never the row's data). Reads the store's tables
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import PurePath
 from typing import Any
 
 from sqlite_utils import Database
@@ -49,14 +51,14 @@ ELEMENTS: tuple[tuple[str, Callable[[Row], bool], Callable[[Row], bool]], ...] =
     ("Birth place", _always, _any("birth_city", "birth_country")),
     ("Parent name", _always, _any("male_parent_first_name", "male_parent_last_name",
                                   "female_parent_first_name", "female_parent_last_name")),
-    ("Qualifying arrival date", _always, lambda r: r["qad"] > 0),
-    ("Eligibility expiration", _always, lambda r: r["eed"] > 0),
+    ("Arrival date (QAD)", _always, lambda r: r["qad"] > 0),
+    ("Eligibility expiry", _always, lambda r: r["eed"] > 0),
     ("Enrollment", _always, _has("enrollment_date", "school_or_project_name")),
     ("Grade level", lambda r: 3 <= r["age"] <= 21, _has("grade_level")),
     ("School NCES id", lambda r: r.get("enrollment_type") == "basic_school",
      _has("school_nces_id")),
     ("Course history", lambda r: r["grade"] in SECONDARY, lambda r: r["courses"] > 0),
-    ("Credits or grade to date", lambda r: r["grade"] in SECONDARY and r["courses"] > 0,
+    ("Credits or grade", lambda r: r["grade"] in SECONDARY and r["courses"] > 0,
      lambda r: r["courses_open"] == 0),
     ("Assessment", lambda r: r["grade"] in TESTED, lambda r: r["tests"] > 0),
 )
@@ -132,6 +134,15 @@ def age_band(age: int) -> str:
     return "unknown"
 
 
+def _files(value: Any) -> str:
+    """The file names (not folders) of an import run, from its JSON list."""
+    try:
+        names = json.loads(value) if isinstance(value, str) else list(value or [])
+    except ValueError:
+        return str(value)
+    return ", ".join(PurePath(str(n)).name for n in names)
+
+
 def completeness(db: Database, today: date, *, runs: int = 10,
                  rejects_per_run: int = 100) -> Report:
     """The report for every stored student, as of `today`."""
@@ -155,6 +166,8 @@ def completeness(db: Database, today: date, *, runs: int = 10,
     run_rows = list(db.query("SELECT * FROM import_runs ORDER BY id DESC LIMIT ?", [runs]))
     rejects: dict[int, list[Row]] = {}
     for run in run_rows:
+        run["files_display"] = _files(run.get("files"))
+        run["started_display"] = str(run.get("started_at") or "").replace("T", " ")[:16]
         rejects[run["id"]] = list(db.query(
             "SELECT file, line, field, reason FROM import_rejects WHERE run_id = ? "
             "ORDER BY file, line, id LIMIT ?", [run["id"], rejects_per_run]))

@@ -16,7 +16,6 @@ a process take the same steps in-process, with the same results.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import marshal
@@ -34,8 +33,17 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from sqlite_utils import Database
 
 from node.errors import BadRequest
-from node.store import (KeysFn, Prepared, Reject, Store, UpsertResult, _default_keys, now_iso,
-                        prepare, upsert_prepared)
+from node.store import (
+    KeysFn,
+    Prepared,
+    Reject,
+    Store,
+    UpsertResult,
+    _default_keys,
+    now_iso,
+    prepare,
+    upsert_prepared,
+)
 from protocol.records import InvalidStudent, validate_student
 
 CSV_TABLES = ("students", "qualifying_moves", "enrollments", "courses", "assessments")
@@ -190,10 +198,8 @@ def _csv_rows(path: Path, meter: _Meter) -> Iterator[tuple[int, dict[str, str]]]
             yield line, {k: v for k, v in row.items() if k is not None}
 
 
-def _read_csv_folder(folder: Path, tables: dict[str, Path], batch: _Batch, owner: str,
-                     meter: _Meter) -> None:
-    if "students" not in tables:
-        raise BadRequest(f"{folder}: CSV import needs students.csv next to the other tables")
+def _read_csv_folder(tables: dict[str, Path], batch: _Batch, owner: str, meter: _Meter,
+                     keys_fn: KeysFn | None) -> Iterator[list[Prepared]]:
     studs: dict[str, dict[str, Any]] = {}
     where: dict[str, dict[str, tuple[str, int]]] = {}  # sid -> path prefix -> location
     spath = str(tables["students"])
@@ -242,6 +248,7 @@ def _read_csv_folder(folder: Path, tables: dict[str, Path], batch: _Batch, owner
                 else:
                     items.append(row)
             where[sid][prefix] = (cpath, line)
+    ready: list[Prepared] = []
     for sid, raw in studs.items():
         for enr in raw["enrollments"]:
             enr.pop("__prefix", None)
@@ -254,7 +261,12 @@ def _read_csv_folder(folder: Path, tables: dict[str, Path], batch: _Batch, owner
                 file, line = spot[prefix]
                 batch.reject(file, line, [(path_field[len(prefix):], reason)])
             continue
-        batch.accept(student, spath, spot[""][1])
+        if batch.accept(student.state_student_id, spath, spot[""][1]):
+            ready.append(prepare(student, keys_fn))
+        if len(ready) >= CHUNK_LINES:
+            yield ready
+            ready = []
+    yield ready
 
 
 def _group_inputs(paths: Sequence[Path]) -> list[tuple[str, Path, dict[str, Path]]]:
@@ -278,28 +290,11 @@ def _group_inputs(paths: Sequence[Path]) -> list[tuple[str, Path, dict[str, Path
             groups.append(("jsonl", path, {}))
         else:
             raise BadRequest(f"{path}: unknown input format (use .jsonl or CSV tables)")
-    groups.extend(("csv", folder, tables) for folder, tables in csv_folders.items())
+    for folder, tables in csv_folders.items():
+        if "students" not in tables:
+            raise BadRequest(f"{folder}: CSV import needs students.csv next to the other tables")
+        groups.append(("csv", folder, tables))
     return groups
-
-
-def read_inputs(paths: Sequence[str | Path], owner_state: str, *,
-                progress: bool = False) -> tuple[_Batch, list[str]]:
-    """Parse and validate every input; nothing touches the database."""
-    groups = _group_inputs([Path(p) for p in paths])
-    files = [str(f) for kind, p, t in groups for f in ([p] if kind == "jsonl" else t.values())]
-    meter = _Meter(progress, sum(Path(f).stat().st_size for f in files))
-    batch = _Batch()
-    try:
-        for kind, path, tables in groups:
-            if kind == "jsonl":
-                _read_jsonl(path, batch, owner_state, meter)
-            else:
-                _read_csv_folder(path, tables, batch, owner_state, meter)
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"an input file is not UTF-8 text ({exc.reason})") from exc
-    finally:
-        meter.stop()
-    return batch, files
 
 
 def write_rejects(batch: _Batch, files: Sequence[str]) -> list[str]:
@@ -337,7 +332,7 @@ def _record_run(db: Database, started: str, files: Sequence[str], batch: _Batch,
     cur = db.conn.execute(
         "INSERT INTO import_runs (started_at, finished_at, files, students, inserted, updated, "
         "unchanged, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (started, now_iso(), json.dumps(list(files)), len(batch.students), result.inserted,
+        (started, now_iso(), json.dumps(list(files)), batch.accepted, result.inserted,
          result.updated, result.unchanged, len({(r.file, r.line) for r in batch.rejects})))
     run_id = int(cur.lastrowid or 0)
     db.conn.executemany(
@@ -346,20 +341,86 @@ def _record_run(db: Database, started: str, files: Sequence[str], batch: _Batch,
     return run_id
 
 
+def _can_send(fn: KeysFn | None) -> bool:
+    try:
+        pickle.dumps(fn)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """Forked workers: no re-import of `__main__`, nothing to load again. The children run
+    pure Python (json, validation, keys) and leave by os._exit, so they never touch the
+    parent's SQLite connection; the store's writer thread is idle while they fork."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return ProcessPoolExecutor(workers)
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+
+def _default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
                  progress: bool | None = None, keys_fn: KeysFn | None = None,
-                 write_rejects_files: bool = True) -> ImportReport:
-    """Import `paths` into `store`: one transaction for every valid student and the run row."""
+                 write_rejects_files: bool = True, workers: int | None = None,
+                 parallel_min: int = PARALLEL_MIN) -> ImportReport:
+    """Import `paths` into `store`: one transaction for every valid student and the run row.
+
+    `workers` worker processes (default: one per usable core; 0 or 1: none) prepare JSON
+    Lines files of at least `parallel_min` lines.
+    """
     started = now_iso()
     show = sys.stderr.isatty() if progress is None else progress
-    batch, files = read_inputs(paths, owner_state, progress=show)
-    fn: Callable[[Mapping[str, Any]], list[str]] | None = keys_fn or _default_keys()
+    groups = _group_inputs([Path(p) for p in paths])
+    files = [str(f) for kind, p, t in groups for f in ([p] if kind == "jsonl" else t.values())]
+    fn = keys_fn or _default_keys()
+    workers = _default_workers() if workers is None else workers
+    parallel = workers > 0 and _can_send(fn)
+    batch = _Batch()
+    meter = _Meter(show, sum(Path(f).stat().st_size for f in files))
+    pool: ProcessPoolExecutor | None = None
+    streams: list[Iterator[list[Prepared]]] = []
+    expected = 0
+    try:
+        for kind, path, tables in groups:
+            if kind == "csv":
+                streams.append(_read_csv_folder(tables, batch, owner_state, meter, fn))
+                continue
+            name = str(path)
+            chunks = _read_chunks(path)
+            lines = sum(len(c) for c, _size in chunks)
+            expected += lines
+            results: Iterable[list[Outcome]]
+            if parallel and lines >= parallel_min:
+                pool = pool or _pool(workers)
+                futures = [pool.submit(_prepare_packed, name, owner_state, fn, c)
+                           for c, _size in chunks]
+                results = _unpacked(futures)
+            else:
+                results = (prepare_lines(name, owner_state, fn, c) for c, _size in chunks)
+            streams.append(_jsonl_stream(name, chunks, results, batch, meter))
 
-    def work(db: Database) -> tuple[int, UpsertResult]:  # Store.call: one transaction
-        result = upsert_students(db, batch.students.values(), keys_fn=fn)
-        return _record_run(db, started, files, batch, result), result
+        def work(db: Database) -> tuple[int, UpsertResult]:  # Store.call: one transaction
+            result = upsert_prepared(db, (c for s in streams for c in s), expected=expected)
+            return _record_run(db, started, files, batch, result), result
 
-    run_id, result = store.call(work)
+        run_id, result = store.call(work)
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"an input file is not UTF-8 text ({exc.reason})") from exc
+    finally:
+        meter.stop()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     written = write_rejects(batch, files) if write_rejects_files else []
-    return ImportReport(run_id, tuple(files), len(batch.students), result,
+    return ImportReport(run_id, tuple(files), batch.accepted, result,
                         tuple(batch.rejects), tuple(written))
+
+
+def _unpacked(futures: Sequence[Future[bytes]]) -> Iterator[list[Outcome]]:
+    for future in futures:
+        yield marshal.loads(future.result())  # type: ignore[no-any-return]  # noqa: S302 (our workers)

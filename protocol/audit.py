@@ -183,6 +183,14 @@ def _check(e: LogEntry) -> None:
     as_bytes(e.header_bytes, "entry.header_bytes", max_len=MAX_HEADER_LEN)
     if len(e.student_ids) > MAX_STUDENT_IDS:
         raise MalformedMessage(f"entry.student_ids: more than {MAX_STUDENT_IDS} ids")
+    # the same rules `from_leaf` applies, so nothing is logged that an export cannot read
+    as_str(e.purpose, "entry.purpose", choices=PURPOSES)
+    if e.user_id is not None:
+        as_str(e.user_id, "entry.user_id", max_len=100)
+    if e.user_role is not None:
+        as_str(e.user_role, "entry.user_role", choices=ROLES)
+    for i, sid in enumerate(e.student_ids):
+        as_str(sid, f"entry.student_ids[{i}]", max_len=128)
 
 
 def entry_line(index: int, leaf: bytes, entry: LogEntry) -> str:

@@ -1,0 +1,245 @@
+"""Unit tests of node.accounts: users, statuses, password rules, throttling, sessions, views."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlite_utils import Database
+
+from crypto.passwords import TEST_COST, hash_password
+from node import accounts
+from node.errors import BadRequest, Conflict, NotFound
+
+PW = "correct horse battery staple"
+
+
+@pytest.fixture
+def db() -> Database:
+    database = Database(memory=True)
+    accounts.apply_migrations(database)
+    return database
+
+
+@pytest.fixture
+def phc() -> str:
+    return hash_password(PW, TEST_COST)
+
+
+def test_migrations_are_idempotent(db: Database) -> None:
+    accounts.apply_migrations(db)
+    assert {"users", "sessions", "login_failures", "student_views"} <= set(db.table_names())
+
+
+def test_add_find_list(db: Database, phc: str) -> None:
+    user = accounts.add_user(db, "maria.lopez", "staff", phc, now=100.0)
+    assert (user.username, user.role, user.status) == ("maria.lopez", "staff", "active")
+    assert user.role_label == "School staff"
+    accounts.add_user(db, "ana", "auditor", phc)
+    assert [u.username for u in accounts.list_users(db)] == ["ana", "maria.lopez"]
+    assert accounts.find_user(db, "MARIA.LOPEZ") == user
+    assert accounts.find_user(db, "nobody") is None
+    found = accounts.password_hash_of(db, "maria.lopez")
+    assert found is not None and found[1] == phc
+
+
+def test_duplicate_names_refused_case_insensitively(db: Database, phc: str) -> None:
+    accounts.add_user(db, "maria", "staff", phc)
+    with pytest.raises(Conflict, match="already exists"):
+        accounts.add_user(db, "Maria", "operator", phc)
+
+
+@pytest.mark.parametrize("name", ["", "a", "-lead", "with space", "x" * 65, "<script>", "o'brien"])
+def test_bad_usernames(db: Database, phc: str, name: str) -> None:
+    with pytest.raises(BadRequest, match="username"):
+        accounts.add_user(db, name, "staff", phc)
+
+
+def test_bad_role(db: Database, phc: str) -> None:
+    with pytest.raises(BadRequest, match="role 'admin' is not one of"):
+        accounts.add_user(db, "maria", "admin", phc)
+
+
+@pytest.mark.parametrize(("password", "reason"), [
+    ("short", "at least 12"),
+    ("maria-is-my-password", "username"),
+    ("aaaaaaaaaaaaaaaa", "same few"),
+    ("x" * 2000, "at most"),
+])
+def test_password_rules(password: str, reason: str) -> None:
+    with pytest.raises(BadRequest, match=reason) as info:
+        accounts.check_password(password, "maria")
+    assert password not in str(info.value)
+
+
+def test_password_rule_accepts_good_password() -> None:
+    accounts.check_password(PW, "maria")
+
+
+def test_disable_enable_deactivate(db: Database, phc: str) -> None:
+    user = accounts.add_user(db, "maria", "staff", phc)
+    accounts.create_session(db, user, now=1.0)
+    assert accounts.set_status(db, "maria", "disabled").status == "disabled"
+    assert db.table("sessions").count == 0, "disabling ends the user's sessions"
+    assert accounts.set_status(db, "maria", "active").status == "active"
+    assert accounts.set_status(db, "maria", "deactivated").status == "deactivated"
+    with pytest.raises(Conflict, match="permanent"):
+        accounts.set_status(db, "maria", "active")
+    with pytest.raises(Conflict):
+        accounts.add_user(db, "maria", "staff", phc)
+    assert accounts.find_user(db, "maria") is not None, "deactivation keeps the row"
+    with pytest.raises(NotFound, match="no user named 'ghost'"):
+        accounts.set_status(db, "ghost", "disabled")
+    with pytest.raises(BadRequest, match="status"):
+        accounts.set_status(db, "maria", "gone")
+
+
+def test_throttle_per_username(db: Database) -> None:
+    kw = {"max_failures": 3, "lockout": 300.0}
+    assert accounts.record_failure(db, "maria", "10.0.0.1", now=0.0, **kw) == 0
+    assert accounts.record_failure(db, "maria", "10.0.0.2", now=1.0, **kw) == 0
+    assert accounts.record_failure(db, "maria", "10.0.0.3", now=2.0, **kw) == 300.0
+    assert accounts.locked_for(db, "MARIA", "10.9.9.9", now=100.0) == 202.0
+    assert accounts.locked_for(db, "ana", "10.9.9.9", now=100.0) == 0
+    assert accounts.locked_for(db, "maria", "10.9.9.9", now=302.0) == 0
+    # after the lockout the count starts again
+    assert accounts.record_failure(db, "maria", "10.0.0.1", now=1000.0, **kw) == 0
+
+
+def test_throttle_per_address(db: Database) -> None:
+    kw = {"max_failures": 2, "lockout": 60.0}
+    limit = 2 * accounts.ADDRESS_FAILURE_FACTOR
+    for i in range(limit - 1):
+        accounts.record_failure(db, f"user{i}", "10.0.0.1", now=float(i), **kw)
+    assert accounts.locked_for(db, "fresh", "10.0.0.1", now=10.0) == 0
+    accounts.record_failure(db, "another", "10.0.0.1", now=10.0, **kw)
+    assert accounts.locked_for(db, "fresh", "10.0.0.1", now=11.0) == 59.0
+    assert accounts.locked_for(db, "fresh", "10.0.0.2", now=11.0) == 0
+
+
+def test_clear_failures_after_good_login(db: Database) -> None:
+    kw = {"max_failures": 3, "lockout": 300.0}
+    accounts.record_failure(db, "maria", "10.0.0.1", now=0.0, **kw)
+    accounts.record_failure(db, "maria", "10.0.0.1", now=1.0, **kw)
+    accounts.clear_failures(db, "maria")
+    assert accounts.record_failure(db, "maria", "10.0.0.1", now=2.0, **kw) == 0
+
+
+def test_session_token_only_hash_stored(db: Database, phc: str) -> None:
+    user = accounts.add_user(db, "maria", "staff", phc)
+    token, session = accounts.create_session(db, user, now=10.0, client="127.0.0.1")
+    assert len(token) >= 43  # 32 random bytes, base64url
+    row = next(iter(db.table("sessions").rows))
+    assert token not in row.values()
+    assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    loaded = accounts.load_session(db, token, now=20.0, idle_timeout=60.0)
+    assert loaded is not None and loaded.user.username == "maria"
+    assert loaded.csrf_token == session.csrf_token
+    assert accounts.find_user(db, "maria").last_login_at == 10.0  # type: ignore[union-attr]
+
+
+def test_session_idle_timeout_slides(db: Database, phc: str) -> None:
+    user = accounts.add_user(db, "maria", "staff", phc)
+    token, _ = accounts.create_session(db, user, now=0.0)
+    assert accounts.load_session(db, token, now=50.0, idle_timeout=60.0) is not None
+    assert accounts.load_session(db, token, now=100.0, idle_timeout=60.0) is not None
+    assert accounts.load_session(db, token, now=161.0, idle_timeout=60.0) is None
+    assert db.table("sessions").count == 0, "an expired session is deleted"
+
+
+def test_session_absolute_lifetime(db: Database, phc: str) -> None:
+    user = accounts.add_user(db, "maria", "staff", phc)
+    token, _ = accounts.create_session(db, user, now=0.0)
+    t = 0.0
+    while t + 9 <= 100:
+        t += 9
+        assert accounts.load_session(db, token, now=t, idle_timeout=10,
+                                     absolute_lifetime=100) is not None
+    assert accounts.load_session(db, token, now=t + 9, idle_timeout=10,
+                                 absolute_lifetime=100) is None
+
+
+def test_session_unknown_or_oversized_token(db: Database) -> None:
+    assert accounts.load_session(db, "nope", now=0.0, idle_timeout=60) is None
+    assert accounts.load_session(db, "", now=0.0, idle_timeout=60) is None
+    assert accounts.load_session(db, "x" * 500, now=0.0, idle_timeout=60) is None
+
+
+def test_end_and_prune_sessions(db: Database, phc: str) -> None:
+    user = accounts.add_user(db, "maria", "staff", phc)
+    _t1, s1 = accounts.create_session(db, user, now=0.0)
+    t2, _s2 = accounts.create_session(db, user, now=0.0)
+    accounts.end_session(db, s1.token_hash)
+    assert db.table("sessions").count == 1
+    assert accounts.prune_sessions(db, now=1000.0, idle_timeout=60) == 1
+    assert accounts.load_session(db, t2, now=1000.0, idle_timeout=60) is None
+
+
+def test_password_change_ends_sessions(db: Database, phc: str) -> None:
+    user = accounts.add_user(db, "maria", "staff", phc)
+    token, _ = accounts.create_session(db, user, now=0.0)
+    accounts.set_password(db, "maria", hash_password("another good passphrase", TEST_COST))
+    assert accounts.load_session(db, token, now=1.0, idle_timeout=60) is None
+
+
+def test_record_view_and_history(db: Database) -> None:
+    n = accounts.record_view(db, "maria", "staff", "placement", ["TX1", "TX2"], "TX", now=5.0)
+    assert n == 2
+    accounts.record_view(db, "ana", "data_admin", "data_quality", ["TX1"], "CA", now=6.0,
+                         what="search")
+    history = accounts.views_of(db, "TX1")
+    assert [(v["username"], v["role"], v["purpose"], v["source_state"], v["what"])
+            for v in history] == [("ana", "data_admin", "data_quality", "CA", "search"),
+                                  ("maria", "staff", "placement", "TX", "record")]
+    assert accounts.record_view(db, "maria", "staff", "placement", [], "TX") == 0
+    with pytest.raises(BadRequest, match="purpose 'curiosity'"):
+        accounts.record_view(db, "maria", "staff", "curiosity", ["TX1"], "TX")
+
+
+# ---- the `statenode users` commands --------------------------------------------------------
+
+def test_cli_users(node_dir: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from node.cli import cli
+
+    config = str(node_dir / "node.toml")
+    runner = CliRunner()
+    pw_file = tmp_path / "pw"
+    pw_file.write_text(PW + "\n")
+
+    def run(*args: str, input: str | None = None) -> Any:
+        return runner.invoke(cli, list(args), input=input, obj={})
+
+    ok = run("users", "add", "-c", config, "maria", "--role", "staff", "--password-file",
+             str(pw_file))
+    assert ok.exit_code == 0, ok.output
+    assert "added user maria (School staff)" in ok.output
+    prompted = run("users", "add", "-c", config, "otto", "--role", "operator",
+                   input=f"{PW}\n{PW}\n")
+    assert prompted.exit_code == 0, prompted.output
+    assert PW not in prompted.output
+    dup = run("users", "add", "-c", config, "Maria", "--role", "staff", "--password-file",
+              str(pw_file))
+    assert dup.exit_code == 1 and "already exists" in dup.output
+    short = tmp_path / "short"
+    short.write_text("tiny\n")
+    bad = run("users", "add", "-c", config, "ana", "--role", "staff", "--password-file",
+              str(short))
+    assert bad.exit_code == 1 and f"{short}: the password must have at least 12" in bad.output
+    role = run("users", "add", "-c", config, "ana", "--role", "boss", "--password-file",
+               str(pw_file))
+    assert role.exit_code == 2
+    assert "user maria is now disabled" in run("users", "disable", "-c", config, "maria").output
+    assert "user maria is now active" in run("users", "enable", "-c", config, "maria").output
+    gone = run("users", "deactivate", "-c", config, "maria", "--yes")
+    assert "user maria is now deactivated" in gone.output
+    again = run("users", "enable", "-c", config, "maria")
+    assert again.exit_code == 1 and "permanent" in again.output
+    missing = run("users", "disable", "-c", config, "ghost")
+    assert missing.exit_code == 1 and "no user named 'ghost'" in missing.output
+    listing = run("users", "list", "-c", config).output.splitlines()
+    assert [line.split()[:3] for line in listing] == [["maria", "staff", "deactivated"],
+                                                      ["otto", "operator", "active"]]
