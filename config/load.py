@@ -69,7 +69,9 @@ def _convert(value: Any, tp: Any, kind: str | None, key: str, base: Path, path: 
         return parse_size(value, key=key, path=path)
     if tp is Path:
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"must be a non-empty path string (got {value!r})", path=path, key=key)
+            raise ConfigError(
+                f"must be a non-empty path string (got {value!r})", path=path, key=key
+            )
         p = Path(value).expanduser()
         return p if p.is_absolute() else (base / p).resolve()
     if origin is tuple:
@@ -96,7 +98,9 @@ def _convert(value: Any, tp: Any, kind: str | None, key: str, base: Path, path: 
                 )
         choices = _CHOICES.get(key)
         if choices and value not in choices:
-            raise ConfigError(f"must be one of {', '.join(choices)} (got {value!r})", path=path, key=key)
+            raise ConfigError(
+                f"must be one of {', '.join(choices)} (got {value!r})", path=path, key=key
+            )
         return value
     raise ConfigError(f"unsupported setting type {_type_name(tp)}", path=path, key=key)
 
@@ -109,7 +113,9 @@ def _build_section(cls: Any, raw: Any, section: str, base: Path, path: str) -> A
     for k in raw:
         if k not in names:
             raise ConfigError(
-                f"unknown setting (known: {', '.join(sorted(names))})", path=path, key=f"{section}.{k}"
+                f"unknown setting (known: {', '.join(sorted(names))})",
+                path=path,
+                key=f"{section}.{k}",
             )
     values = {}
     for f in dataclasses.fields(cls):
@@ -124,7 +130,9 @@ def _build_section(cls: Any, raw: Any, section: str, base: Path, path: str) -> A
 def sections() -> dict[str, Any]:
     """Table name → section dataclass, in file order."""
     hints = typing.get_type_hints(NodeConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(NodeConfig) if f.name != "config_path"}
+    return {
+        f.name: hints[f.name] for f in dataclasses.fields(NodeConfig) if f.name != "config_path"
+    }
 
 
 def load_config_data(data: dict[str, Any], *, path: Path) -> NodeConfig:
@@ -134,8 +142,13 @@ def load_config_data(data: dict[str, Any], *, path: Path) -> NodeConfig:
     secs = sections()
     for name in data:
         if name not in secs:
-            raise ConfigError(f"unknown table (known: {', '.join(secs)})", path=shown, key=f"[{name}]")
-    built = {name: _build_section(cls, data.get(name, {}), name, base, shown) for name, cls in secs.items()}
+            raise ConfigError(
+                f"unknown table (known: {', '.join(secs)})", path=shown, key=f"[{name}]"
+            )
+    built = {
+        name: _build_section(cls, data.get(name, {}), name, base, shown)
+        for name, cls in secs.items()
+    }
     return NodeConfig(**built, config_path=path.resolve())
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 REQUIRED: Any = object()
 
 
@@ -35,10 +34,17 @@ class ServerSection:
     port: int = _f(0, "TCP port; 0 lets the OS pick one (printed at start)")
     public_url: str = _f("", "URL peers use to reach this node; empty = derived from host:port")
     client_max_size: int = _f(1048576, "Largest accepted request body", kind="size")
-    tls_cert: Path | None = _f(None, "PEM certificate chain; enables TLS on the listener", kind="path")
+    tls_cert: Path | None = _f(
+        None, "PEM certificate chain; enables TLS on the listener", kind="path"
+    )
     tls_key: Path | None = _f(None, "PEM private key for tls_cert (mode 0600)", kind="path")
     tls_client_ca: Path | None = _f(
-        None, "Require client certificates for /federation (mutual TLS); pinned per peer", kind="path"
+        None,
+        "Require client certificates for /federation (mutual TLS); pinned per peer",
+        kind="path",
+    )
+    metrics_from: tuple[str, ...] = _f(
+        ["127.0.0.1", "::1"], "Client addresses or networks allowed to scrape GET /metrics"
     )
 
 
@@ -49,7 +55,8 @@ class KeysSection:
         "keys/encryption", "Folder of X25519 encryption keys (current and next)", kind="path"
     )
     passphrase_file: Path | None = _f(
-        None, "File holding the passphrase of the key files (mode 0600); none = unencrypted",
+        None,
+        "File holding the passphrase of the key files (mode 0600); none = unencrypted",
         kind="path",
     )
     encryption_key_lifetime: float = _f(
@@ -61,7 +68,8 @@ class KeysSection:
 class StorageSection:
     database: Path = _f("node.db", "SQLite database of records and node state", kind="path")
     exchange_log: Path = _f(
-        "exchange-log.db", "SQLite file of the signed exchange log (Merkle tree, checkpoints)",
+        "exchange-log.db",
+        "SQLite file of the signed exchange log (Merkle tree, checkpoints)",
         kind="path",
     )
 
@@ -69,10 +77,14 @@ class StorageSection:
 @dataclass(frozen=True)
 class DirectorySection:
     urls: tuple[str, ...] = _f([], "Directory (or mirror) URLs, tried in order")
-    authority_key: str = _f("", "Base64 Ed25519 public key of the federation authority (trust anchor)")
+    authority_key: str = _f(
+        "", "Base64 Ed25519 public key of the federation authority (trust anchor)"
+    )
     cache_file: Path = _f("directory.msgpack", "Last good signed snapshot", kind="path")
     refresh_interval: float = _f("5m", "How often to fetch a newer snapshot", kind="duration")
-    warn_before_expiry: float = _f("6h", "Warn when the cached snapshot expires this soon", kind="duration")
+    warn_before_expiry: float = _f(
+        "6h", "Warn when the cached snapshot expires this soon", kind="duration"
+    )
 
 
 @dataclass(frozen=True)
@@ -116,10 +128,13 @@ class DiscoverySection:
 
 @dataclass(frozen=True)
 class JobsSection:
-    outbox_interval: float = _f("10s", "How often to deliver queued move notices and links", kind="duration")
+    outbox_interval: float = _f(
+        "10s", "How often to deliver queued move notices and links", kind="duration"
+    )
     import_folder: Path | None = _f(None, "Drop folder imported on a schedule", kind="path")
     import_interval: float = _f("5m", "How often to scan the drop folder", kind="duration")
     retention: float = _f("30d", "Keep sessions and cached peer data this long", kind="duration")
+    retention_interval: float = _f("1h", "How often the retention purge runs", kind="duration")
 
 
 @dataclass(frozen=True)

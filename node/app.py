@@ -76,10 +76,10 @@ def _extra_migrations() -> list:  # type: ignore[type-arg]
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     from node.directory_client import DIRECTORY, HTTP, KEYRING, PEER_KEYS
+    from node.discovery import DISCOVERY
     from node.exchange_log import LOG, ExchangeLog
     from node.peer_state import PeerStates
     from node.services import SERVICES, Services
-    from node.discovery import DISCOVERY
     from node.witnessing import setup_witnessing
 
     cfg = app[CONFIG]
@@ -126,8 +126,8 @@ def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
 
 
 def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Application:
-    from node.control_api import TOKEN, setup_control_routes
     from node.audit_routes import setup_audit_routes
+    from node.control_api import TOKEN, setup_control_routes
     from node.directory_client import directory_ctx, setup_directory_routes
     from node.discovery import discovery_ctx
     from node.exchange import setup_exchange_routes

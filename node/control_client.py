@@ -16,11 +16,11 @@ from node.errors import NodeError
 def _open(cfg: NodeConfig, path: str, payload: dict[str, Any] | None, timeout: float) -> Any:
     ctl = read_control_file(cfg)
     data = None if payload is None else json.dumps(payload).encode()
-    req = urllib.request.Request(
+    req = urllib.request.Request(  # noqa: S310 (our own node's URL from control.json)
         ctl["url"].rstrip("/") + path, data=data, method="GET" if data is None else "POST",
         headers={"Authorization": f"Bearer {ctl['token']}", "Content-Type": "application/json"})
     try:
-        return urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 (our own loopback URL)
+        return urllib.request.urlopen(req, timeout=timeout)  # noqa: S310
     except urllib.error.HTTPError as exc:
         try:
             detail = json.loads(exc.read()).get("error", "")

@@ -102,7 +102,7 @@ def _find(db: Any, peer: str, find: Find, limit: int) -> Answer:
         sid = row["state_student_id"]
         out.append(Candidate(
             handle=fed.handle_for(db, peer, sid),
-            score=int(round(hit.score * 1000)),
+            score=round(hit.score * 1000),
             outcome=hit.outcome,
             demographics=demographics_of(row),
             agreements=tuple(sorted((k, str(v)[:20]) for k, v in hit.agreements.items())),

@@ -65,7 +65,9 @@ def read_passphrase(cfg: NodeConfig) -> bytes | None:
     except FileNotFoundError as exc:
         raise KeyFileError(f"{path}: passphrase file not found (keys.passphrase_file)") from exc
     if st.st_mode & 0o077:
-        raise KeyFileError(f"{path}: passphrase file is accessible by other users; run: chmod 600 {path}")
+        raise KeyFileError(
+            f"{path}: passphrase file is accessible by other users; run: chmod 600 {path}"
+        )
     return path.read_bytes().strip() or None
 
 
@@ -86,14 +88,18 @@ def _write_index(folder: Path, ring: list[RingEntry]) -> None:
     os.replace(tmp, folder / INDEX)
 
 
-def _new_ring_key(folder: Path, valid_from: float, lifetime: float, passphrase: bytes | None) -> RingEntry:
+def _new_ring_key(
+    folder: Path, valid_from: float, lifetime: float, passphrase: bytes | None
+) -> RingEntry:
     key = generate_encryption_key()
     name = f"{key.key_id}.pem"
     save_key(folder / name, key, passphrase=passphrase)
     return RingEntry(key.key_id, name, valid_from, valid_from + lifetime)
 
 
-def create_keys(cfg: NodeConfig, *, passphrase: bytes | None = None, now: float | None = None) -> None:
+def create_keys(
+    cfg: NodeConfig, *, passphrase: bytes | None = None, now: float | None = None
+) -> None:
     """Generate the signing key and a current + next encryption key (for `statenode init`)."""
     now = time.time() if now is None else now
     cfg.keys.signing_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -116,7 +122,9 @@ def load_keys(cfg: NodeConfig) -> NodeKeys:
     for e in ring:
         key = load_encryption_key(cfg.keys.encryption_dir / e.file, passphrase=passphrase)
         if key.key_id != e.key_id:
-            raise KeyFileError(f"{cfg.keys.encryption_dir / e.file}: key id does not match index.json")
+            raise KeyFileError(
+                f"{cfg.keys.encryption_dir / e.file}: key id does not match index.json"
+            )
         keys[e.key_id] = key
     return NodeKeys(signing, keys, tuple(ring))
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack  # type: ignore[import-untyped]
+import msgpack
 
 from protocol.codec import NODE_ID_RE, Limits, as_bytes, as_int, as_list, as_node_id, as_str, unpack
 from protocol.errors import MalformedMessage, ProtocolError

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-import msgpack  # type: ignore[import-untyped]
+import msgpack
 
 from protocol.errors import MalformedMessage, MessageTooLarge
 

@@ -6,10 +6,10 @@ codes are part of the wire format and never renamed.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     MALFORMED = "malformed"  # not decodable, wrong shape or types
     TOO_LARGE = "too_large"  # over a size limit
     UNSUPPORTED_VERSION = "unsupported_version"

@@ -22,7 +22,16 @@ ALLOWED = {
 }
 NODE_ONLY = {"aiohttp", "sqlite_utils", "zeroconf", "apscheduler", "jinja2"}
 # protocol/ is sans-I/O: no sockets, files, clocks-by-default or subprocesses.
-PROTOCOL_FORBIDDEN = {"socket", "asyncio", "subprocess", "sqlite3", "http", "urllib", "pathlib", "io"}
+PROTOCOL_FORBIDDEN = {
+    "socket",
+    "asyncio",
+    "subprocess",
+    "sqlite3",
+    "http",
+    "urllib",
+    "pathlib",
+    "io",
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -44,7 +53,9 @@ def _modules() -> list[tuple[str, Path]]:
 def test_dependency_direction(package: str, path: Path) -> None:
     imported = _imports(path)
     ours = (imported & OURS) - {package}
-    assert ours <= ALLOWED[package], f"{path.relative_to(ROOT)} imports {sorted(ours - ALLOWED[package])}"
+    assert ours <= ALLOWED[package], (
+        f"{path.relative_to(ROOT)} imports {sorted(ours - ALLOWED[package])}"
+    )
     if package != "crypto":
         assert "cryptography" not in imported, f"{path.relative_to(ROOT)} imports cryptography"
     if package != "node":

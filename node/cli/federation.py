@@ -16,8 +16,7 @@ PURPOSE = click.Choice(PURPOSES)
 
 
 def _name(d: dict[str, Any]) -> str:
-    parts = [d.get("first_name"), d.get("middle_name"), d.get("last_name_1"),
-             d.get("last_name_2")]
+    parts = [d.get("first_name"), d.get("middle_name"), d.get("last_name_1"), d.get("last_name_2")]
     return " ".join(p for p in parts if p)
 
 
@@ -37,14 +36,22 @@ def _name(d: dict[str, Any]) -> str:
 @click.option("--purpose", type=PURPOSE, default="enrollment", show_default=True)
 @click.option("--timeout", type=float, default=None, help="Per-state timeout in seconds.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per state, then a summary.")
-def find(config_path: str, purpose: str, timeout: float | None, as_json: bool,
-         mother: str | None, father: str | None, **fields: Any) -> None:
+def find(
+    config_path: str,
+    purpose: str,
+    timeout: float | None,
+    as_json: bool,
+    mother: str | None,
+    father: str | None,
+    **fields: Any,
+) -> None:
     """Search every state's node for a child; print each state's candidates as they answer."""
     cfg = load_config(config_path)
     payload: dict[str, Any] = {k: v for k, v in fields.items() if v}
     payload["purpose"] = purpose
-    payload["parent_names"] = [f"{role}: {name}" for role, name in
-                               (("female", mother), ("male", father)) if name]
+    payload["parent_names"] = [
+        f"{role}: {name}" for role, name in (("female", mother), ("male", father)) if name
+    ]
     if timeout:
         payload["timeout"] = timeout
     for line in stream(cfg, "/local/v1/find", payload):
@@ -66,8 +73,10 @@ def find(config_path: str, purpose: str, timeout: float | None, as_json: bool,
         click.echo(f"{line['state']}: {len(cands)} candidate(s) in {line['latency_ms']:.0f} ms")
         for c in cands:
             d = c["demographics"]
-            click.echo(f"  {c['outcome']:<10} score {c['score'] / 1000:6.1f}  {_name(d)}  "
-                       f"{d.get('birth_date', '?')} {d.get('sex', '')}  handle {c['handle']}")
+            click.echo(
+                f"  {c['outcome']:<10} score {c['score'] / 1000:6.1f}  {_name(d)}  "
+                f"{d.get('birth_date', '?')} {d.get('sex', '')}  handle {c['handle']}"
+            )
 
 
 @cli.command()
@@ -76,12 +85,16 @@ def find(config_path: str, purpose: str, timeout: float | None, as_json: bool,
 @click.option("--handle", "handles", required=True, multiple=True, help="Handle from a find.")
 @click.option("--purpose", type=PURPOSE, default="enrollment", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def fetch(config_path: str, state: str, handles: tuple[str, ...], purpose: str,
-          as_json: bool) -> None:
+def fetch(
+    config_path: str, state: str, handles: tuple[str, ...], purpose: str, as_json: bool
+) -> None:
     """Fetch a peer's full record (a snapshot signed by the holder)."""
     cfg = load_config(config_path)
-    reply = call(cfg, "/local/v1/fetch", {"state": state.upper(), "handles": list(handles),
-                                          "purpose": purpose})
+    reply = call(
+        cfg,
+        "/local/v1/fetch",
+        {"state": state.upper(), "handles": list(handles), "purpose": purpose},
+    )
     if as_json:
         click.echo(json.dumps(reply, indent=2))
         return
@@ -91,11 +104,15 @@ def fetch(config_path: str, state: str, handles: tuple[str, ...], purpose: str,
         click.echo(f"{snap['owner']} record v{snap['version']} (signature {ok})")
         click.echo(f"  {_name(rec)}  born {rec.get('birth_date')}  sex {rec.get('sex')}")
         for e in rec.get("enrollments", []):
-            click.echo(f"  enrolled {e.get('enrollment_date')} – {e.get('withdrawal_date') or 'now'}"
-                       f"  {e.get('school_or_project_name', '')}  grade {e.get('grade_level', '')}")
+            click.echo(
+                f"  enrolled {e.get('enrollment_date')} – {e.get('withdrawal_date') or 'now'}"
+                f"  {e.get('school_or_project_name', '')}  grade {e.get('grade_level', '')}"
+            )
             for c in e.get("courses", []):
-                click.echo(f"    {c.get('course_title', '')}: {c.get('credits_granted', 0)} of "
-                           f"{c.get('credits_attempted', 0)} credits")
+                click.echo(
+                    f"    {c.get('course_title', '')}: {c.get('credits_granted', 0)} of "
+                    f"{c.get('credits_attempted', 0)} credits"
+                )
     for h in reply["missing"]:
         click.echo(f"missing: {h}")
 
@@ -107,13 +124,27 @@ def fetch(config_path: str, state: str, handles: tuple[str, ...], purpose: str,
 @click.option("--expected", default=None, help="Expected arrival date, YYYY-MM-DD.")
 @click.option("--comment", default=None)
 @click.option("--contact", default=None, help="Who the receiving school should contact.")
-def notify_move(config_path: str, student: str, to: str, expected: str | None,
-                comment: str | None, contact: str | None) -> None:
+def notify_move(
+    config_path: str,
+    student: str,
+    to: str,
+    expected: str | None,
+    comment: str | None,
+    contact: str | None,
+) -> None:
     """Queue a signed move notice; the node delivers it, retrying until a receipt arrives."""
     cfg = load_config(config_path)
-    reply = call(cfg, "/local/v1/notify-move", {"student": student, "to": to.upper(),
-                                                 "expected": expected, "comment": comment,
-                                                 "contact": contact})
+    reply = call(
+        cfg,
+        "/local/v1/notify-move",
+        {
+            "student": student,
+            "to": to.upper(),
+            "expected": expected,
+            "comment": comment,
+            "contact": contact,
+        },
+    )
     click.echo(f"queued move notice {reply['queued']} for {to.upper()}")
 
 
@@ -136,10 +167,12 @@ def inbox(config_path: str, as_json: bool) -> None:
         click.echo("no move notices received")
     for it in items:
         n = it["notice"]
-        click.echo(f"from {it['sender']}: {_name(n['student'])} born "
-                   f"{n['student'].get('birth_date', '?')}, expected "
-                   f"{n.get('expected_arrival') or '?'} at {n['destination']}; contact "
-                   f"{n['contact']}" + (f" — {n['comment']}" if n.get("comment") else ""))
+        click.echo(
+            f"from {it['sender']}: {_name(n['student'])} born "
+            f"{n['student'].get('birth_date', '?')}, expected "
+            f"{n.get('expected_arrival') or '?'} at {n['destination']}; contact "
+            f"{n['contact']}" + (f" — {n['comment']}" if n.get("comment") else "")
+        )
 
 
 @cli.command()
@@ -159,7 +192,11 @@ def outbox(config_path: str, as_json: bool) -> None:
         return
     for it in items:
         state = "delivered" if it["delivered_ms"] else f"pending ({it['attempts']} attempts)"
-        err = f" last error: {it['last_error']}" if it["last_error"] and not it["delivered_ms"] else ""
+        err = (
+            f" last error: {it['last_error']}"
+            if it["last_error"] and not it["delivered_ms"]
+            else ""
+        )
         click.echo(f"#{it['id']} {it['type']} to {it['peer']}: {state}{err}")
 
 
@@ -167,8 +204,14 @@ def outbox(config_path: str, as_json: bool) -> None:
 @click.option("--states", default="TX,CA,FL", show_default=True, help="Comma-separated states.")
 @click.option("--students", default=2000, show_default=True, help="Students per state.")
 @click.option("--seed", default=7, show_default=True)
-@click.option("--dir", "folder", default="demo", show_default=True,
-              type=click.Path(file_okay=False), help="Where the demo keeps its files.")
+@click.option(
+    "--dir",
+    "folder",
+    default="demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the demo keeps its files.",
+)
 @click.option("--password", default=None, help="Give every demo user this password.")
 def demo(states: str, students: int, seed: int, folder: str, password: str | None) -> None:
     """Run a directory and one node per state on loopback, with synthetic children."""
@@ -180,6 +223,7 @@ def demo(states: str, students: int, seed: int, folder: str, password: str | Non
     wanted = [s.strip().upper() for s in states.split(",") if s.strip()]
     bad = [s for s in wanted if s not in US_STATES]
     if bad or len(wanted) < 2:
-        raise click.BadParameter(f"need two or more USPS codes (bad: {', '.join(bad) or '-'})",
-                                 param_hint="--states")
+        raise click.BadParameter(
+            f"need two or more USPS codes (bad: {', '.join(bad) or '-'})", param_hint="--states"
+        )
     run_demo(Path(folder), wanted, students, seed, password, lambda m: click.echo(m, err=False))

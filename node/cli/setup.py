@@ -71,8 +71,9 @@ def write_node(
         raise Conflict(f"{folder}: a node already exists here; refusing to overwrite it")
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(f"must be a URL like http://127.0.0.1:8443 (got {endpoint!r})",
-                                 param_hint="--endpoint")
+        raise click.BadParameter(
+            f"must be a URL like http://127.0.0.1:8443 (got {endpoint!r})", param_hint="--endpoint"
+        )
     port = parts.port or (443 if parts.scheme == "https" else 80)
     folder.mkdir(parents=True, exist_ok=True)
     text = NODE_TOML.format(
@@ -97,18 +98,36 @@ def write_node(
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--state", required=True, help="USPS code of the state, e.g. TX.")
 @click.option("--name", default="", help="Human name of the state or agency.")
-@click.option("--endpoint", default="http://127.0.0.1:0", show_default=True,
-              help="URL peers will use to reach this node (port 0: chosen at start).")
-@click.option("--directory-url", "directory_urls", multiple=True, help="Directory URL (repeatable).")
+@click.option(
+    "--endpoint",
+    default="http://127.0.0.1:0",
+    show_default=True,
+    help="URL peers will use to reach this node (port 0: chosen at start).",
+)
+@click.option(
+    "--directory-url", "directory_urls", multiple=True, help="Directory URL (repeatable)."
+)
 @click.option("--authority-key", default="", help="Base64 public key of the federation authority.")
-def init(folder: Path, state: str, name: str, endpoint: str, directory_urls: tuple[str, ...],
-         authority_key: str) -> None:
+def init(
+    folder: Path,
+    state: str,
+    name: str,
+    endpoint: str,
+    directory_urls: tuple[str, ...],
+    authority_key: str,
+) -> None:
     """Create a new node in FOLDER: node.toml, keys/ (mode 0600) and node.db."""
     state = state.upper()
     if state not in US_STATES:
         raise click.BadParameter(f"not a USPS state code: {state!r}", param_hint="--state")
-    path = write_node(folder, state=state, name=name or state, endpoint=endpoint,
-                      directory_urls=directory_urls, authority_key=authority_key)
+    path = write_node(
+        folder,
+        state=state,
+        name=name or state,
+        endpoint=endpoint,
+        directory_urls=directory_urls,
+        authority_key=authority_key,
+    )
     click.echo(f"created node {state} in {folder}")
     _print_keys(str(path), as_json=False)
 
@@ -141,10 +160,15 @@ def keys() -> None:
 
 @keys.command("show")
 @config_option
-@click.option("--json", "as_json", is_flag=True, help="Print the node-info document for enrollment.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the node-info document for enrollment."
+)
 def keys_show(config_path: str, as_json: bool) -> None:
     """Print the node's public keys and key ids."""
     _print_keys(config_path, as_json=as_json)
+
+
+_TASKS: set[object] = set()  # keep a reference to background tasks
 
 
 def _bound(cfg: object, url: str, app: object, token: str) -> None:
@@ -158,7 +182,7 @@ def _bound(cfg: object, url: str, app: object, token: str) -> None:
     disc = app.get(DISCOVERY)  # type: ignore[attr-defined]
     announced = cfg.server.port or cfg.server.public_url  # type: ignore[attr-defined]
     if disc is not None and not announced:
-        asyncio.ensure_future(disc.announce(int(url.rsplit(":", 1)[1])))
+        _TASKS.add(asyncio.ensure_future(disc.announce(int(url.rsplit(":", 1)[1]))))
 
 
 @cli.command()

@@ -41,7 +41,10 @@ def _write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[node]\nid = "TX"\n[peers]\ntimeout = "5 sec"\n', 'peers.timeout: must be a duration like "5s"'),
+        (
+            '[node]\nid = "TX"\n[peers]\ntimeout = "5 sec"\n',
+            'peers.timeout: must be a duration like "5s"',
+        ),
         ('[node]\nid = "ZZ"\n', "node.id: must be a USPS state code"),
         ("[node]\n", "node.id: is required"),
         ('[node]\nid = "TX"\n[peer]\n', "[peer]: unknown table"),
@@ -51,7 +54,10 @@ def _write(tmp_path: Path, text: str) -> Path:
         ('[node]\nid = "TX"\n[web]\nenabled = "yes"\n', "web.enabled: must be true or false"),
         ('[node]\nid = "TX"\n[logging]\nlevel = "loud"\n', "logging.level: must be one of"),
         ('[node]\nid = "TX"\n[directory]\nurls = "http://x"\n', "directory.urls: must be a list"),
-        ('[node]\nid = "TX"\n[server]\nclient_max_size = "1 GB"\n', "server.client_max_size: must be a size"),
+        (
+            '[node]\nid = "TX"\n[server]\nclient_max_size = "1 GB"\n',
+            "server.client_max_size: must be a size",
+        ),
         ('[node\nid = "TX"\n', "not valid TOML"),
     ],
 )
@@ -85,7 +91,9 @@ def test_config_is_frozen(tmp_path: Path) -> None:
         cfg.node.id = "TX"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("raw", "secs"), [("500ms", 0.5), ("5s", 5), ("10m", 600), ("1h", 3600), ("7d", 604800)])
+@pytest.mark.parametrize(
+    ("raw", "secs"), [("500ms", 0.5), ("5s", 5), ("10m", 600), ("1h", 3600), ("7d", 604800)]
+)
 def test_durations(raw: str, secs: float) -> None:
     assert parse_duration(raw) == secs
 

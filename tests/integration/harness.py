@@ -26,22 +26,41 @@ from node.demo import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def child(sid: str, first: str, last1: str, last2: str, birth: str, sex: str = "F", *,
-          mother: tuple[str, str] = ("María", "López"), father: tuple[str, str] = ("José",
-          "Hernández"), multiple_birth: bool = False, city: str = "Oaxaca",
-          courses: tuple[tuple[str, str, float, float | None], ...] = (),
-          middle: str = "") -> dict[str, Any]:
+def child(
+    sid: str,
+    first: str,
+    last1: str,
+    last2: str,
+    birth: str,
+    sex: str = "F",
+    *,
+    mother: tuple[str, str] = ("María", "López"),
+    father: tuple[str, str] = ("José", "Hernández"),
+    multiple_birth: bool = False,
+    city: str = "Oaxaca",
+    courses: tuple[tuple[str, str, float, float | None], ...] = (),
+    middle: str = "",
+) -> dict[str, Any]:
     """A student record; courses are (title, subject, attempted, granted or None)."""
     enrollment: dict[str, Any] = {
-        "enrollment_id": "E1", "enrollment_date": "2024-08-20",
-        "enrollment_type": "basic_school", "school_or_project_name": "Lincoln High School",
-        "grade_level": "10", "medical_alert": "chronic", "immunization_record_flag": True,
+        "enrollment_id": "E1",
+        "enrollment_date": "2024-08-20",
+        "enrollment_type": "basic_school",
+        "school_or_project_name": "Lincoln High School",
+        "grade_level": "10",
+        "medical_alert": "chronic",
+        "immunization_record_flag": True,
         "courses": [],
     }
     for title, subject, attempted, granted in courses:
-        course: dict[str, Any] = {"course_title": title, "subject_area": subject,
-                                  "course_type": "regular", "begin_academic_year": 2024,
-                                  "end_academic_year": 2025, "credits_attempted": attempted}
+        course: dict[str, Any] = {
+            "course_title": title,
+            "subject_area": subject,
+            "course_type": "regular",
+            "begin_academic_year": 2024,
+            "end_academic_year": 2025,
+            "credits_attempted": attempted,
+        }
         if granted is None:
             course["course_status"] = "in_progress"
         else:
@@ -50,15 +69,30 @@ def child(sid: str, first: str, last1: str, last2: str, birth: str, sex: str = "
             course["final_grade"] = "B"
         enrollment["courses"].append(course)
     return {
-        "state_student_id": sid, "first_name": first, "middle_name": middle,
-        "last_name_1": last1, "last_name_2": last2, "sex": sex, "birth_date": birth,
-        "birth_city": city, "birth_country": "MEX", "multiple_birth": multiple_birth,
-        "female_parent_first_name": mother[0], "female_parent_last_name": mother[1],
-        "male_parent_first_name": father[0], "male_parent_last_name": father[1],
-        "qualifying_moves": [{"qualifying_arrival_date": "2024-08-01", "move_from_state": "FL",
-                              "move_to_state": sid[:2],
-                              "eligibility_expiration_date": "2027-08-01"}],
-        "enrollments": [enrollment], "assessments": [],
+        "state_student_id": sid,
+        "first_name": first,
+        "middle_name": middle,
+        "last_name_1": last1,
+        "last_name_2": last2,
+        "sex": sex,
+        "birth_date": birth,
+        "birth_city": city,
+        "birth_country": "MEX",
+        "multiple_birth": multiple_birth,
+        "female_parent_first_name": mother[0],
+        "female_parent_last_name": mother[1],
+        "male_parent_first_name": father[0],
+        "male_parent_last_name": father[1],
+        "qualifying_moves": [
+            {
+                "qualifying_arrival_date": "2024-08-01",
+                "move_from_state": "FL",
+                "move_to_state": sid[:2],
+                "eligibility_expiration_date": "2027-08-01",
+            }
+        ],
+        "enrollments": [enrollment],
+        "assessments": [],
     }
 
 
@@ -73,9 +107,14 @@ class Proc:
     def start(self, timeout: float = 30.0) -> str:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         with self.log.open("a") as err:
-            self.popen = subprocess.Popen([sys.executable, "-m", "node", *self.args],
-                                          stdout=subprocess.PIPE, stderr=err, text=True,
-                                          env=env, cwd=ROOT)
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "node", *self.args],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=env,
+                cwd=ROOT,
+            )
         deadline = time.monotonic() + timeout
         assert self.popen.stdout is not None
         while time.monotonic() < deadline:
@@ -135,20 +174,28 @@ class Federation:
         dir_port = free_port()
         cfg_path, self.authority_key = init_authority(self.root / "directory")
         text = cfg_path.read_text().replace("port = 0", f"port = {dir_port}")
-        text = text.replace('snapshot_lifetime = "3d"', f'snapshot_lifetime = "{self.snapshot_lifetime}"')
+        text = text.replace(
+            'snapshot_lifetime = "3d"', f'snapshot_lifetime = "{self.snapshot_lifetime}"'
+        )
         text = text.replace('reissue_before = "2d"', 'reissue_before = "1s"')
         cfg_path.write_text(text)
         authority = Authority.open(cfg_path)
         for i, state in enumerate(self.states):
             port = free_port()
-            path = write_node(self.node_dir(state), state=state, name=f"{state} MEP",
-                              endpoint=f"http://127.0.0.1:{port}",
-                              directory_urls=(f"http://127.0.0.1:{dir_port}",),
-                              authority_key=base64.b64encode(self.authority_key).decode())
+            path = write_node(
+                self.node_dir(state),
+                state=state,
+                name=f"{state} MEP",
+                endpoint=f"http://127.0.0.1:{port}",
+                directory_urls=(f"http://127.0.0.1:{dir_port}",),
+                authority_key=base64.b64encode(self.authority_key).decode(),
+            )
             # fast schedules for tests
             with path.open("a") as f:
-                f.write('\n[peers]\ntimeout = "3s"\nbackoff_initial = "1s"\nbackoff_max = "5s"\n'
-                        '[jobs]\noutbox_interval = "1s"\n[exchange]\nmax_clock_skew = "30s"\n')
+                f.write(
+                    '\n[peers]\ntimeout = "3s"\nbackoff_initial = "1s"\nbackoff_max = "5s"\n'
+                    '[jobs]\noutbox_interval = "1s"\n[exchange]\nmax_clock_skew = "30s"\n'
+                )
             records = generate_students(state, self.background, 1000 + i)
             records += self.extra_records.get(state, [])
             data = self.node_dir(state) / "records.jsonl"
@@ -160,17 +207,20 @@ class Federation:
         return self
 
     def start(self) -> Federation:
-        self.directory = Proc("directory", ["directory", "serve", "-c",
-                                            str(self.directory_config)],
-                              self.root / "directory" / "directory.log")
+        self.directory = Proc(
+            "directory",
+            ["directory", "serve", "-c", str(self.directory_config)],
+            self.root / "directory" / "directory.log",
+        )
         self.directory.start()
         for state in self.states:
             self.start_node(state)
         return self
 
     def start_node(self, state: str) -> str:
-        proc = self.nodes.get(state) or Proc(state, ["serve", "-c", str(self.config(state))],
-                                             self.node_dir(state) / "node.log")
+        proc = self.nodes.get(state) or Proc(
+            state, ["serve", "-c", str(self.config(state))], self.node_dir(state) / "node.log"
+        )
         self.nodes[state] = proc
         return proc.start()
 
@@ -181,14 +231,17 @@ class Federation:
             self.directory.stop()
 
     # -- talking to nodes ------------------------------------------------------------
-    def control(self, state: str, path: str, payload: dict[str, Any] | None = None,
-                timeout: float = 60.0) -> Any:
+    def control(
+        self, state: str, path: str, payload: dict[str, Any] | None = None, timeout: float = 60.0
+    ) -> Any:
         ctl = json.loads((self.node_dir(state) / "control.json").read_text())
         data = None if payload is None else json.dumps(payload).encode()
-        req = urllib.request.Request(ctl["url"] + path, data=data,
-                                     headers={"Authorization": f"Bearer {ctl['token']}",
-                                              "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+        req = urllib.request.Request(
+            ctl["url"] + path,
+            data=data,
+            headers={"Authorization": f"Bearer {ctl['token']}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = resp.read().decode()
         if path.endswith("/find"):
             return [json.loads(line) for line in body.splitlines() if line.strip()]
@@ -205,20 +258,35 @@ class Federation:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        proc = subprocess.run([sys.executable, "-m", "node", *args], capture_output=True,
-                              text=True, env=env, cwd=ROOT, check=False, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "node", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            check=False,
+            timeout=120,
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"statenode {' '.join(args)} failed ({proc.returncode}):\n"
-                                 f"{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"statenode {' '.join(args)} failed ({proc.returncode}):\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
-    def post_raw(self, state: str, body: bytes, *, path: str = "/federation/v1/exchange",
-                 ) -> tuple[int, bytes, str]:
+    def post_raw(
+        self,
+        state: str,
+        body: bytes,
+        *,
+        path: str = "/federation/v1/exchange",
+    ) -> tuple[int, bytes, str]:
         url = self.nodes[state].url + path
-        req = urllib.request.Request(url, data=body,
-                                     headers={"Content-Type": "application/msgpack"})
+        req = urllib.request.Request(
+            url, data=body, headers={"Content-Type": "application/msgpack"}
+        )
         try:
-            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, resp.read(), resp.headers.get("Content-Type", "")
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(), exc.headers.get("Content-Type", "")

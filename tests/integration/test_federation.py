@@ -14,26 +14,34 @@ import pytest
 from config import load_config
 from node.identity import load_keys
 from protocol.envelope import seal_envelope
-from protocol.messages import Demographics, Find, FindCriteria, MoveNotice, Requester
+from protocol.messages import Demographics, Find, FindCriteria, Requester
 from tests.integration.harness import Federation, child
 
 pytestmark = pytest.mark.integration
 
-GUADALUPE = {"first_name": "Guadalupe", "last_name_1": "Hernandez", "last_name_2": "Lopez",
-             "birth_date": "2009-03-04", "sex": "F", "purpose": "enrollment"}
+GUADALUPE = {
+    "first_name": "Guadalupe",
+    "last_name_1": "Hernandez",
+    "last_name_2": "Lopez",
+    "birth_date": "2009-03-04",
+    "sex": "F",
+    "purpose": "enrollment",
+}
 
 
 def test_directory_is_served_by_every_node(federation: Federation) -> None:
     import urllib.request
 
     for state in federation.states:
-        with urllib.request.urlopen(federation.nodes[state].url +  # noqa: S310
-                                    "/federation/v1/directory", timeout=5) as resp:
+        with urllib.request.urlopen(
+            federation.nodes[state].url + "/federation/v1/directory", timeout=5
+        ) as resp:
             assert resp.headers["Content-Type"].startswith("application/msgpack")
             from protocol.directory import verify_snapshot
 
-            snap = verify_snapshot(resp.read(), federation.authority_key,
-                                   now_ms=int(time.time() * 1000))
+            snap = verify_snapshot(
+                resp.read(), federation.authority_key, now_ms=int(time.time() * 1000)
+            )
             assert {e.node_id for e in snap.entries} == {"TX", "CA", "FL"}
 
 
@@ -52,8 +60,9 @@ def test_federated_find_returns_the_child_from_two_states(federation: Federation
 def test_fetch_returns_the_full_signed_record(federation: Federation) -> None:
     answers, _ = federation.find("FL", **GUADALUPE)
     handle = answers["TX"]["candidates"][0]["handle"]
-    reply = federation.control("FL", "/local/v1/fetch",
-                               {"state": "TX", "handles": [handle], "purpose": "credit_accrual"})
+    reply = federation.control(
+        "FL", "/local/v1/fetch", {"state": "TX", "handles": [handle], "purpose": "credit_accrual"}
+    )
     assert reply["missing"] == []
     (snap,) = reply["snapshots"]
     assert snap["owner"] == "TX" and snap["signature_verified"] is True
@@ -66,14 +75,24 @@ def test_fetch_returns_the_full_signed_record(federation: Federation) -> None:
 def test_handles_do_not_work_for_another_state(federation: Federation) -> None:
     answers, _ = federation.find("FL", **GUADALUPE)
     handle = answers["TX"]["candidates"][0]["handle"]
-    reply = federation.control("CA", "/local/v1/fetch",
-                               {"state": "TX", "handles": [handle], "purpose": "enrollment"})
+    reply = federation.control(
+        "CA", "/local/v1/fetch", {"state": "TX", "handles": [handle], "purpose": "enrollment"}
+    )
     assert reply["snapshots"] == [] and reply["missing"] == [handle]
 
 
 def test_cli_find_prints_states(federation: Federation) -> None:
-    out = federation.cli("find", "-c", str(federation.config("CA")), "--first-name",
-                         "Guadalupe", "--last-name-1", "Hernández", "--birth-date", "2009-03-04")
+    out = federation.cli(
+        "find",
+        "-c",
+        str(federation.config("CA")),
+        "--first-name",
+        "Guadalupe",
+        "--last-name-1",
+        "Hernández",
+        "--birth-date",
+        "2009-03-04",
+    )
     assert "TX:" in out.stdout and "answered:" in out.stdout
 
 
@@ -86,12 +105,22 @@ def _sealed_find(fed: Federation, sender: str, recipient: str, **kw: Any) -> byt
     rkeys = load_keys(load_config(fed.config(recipient)))
     now = int(time.time() * 1000)
     entry = rkeys.current(now / 1000)
-    find = Find(FindCriteria(Demographics("Guadalupe", "Hernandez", birth_date="2009-03-04")),
-                Requester("tester", "staff", "X"), "enrollment")
-    args: dict[str, Any] = dict(signing_key=keys.signing, sender=sender, recipient=recipient,
-                                recipient_key=rkeys.encryption[entry.key_id].public,
-                                recipient_key_id=entry.key_id, message=find, now_ms=now,
-                                ttl_ms=60_000, purpose="enrollment")
+    find = Find(
+        FindCriteria(Demographics("Guadalupe", "Hernandez", birth_date="2009-03-04")),
+        Requester("tester", "staff", "X"),
+        "enrollment",
+    )
+    args: dict[str, Any] = dict(
+        signing_key=keys.signing,
+        sender=sender,
+        recipient=recipient,
+        recipient_key=rkeys.encryption[entry.key_id].public,
+        recipient_key_id=entry.key_id,
+        message=find,
+        now_ms=now,
+        ttl_ms=60_000,
+        purpose="enrollment",
+    )
     args.update(kw)
     return seal_envelope(**args).wire
 
@@ -114,14 +143,15 @@ def _student_count(fed: Federation, state: str) -> int:
 
 def test_a_valid_envelope_is_answered_then_its_replay_refused(federation: Federation) -> None:
     wire = _sealed_find(federation, "FL", "TX")
-    status, body, kind = federation.post_raw("TX", wire)
+    status, _body, kind = federation.post_raw("TX", wire)
     assert status == 200 and kind.startswith("application/msgpack")
-    status, body, kind = federation.post_raw("TX", wire)
+    status, _body, kind = federation.post_raw("TX", wire)
     assert status == 409  # the signed error reply to a replay
 
 
-@pytest.mark.parametrize("case", ["tampered", "other_recipient", "garbage", "oversized",
-                                  "expired", "unknown_sender"])
+@pytest.mark.parametrize(
+    "case", ["tampered", "other_recipient", "garbage", "oversized", "expired", "unknown_sender"]
+)
 def test_bad_envelopes_are_rejected_and_leave_no_trace(federation: Federation, case: str) -> None:
     before = (_inbox_count(federation, "TX"), _student_count(federation, "TX"))
     if case == "tampered":
@@ -156,7 +186,7 @@ def test_bad_envelopes_are_rejected_and_leave_no_trace(federation: Federation, c
 def test_rate_limit_answers_429(tmp_path: Path) -> None:
     fed = Federation(tmp_path, ["TX", "CA"], background=5).create()
     cfg = fed.config("TX")
-    cfg.write_text(cfg.read_text().replace('[peers]\n', '[peers]\nrate_limit = 3\n'))
+    cfg.write_text(cfg.read_text().replace("[peers]\n", "[peers]\nrate_limit = 3\n"))
     fed.start()
     try:
         statuses = [fed.post_raw("TX", _sealed_find(fed, "CA", "TX"))[0] for _ in range(6)]
@@ -169,21 +199,40 @@ def test_rate_limit_answers_429(tmp_path: Path) -> None:
 def test_move_notice_and_dead_peer_and_revocation(tmp_path: Path) -> None:
     """Stop CA: a find names it; a move notice to it waits and is delivered exactly once
     after CA restarts; then revoke FL in the directory: after a refresh it is refused."""
-    fed = Federation(tmp_path, ["TX", "CA", "FL"], background=10,
-                     extra_records={"TX": [child("TX900002", "Ana", "Ruiz", "Soto",
-                                                 "2011-05-06")]}).create().start()
+    fed = (
+        Federation(
+            tmp_path,
+            ["TX", "CA", "FL"],
+            background=10,
+            extra_records={"TX": [child("TX900002", "Ana", "Ruiz", "Soto", "2011-05-06")]},
+        )
+        .create()
+        .start()
+    )
     try:
         fed.nodes["CA"].stop()
         started = time.monotonic()
-        answers, summary = fed.find("TX", first_name="Ana", last_name_1="Ruiz",
-                                    birth_date="2011-05-06", timeout=2)
+        _answers, summary = fed.find(
+            "TX", first_name="Ana", last_name_1="Ruiz", birth_date="2011-05-06", timeout=2
+        )
         elapsed = time.monotonic() - started
         assert "FL" in summary["answered"]
         assert "CA" in summary["failed"] or "CA" in summary["timed_out"]
         assert elapsed < 6
 
-        out = fed.cli("notify-move", "-c", str(fed.config("TX")), "--student", "TX900002",
-                      "--to", "CA", "--expected", "2026-12-01", "--comment", "with her brother")
+        out = fed.cli(
+            "notify-move",
+            "-c",
+            str(fed.config("TX")),
+            "--student",
+            "TX900002",
+            "--to",
+            "CA",
+            "--expected",
+            "2026-12-01",
+            "--comment",
+            "with her brother",
+        )
         assert "queued" in out.stdout
         pending = fed.control("TX", "/local/v1/outbox")
         assert pending[0]["delivered_ms"] is None and pending[0]["attempts"] >= 1
@@ -208,7 +257,7 @@ def test_move_notice_and_dead_peer_and_revocation(tmp_path: Path) -> None:
         fed.run_job("TX", "directory_refresh")
         status, payload, _ = fed.post_raw("TX", _sealed_find(fed, "FL", "TX"))
         assert status == 403 and b"revoked" in payload
-        answers, summary = fed.find("TX", first_name="Ana", last_name_1="Ruiz")
+        _answers, summary = fed.find("TX", first_name="Ana", last_name_1="Ruiz")
         assert "FL" not in summary["answered"] and "FL" not in summary["failed"]
     finally:
         fed.stop()
@@ -218,7 +267,7 @@ def test_expired_directory_snapshot_is_refused(tmp_path: Path) -> None:
     fed = Federation(tmp_path, ["TX", "CA"], background=5, snapshot_lifetime="6s").create()
     fed.start()
     try:
-        answers, summary = fed.find("TX", first_name="Ana", last_name_1="Ruiz")
+        _answers, summary = fed.find("TX", first_name="Ana", last_name_1="Ruiz")
         assert summary["answered"] == ["CA"]
         fed.directory.stop()  # type: ignore[union-attr]
         time.sleep(7)
