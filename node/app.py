@@ -9,6 +9,7 @@ job with its interval from the config.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import ssl
@@ -31,15 +32,11 @@ log = logging.getLogger("statenode.app")
 
 
 def server_ssl_context(cfg: NodeConfig) -> ssl.SSLContext | None:
-    if cfg.server.tls_cert is None:
-        return None
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(str(cfg.server.tls_cert), str(cfg.server.tls_key or cfg.server.tls_cert))
-    if cfg.server.tls_client_ca is not None:
-        ctx.load_verify_locations(str(cfg.server.tls_client_ca))
-        ctx.verify_mode = ssl.CERT_OPTIONAL
-    return ctx
+    """The listener's TLS context (optional client certificates pinned by the directory;
+    see node.tls); None when server.tls_cert is not set."""
+    from node.tls import server_context
+
+    return server_context(cfg)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -71,6 +68,9 @@ def _extra_migrations() -> list:  # type: ignore[type-arg]
         out.append(accounts_migrations)
     except ImportError:  # pragma: no cover - during development only
         pass
+    from node.links import apply_migrations as links_migrations
+
+    out.append(links_migrations)
     return out
 
 
@@ -80,6 +80,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     from node.exchange_log import LOG, ExchangeLog
     from node.peer_state import PeerStates
     from node.services import SERVICES, Services
+    from node.handlers import refresh_term_frequencies
     from node.witnessing import setup_witnessing
 
     cfg = app[CONFIG]
@@ -92,9 +93,14 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SERVICES] = services
     app[LOG] = exchange_log
     setup_witnessing(services)
+    from node.link_routes import setup_links
+
+    setup_links(services)
     if DISCOVERY in app:
         services.extra["discovery"] = app[DISCOVERY]
+    tf_task = asyncio.create_task(refresh_term_frequencies(services))
     yield
+    tf_task.cancel()
     exchange_log.close()
 
 
@@ -105,6 +111,13 @@ async def _outbox_job(app: web.Application) -> dict[str, int]:
     return await deliver_due(app[SERVICES])
 
 
+async def _tf_job(app: web.Application) -> int:
+    from node.handlers import refresh_term_frequencies
+    from node.services import SERVICES
+
+    return await refresh_term_frequencies(app[SERVICES])
+
+
 async def _prune_job(app: web.Application) -> int:
     from node.services import SERVICES
 
@@ -113,6 +126,7 @@ async def _prune_job(app: web.Application) -> int:
 
 def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
     from node.directory_client import refresh_job, rotation_job
+    from node.tls import tls_peers_job
     from node.witnessing import checkpoint_job, cosign_job
 
     return {
@@ -122,6 +136,8 @@ def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
         "key_rotation": (min(3600.0, cfg.keys.encryption_key_lifetime / 4), rotation_job),
         "outbox": (cfg.jobs.outbox_interval, _outbox_job),
         "replay_prune": (60.0, _prune_job),
+        "tls_peers": (15.0, tls_peers_job),
+        "term_frequencies": (900.0, _tf_job),
     }
 
 
@@ -149,6 +165,9 @@ def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Applicat
     setup_exchange_routes(app)
     setup_control_routes(app)
     setup_audit_routes(app)
+    from node.link_routes import setup_link_routes
+
+    setup_link_routes(app)
     if cfg.web.enabled:
         from node.web_app import setup_web
 

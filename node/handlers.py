@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node import federation_store as fed
-from node.matching import blocking_keys, score_candidates
+from node.matching import TermFrequencies, blocking_keys, score_candidates
 from node.services import Services
 from node.store import candidates as store_candidates
 from node.store import read_student
@@ -88,12 +88,27 @@ def _forbid(message: str) -> ProtocolError:
     return ProtocolError(message, code=ErrorCode.FORBIDDEN)
 
 
-def _find(db: Any, peer: str, find: Find, limit: int) -> Answer:
+def term_frequencies(db: Any) -> TermFrequencies:
+    """Name frequencies of this state's records, for the common-name adjustment."""
+    rows = db.execute("SELECT first_name, middle_name, last_name_1, last_name_2 FROM students")
+    return TermFrequencies.from_records(
+        {"first_name": r[0], "middle_name": r[1], "last_name_1": r[2], "last_name_2": r[3]}
+        for r in rows)
+
+
+async def refresh_term_frequencies(services: Services) -> int:
+    """Scheduled (and at startup): recompute the frequency table the find handler uses."""
+    tf = await services.store.run(term_frequencies)
+    services.extra["tf"] = tf
+    return tf.total
+
+
+def _find(db: Any, peer: str, find: Find, limit: int, tf: TermFrequencies | None) -> Answer:
     if find.requester.role not in RECORD_ROLES:
         raise _forbid(f"role {find.requester.role} may not search for students")
     query = query_of(find)
     rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
-    hits = score_candidates(query, rows, limit=min(limit, find.max_candidates))
+    hits = score_candidates(query, rows, limit=min(limit, find.max_candidates), tf=tf)
     out, ids = [], []
     for hit in hits:
         if hit.outcome == "no_match":
@@ -160,7 +175,8 @@ async def answer(services: Services, peer: str, opened: OpenedEnvelope) -> Answe
     msg = opened.message
     store = services.store
     if isinstance(msg, Find):
-        return await store.run(_find, peer, msg, services.cfg.matching.max_candidates)
+        return await store.run(_find, peer, msg, services.cfg.matching.max_candidates,
+                               services.extra.get("tf"))
     if isinstance(msg, Fetch):
         return await store.run(_fetch, peer, msg, services)
     if isinstance(msg, MoveNotice):
