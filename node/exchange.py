@@ -16,11 +16,12 @@ import time
 
 from aiohttp import web
 
-from node.audit_glue import log_opened, log_sealed
+from node.audit_glue import opened_entry, sealed_entry
 from node.handlers import Answer, answer, stored_receipt
 from node.services import SERVICES, Services
+from node.tls import client_pin_problem
+from protocol.audit import LogEntry
 from protocol.envelope import (
-    OpenedEnvelope,
     SealedEnvelope,
     WireFields,
     open_envelope,
@@ -102,7 +103,7 @@ async def _seal_reply(services: Services, peer: str, message: Message, *, purpos
 
 async def _error_reply(services: Services, clear: WireFields, code: ErrorCode, message: str,
                        *, purpose: str = "data_quality", reply_to: bytes | None = None,
-                       opened: OpenedEnvelope | None = None) -> web.Response:
+                       request_entry: LogEntry | None = None) -> web.Response:
     """A signed error reply if we can seal one to the sender; a plain JSON error otherwise."""
     services.metrics.rejections[code.value] += 1
     services.metrics.requests[(clear.type, f"rejected:{code.value}")] += 1
@@ -115,8 +116,9 @@ async def _error_reply(services: Services, clear: WireFields, code: ErrorCode, m
                                              status=STATUS[code])
     except Exception:  # no key for the sender: fall back to plain
         return plain_error(code, message)
-    await log_sealed(services, sealed, peer=clear.sender, direction="out",
-                     user_id="", user_role="", student_ids=())
+    out = sealed_entry(services, sealed, peer=clear.sender, direction="out", user_id="",
+                       user_role="", student_ids=())
+    await services.log.append_many([request_entry, out] if request_entry else [out])
     return response
 
 
@@ -135,6 +137,12 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
     except ProtocolError as exc:
         services.metrics.rejections[exc.code.value] += 1
         return plain_error(exc.code, str(exc))
+    problem = client_pin_problem(request, services.cfg, services.directory, clear.sender)
+    if problem is not None:
+        services.metrics.rejections["tls_client_cert"] += 1
+        log.info("rejected %s from %s: client certificate (%s)", clear.type, clear.sender,
+                 problem)
+        return plain_error(ErrorCode.FORBIDDEN, problem)
     if not services.allow(clear.sender):
         services.metrics.rejections[ErrorCode.RATE_LIMITED.value] += 1
         return plain_error(ErrorCode.RATE_LIMITED, f"too many requests from {clear.sender}")
@@ -150,8 +158,13 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
         return await _error_reply(services, clear, exc.code, str(exc))
     header = opened.header
     services.peers.success(clear.sender)
+    requester = (getattr(opened.message, "requester", None)
+                 or getattr(opened.message, "sent_by", None)
+                 or getattr(opened.message, "asserted_by", None))
+    request_entry: LogEntry | None = None
     if probe.replayed:
-        receipt = (await stored_receipt(services, header.sender, header.message_id)
+        lookup = services.extra.get("receipts", {}).get(header.type, stored_receipt)
+        receipt = (await lookup(services, header.sender, header.message_id)
                    if header.type in IDEMPOTENT_TYPES else None)
         if receipt is None:
             return await _error_reply(
@@ -160,22 +173,24 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
                 purpose=header.purpose, reply_to=header.message_id)
         result = Answer(receipt)
     else:
-        requester = getattr(opened.message, "requester", None) or getattr(
-            opened.message, "sent_by", None) or getattr(opened.message, "asserted_by", None)
-        await log_opened(services, opened, peer=header.sender, direction="in",
-                         user_id=getattr(requester, "user_id", ""),
-                         user_role=getattr(requester, "role", ""), student_ids=())
+        request_entry = opened_entry(services, opened, peer=header.sender, direction="in",
+                                     user_id=getattr(requester, "user_id", ""),
+                                     user_role=getattr(requester, "role", ""), student_ids=())
         try:
             result = await answer(services, header.sender, opened)
         except ProtocolError as exc:
             return await _error_reply(services, clear, exc.code, str(exc),
-                                      purpose=header.purpose, reply_to=header.message_id)
+                                      purpose=header.purpose, reply_to=header.message_id,
+                                      request_entry=request_entry)
     sealed, response = await _seal_reply(services, header.sender, result.reply,
                                          purpose=header.purpose, reply_to=header.message_id)
-    requester = getattr(opened.message, "requester", None)
-    await log_sealed(services, sealed, peer=header.sender, direction="out",
-                     user_id=getattr(requester, "user_id", ""),
-                     user_role=getattr(requester, "role", ""), student_ids=result.student_ids)
+    reply_entry = sealed_entry(services, sealed, peer=header.sender, direction="out",
+                               user_id=getattr(requester, "user_id", ""),
+                               user_role=getattr(requester, "role", ""),
+                               student_ids=result.student_ids)
+    # the request and its reply are durable, in one commit, before the reply leaves
+    await services.log.append_many([request_entry, reply_entry] if request_entry
+                                   else [reply_entry])
     services.metrics.requests[(header.type, "ok")] += 1
     return response
 

@@ -219,6 +219,20 @@ class ExchangeLog:
         self._size = size
         return first
 
+    def _submit_many(self, entries: Sequence[LogEntry]) -> list[Future[int]]:
+        """Queue entries as one consecutive run (they share a commit)."""
+        futs: list[Future[int]] = [Future() for _ in entries]
+        with self._lock:
+            self._pending.extend(zip(entries, futs, strict=True))
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._executor.submit(self._flush)
+        return futs
+
+    async def append_many(self, entries: Sequence[LogEntry]) -> list[int]:
+        """Append entries in order, durably, in one commit; return their indexes."""
+        return [await asyncio.wrap_future(f) for f in self._submit_many(entries)]
+
     async def append(self, entry: LogEntry) -> int:
         """Append one entry; return its index once it is durable on disk."""
         return await asyncio.wrap_future(self._submit(entry))
