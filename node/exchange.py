@@ -16,6 +16,7 @@ import time
 
 from aiohttp import web
 
+from node import federation_store as fed
 from node.audit_glue import opened_entry, sealed_entry
 from node.handlers import Answer, answer, stored_receipt
 from node.services import SERVICES, Services
@@ -157,6 +158,9 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
     except ProtocolError as exc:  # nothing authenticated to reply to: plain error
         return await _error_reply(services, clear, exc.code, str(exc))
     header = opened.header
+    if services.peers.get(clear.sender).failures:
+        # heard from a peer we could not reach: deliver what waits for it now
+        await services.store.run(fed.outbox_make_due, clear.sender)
     services.peers.success(clear.sender)
     requester = (getattr(opened.message, "requester", None)
                  or getattr(opened.message, "sent_by", None)

@@ -152,6 +152,13 @@ def outbox_failed(db: Database, item_id: int, error: str, next_attempt_ms: int) 
                "WHERE id = ?", [error[:500], next_attempt_ms, item_id])
 
 
+def outbox_make_due(db: Database, peer: str) -> int:
+    """The peer was heard from: its queued items are due now (backoff reset)."""
+    cur = db.execute("UPDATE outbox SET next_attempt_ms = ? WHERE peer = ? AND "
+                     "delivered_ms IS NULL AND next_attempt_ms > ?", [now_ms(), peer, now_ms()])
+    return int(cur.rowcount or 0)
+
+
 def outbox_list(db: Database, limit: int = 200) -> list[dict[str, Any]]:
     rows = db.execute(
         "SELECT id, peer, type, message_id, summary, created_ms, attempts, next_attempt_ms, "
