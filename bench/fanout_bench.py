@@ -176,6 +176,20 @@ def start(cmd: list[str], name: str, log: Path) -> subprocess.Popen[str]:
     raise SystemExit(f"{name} did not start; see {log}")
 
 
+def rss_mb(procs: list[subprocess.Popen[str]]) -> float:
+    """Resident memory of the processes, from /proc (0 where unreadable)."""
+    total = 0
+    for p in procs:
+        try:
+            status = Path(f"/proc/{p.pid}/status").read_text()
+        except OSError:
+            continue
+        for row in status.splitlines():
+            if row.startswith("VmRSS:"):
+                total += int(row.split()[1])
+    return total / 1024
+
+
 def stop(procs: list[subprocess.Popen[str]]) -> None:
     for p in procs:
         if p.poll() is None:
@@ -197,7 +211,7 @@ def federated_find(workdir: Path, query: dict[str, Any]) -> tuple[float, list[di
                                  headers={"Authorization": f"Bearer {ctl['token']}",
                                           "Content-Type": "application/json"})
     started = time.perf_counter()
-    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(req, timeout=60) as resp:
         body = resp.read().decode()
     elapsed = time.perf_counter() - started
     lines = [json.loads(x) for x in body.splitlines() if x.strip()]
@@ -208,7 +222,7 @@ def federated_find(workdir: Path, query: dict[str, Any]) -> tuple[float, list[di
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -270,9 +284,11 @@ def main() -> None:
         print(f"  states answered per find: min {min(answered)}, max {max(answered)} "
               f"of {len(states) - 1}; replies with candidates per find: "
               f"{with_candidates / args.finds:.1f}")
+        print(f"  resident memory: {rss_mb(procs[1:]):.0f} MB for the {len(procs) - 1} node "
+              f"processes")
         print("  reported missing:" + ("" if missing else " none"))
         for state, times in sorted(missing.items()):
-            print(f"    {state}: {times}/{args.finds} finds ({reasons[state][:110]})")
+            print(f"    {state}: {times}/{args.finds} finds ({reasons[state][:170]})")
     finally:
         stop(procs)
         if temp:

@@ -5,28 +5,29 @@ sender whose keys seal the requests (it also serves the key document TX needs to
 seal its replies). Before the timed phase the bench seals a pool of fresh `find`
 envelopes CA → TX (the replay cache refuses a repeated message id), for a fixed
 query that hits a real child among the 100k (so blocking, scoring and the exchange
-log all really run). Then, in the same run:
+log all really run). Then, in the same run, alternating over `--rounds` so that a
+change in the machine's background load hits both sides alike:
 
-1. the node phase: a client process drives the pre-sealed envelopes at
+1. a node round: a client process drives the pre-sealed envelopes at
    `POST /federation/v1/exchange` of TX over keep-alive connections with N in
-   flight, for `--seconds`; every reply must be HTTP 200 (sealed `find_reply`);
-2. the bare phase: the same client drives the same bodies at a bare aiohttp
+   flight; every reply must be HTTP 200 (a sealed `find_reply`);
+2. a bare round: the same client drives the same bodies at a bare aiohttp
    endpoint that reads the body and returns a fixed msgpack reply (a real
    sealed reply captured from TX, so the bytes on the wire are alike).
 
 It prints requests/s, p50 and p99 latency for both and the ratio node/bare
-(target: ≥ 0.3). CPU split on 2 cores: the server under test (TX, or the bare
+(target: >= 0.3). CPU split on 2 cores: the server under test (TX, or the bare
 endpoint) is pinned to CPU 0 and the client to CPU 1 (the directory and CA are
 idle during the timed phase and share CPU 1). The client is a minimal HTTP/1.1
 keep-alive client on asyncio streams, sending pre-built request bytes, so that
 its own cost stays far below the servers'.
 
-Building the 100k node takes ~1.5 min (generation + import); with `--workdir DIR`
+Building the 100k node takes ~2.5 min (generation + import); with `--workdir DIR`
 it is built once and reused by later runs.
 
 Run: PYTHONPATH=/work/main /work/venv/bin/python bench/peer_bench.py \
          [--workdir /tmp/peer-bench] [--students 100000] [--seconds 10] \
-         [--concurrency 32] [--pool 12000]
+         [--rounds 5] [--concurrency 32] [--pool 12000]
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def build(workdir: Path, students: int) -> dict[str, Any]:
                          f"use another --workdir for {students}")
     if any(workdir.iterdir()):
         raise SystemExit(f"{workdir} is not empty and holds no peer-bench.json")
-    print(f"building the bench federation in {workdir} (once; ~1.5 min for 100k students)")
+    print(f"building the bench federation in {workdir} (once; ~2.5 min for 100k students)")
     dir_port = free_port()
     cfg_path, authority_key = init_authority(workdir / "directory")
     cfg_path.write_text(cfg_path.read_text().replace("port = 0", f"port = {dir_port}"))
@@ -227,7 +228,7 @@ async def _drive(host: str, port: int, requests: list[bytes], *, concurrency: in
                 at = lower.index(b"content-length:") + 15
                 await reader.readexactly(int(lower[at:lower.index(b"\r\n", at)]))
                 if record:
-                    latencies.append(time.perf_counter() - t0)
+                    latencies.append(round((time.perf_counter() - t0) * 1000, 3))
                     statuses[status] += 1
         finally:
             writer.close()
@@ -238,20 +239,18 @@ async def _drive(host: str, port: int, requests: list[bytes], *, concurrency: in
     started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(connection(started + seconds, True) for _ in range(concurrency)))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    latencies.sort()
-    n = len(latencies)
-    return {"requests": n, "elapsed": elapsed, "rate": n / elapsed if elapsed else 0.0,
-            "client_cpu": cpu / elapsed if elapsed else 0.0,
-            "p50_ms": statistics.median(latencies) * 1000 if n else 0.0,
-            "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else 0.0,
+    return {"elapsed": elapsed, "cpu": cpu, "latencies_ms": latencies, "used": position,
             "statuses": {str(k): v for k, v in statuses.items()}, "exhausted": exhausted}
 
 
 def client_main(argv: list[str]) -> None:
-    """`peer_bench.py _client URL POOL_FILE CONCURRENCY SECONDS WARMUP CYCLE` → JSON line."""
-    url, pool_file, concurrency, seconds, warmup, cycle = argv
+    """`peer_bench.py _client URL POOL_FILE OFFSET CONCURRENCY SECONDS WARMUP CYCLE`.
+
+    Prints one JSON line: elapsed, client CPU, latencies, statuses, envelopes used.
+    """
+    url, pool_file, offset, concurrency, seconds, warmup, cycle = argv
     host, port = url.split("//", 1)[1].rsplit(":", 1)
-    bodies = msgpack.unpackb(Path(pool_file).read_bytes())
+    bodies = msgpack.unpackb(Path(pool_file).read_bytes())[int(offset):]
     head = (f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
             "Content-Type: application/msgpack\r\nContent-Length: {}\r\n\r\n")
     requests = [head.format(len(b)).encode() + b for b in bodies]
@@ -261,18 +260,54 @@ def client_main(argv: list[str]) -> None:
     print(json.dumps(result), flush=True)
 
 
-def run_client(url: str, pool_file: Path, args: argparse.Namespace, *,
-               cycle: bool) -> dict[str, Any]:
+def run_client(url: str, pool_file: Path, offset: int, args: argparse.Namespace, *,
+               seconds: float, warmup: float, cycle: bool) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, __file__, "_client", url, str(pool_file),
-                             str(args.concurrency), str(args.seconds), str(args.warmup),
+                             str(offset), str(args.concurrency), str(seconds), str(warmup),
                              "1" if cycle else "0"], stdout=subprocess.PIPE, text=True,
                             env=env, cwd=ROOT)
     os.sched_setaffinity(proc.pid, {CLIENT_CPU})
-    out, _ = proc.communicate(timeout=args.seconds + args.warmup + 120)
+    out, _ = proc.communicate(timeout=seconds + warmup + 120)
     if proc.returncode != 0:
         raise SystemExit(f"the client failed (exit {proc.returncode})")
     return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+class Side:
+    """Requests, time and latencies of one side summed over the rounds."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.elapsed = self.cpu = 0.0
+        self.latencies: list[float] = []
+        self.statuses: Counter[str] = Counter()
+        self.round_rates: list[float] = []
+        self.exhausted = False
+
+    def add(self, r: dict[str, Any]) -> None:
+        self.elapsed += r["elapsed"]
+        self.cpu += r["cpu"]
+        self.latencies += r["latencies_ms"]
+        self.statuses.update(r["statuses"])
+        self.round_rates.append(len(r["latencies_ms"]) / r["elapsed"] if r["elapsed"] else 0.0)
+        self.exhausted |= r["exhausted"]
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def line(self) -> str:
+        lat = sorted(self.latencies) or [0.0]
+        n = len(self.latencies)
+        bad = {k: v for k, v in self.statuses.items() if k != "200"}
+        note = f"  NON-200: {bad}" if bad else ""
+        note += "  (pool exhausted: raise --pool)" if self.exhausted else ""
+        rounds = " ".join(f"{r:.0f}" for r in self.round_rates)
+        return (f"{self.name:<6} {self.rate:8.1f} req/s   p50 {statistics.median(lat):7.2f} ms"
+                f"   p99 {lat[min(n - 1, int(n * 0.99))] if n else 0.0:7.2f} ms   "
+                f"({n} requests in {self.elapsed:.1f} s; per round {rounds}; client CPU "
+                f"{self.cpu / self.elapsed if self.elapsed else 0.0:.0%}){note}")
 
 
 # ---- the bare endpoint (a separate process) -------------------------------------------
@@ -302,18 +337,8 @@ def bare_main(argv: list[str]) -> None:
 def post(url: str, body: bytes) -> tuple[int, bytes]:
     req = urllib.request.Request(url + PATH, data=body,
                                  headers={"Content-Type": "application/msgpack"})
-    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(req, timeout=30) as resp:
         return int(resp.status), resp.read()
-
-
-def line(name: str, r: dict[str, Any]) -> str:
-    bad = {k: v for k, v in r["statuses"].items() if k != "200"}
-    note = f"  non-200: {bad}" if bad else ""
-    note += "  (pool exhausted early: raise --pool)" if r["exhausted"] else ""
-    return (f"{name:<6} {r['rate']:9.1f} req/s   p50 {r['p50_ms']:7.2f} ms   "
-            f"p99 {r['p99_ms']:7.2f} ms   ({r['requests']} requests in {r['elapsed']:.1f} s, "
-            f"client CPU {r['client_cpu']:.0%})"
-            f"{note}")
 
 
 def main() -> None:
@@ -321,8 +346,13 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="cache folder for the bench federation (default: a temp dir)")
     parser.add_argument("--students", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=10.0, help="timed phase per side")
-    parser.add_argument("--warmup", type=float, default=1.0, help="untimed warm-up per side")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="timed seconds per side, split over the rounds")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="node and bare phases alternate this many times (evens out a "
+                             "machine whose background load changes)")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="untimed warm-up before each side's first round")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument("--pool", type=int, default=12_000,
                         help="envelopes sealed before the node phase (one per request)")
@@ -358,18 +388,30 @@ def main() -> None:
         pool_file.write_bytes(msgpack.packb(pool))
         reply_file = workdir / "reply.msgpack"
         reply_file.write_bytes(reply)
-        print(f"node phase: {args.concurrency} in flight, {args.warmup:g} s warm-up + "
-              f"{args.seconds:g} s; server on CPU {SERVER_CPU}, client on CPU {CLIENT_CPU}")
-        node = run_client(node_url, pool_file, args, cycle=False)
         bare_proc, bare_url = start([__file__, "_bare", str(reply_file)], "bare endpoint",
                                     workdir / "bare.log", SERVER_CPU)
         procs.append(bare_proc)
-        print("bare phase: same client, same request bodies, fixed reply")
-        bare = run_client(bare_url, pool_file, args, cycle=True)
-        print(line("node", node))
-        print(line("bare", bare))
-        ratio = node["rate"] / bare["rate"] if bare["rate"] else 0.0
-        print(f"ratio node/bare {ratio:.3f} (target ≥ 0.3)")
+        per_round = args.seconds / args.rounds
+        print(f"{args.rounds} rounds of node then bare, {per_round:g} s each, "
+              f"{args.concurrency} requests in flight; servers on CPU {SERVER_CPU}, client "
+              f"on CPU {CLIENT_CPU}; load average before: {os.getloadavg()[0]:.1f}")
+        node, bare = Side("node"), Side("bare")
+        offset = 0
+        for n in range(args.rounds):
+            warmup = args.warmup if n == 0 else 0.2
+            result = run_client(node_url, pool_file, offset, args, seconds=per_round,
+                                warmup=warmup, cycle=False)
+            offset += result["used"]
+            node.add(result)
+            bare.add(run_client(bare_url, pool_file, 0, args, seconds=per_round,
+                                warmup=warmup, cycle=True))
+            if node.exhausted:
+                break
+        print(node.line())
+        print(bare.line())
+        ratio = node.rate / bare.rate if bare.rate else 0.0
+        print(f"ratio node/bare {ratio:.3f} (target >= 0.3); load average after: "
+              f"{os.getloadavg()[0]:.1f}")
         pool_file.unlink()
     finally:
         stop(procs)

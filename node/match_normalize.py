@@ -61,7 +61,13 @@ def fold(text: Any) -> str:
     """Lower-case ASCII letters and single spaces; hyphens, dots and digits become spaces."""
     if text is None:
         return ""
-    raw = unicodedata.normalize("NFKD", str(text))
+    return _fold(str(text))
+
+
+@lru_cache(maxsize=65536)
+def _fold(text: str) -> str:
+    """`fold` of a string; names repeat heavily, so results are cached."""
+    raw = unicodedata.normalize("NFKD", text)
     raw = "".join(ch for ch in raw if not unicodedata.combining(ch)).lower()
     raw = raw.replace("ß", "ss").replace("ø", "o").replace("æ", "ae").replace("ł", "l")
     return _SPACES.sub(" ", _NON_LETTER.sub(" ", raw)).strip()
@@ -69,9 +75,16 @@ def fold(text: Any) -> str:
 
 def name_tokens(text: Any) -> list[str]:
     """Folded tokens of a name with particles ("de la", "del", "y", ...) removed."""
-    tokens = fold(text).split()
+    if text is None:
+        return []
+    return list(_name_tokens(str(text)))
+
+
+@lru_cache(maxsize=65536)
+def _name_tokens(text: str) -> tuple[str, ...]:
+    tokens = _fold(text).split()
     kept = [tok for tok in tokens if tok not in PARTICLES]
-    return kept or tokens[-1:]
+    return tuple(kept or tokens[-1:])
 
 
 def split_surnames(last_name_1: Any, last_name_2: Any) -> tuple[str, str]:
