@@ -4,7 +4,9 @@ Generates N synthetic students (default 100,000), writes them as JSON Lines, imp
 through `node.importer.import_files` (parse, validate, blocking keys, one transaction,
 no progress bar) into a fresh store, then in the same run inserts exactly the rows the
 importer wrote (students, child tables, match keys) with plain `executemany` into a
-fresh database with the same schema, in one transaction. Prints rows/s and the ratio.
+fresh database with the same schema, in one transaction. Prints rows/s and the ratio,
+plus the CPU seconds of each side (the importer's include its worker processes) and the
+load average, since other jobs on the machine move the wall-clock figures.
 
     PYTHONPATH=. python bench/import_bench.py [--count N]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sqlite3
 import tempfile
 import time
@@ -39,10 +42,13 @@ def main() -> None:
     print(f"generated {len(students)} students in {time.perf_counter() - t0:.1f} s")
 
     store = Store(tmp / "import.db")
+    load_before = Path("/proc/loadavg").read_text().split()[0]
+    cpu0 = _cpu()
     t0 = time.perf_counter()
     report = import_files(store, [src], owner_state="TX", progress=False,
                           write_rejects_files=False)
     t_import = time.perf_counter() - t0
+    cpu_import = _cpu() - cpu0
     rows = {t: store.count(t) for t in TABLES}
     total = sum(rows.values())
     # Dump the rows the importer wrote, then replay them with plain executemany.
@@ -62,6 +68,7 @@ def main() -> None:
     conn.execute("PRAGMA foreign_keys=ON")
     for sql in schema:
         conn.execute(sql)
+    cpu0 = _cpu()
     t0 = time.perf_counter()
     conn.execute("BEGIN")
     for t in TABLES:
@@ -69,14 +76,24 @@ def main() -> None:
         conn.executemany(f"INSERT INTO {t} VALUES ({marks})", data[t])
     conn.execute("COMMIT")
     t_plain = time.perf_counter() - t0
+    cpu_plain = _cpu() - cpu0
     conn.close()
 
     print(f"rows written: {total} ({', '.join(f'{t} {n}' for t, n in rows.items())})")
     print(f"importer (parse+validate+keys+upsert): {t_import:.2f} s, "
-          f"{total / t_import:,.0f} rows/s, {args.count / t_import:,.0f} students/s")
+          f"{total / t_import:,.0f} rows/s, {args.count / t_import:,.0f} students/s, "
+          f"{cpu_import:.2f} CPU s")
     print(f"plain executemany, same rows:          {t_plain:.2f} s, "
-          f"{total / t_plain:,.0f} rows/s")
-    print(f"ratio importer/plain: {t_plain / t_import:.2f} (target >= 0.5)")
+          f"{total / t_plain:,.0f} rows/s, {cpu_plain:.2f} CPU s")
+    print(f"ratio importer/plain: {t_plain / t_import:.2f} (target >= 0.5); "
+          f"load average {load_before} -> {Path('/proc/loadavg').read_text().split()[0]}")
+
+
+def _cpu() -> float:
+    """User + system seconds of this process and of its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 if __name__ == "__main__":

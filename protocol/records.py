@@ -266,6 +266,8 @@ _COMPILED: dict[str, dict[str, tuple[Callable[[Any, Any], Any], Any]]] = {
     for table, spec in TABLE_SPECS.items()
 }
 _today: Callable[[], date] = date.today
+_CHILD_SET = frozenset(CHILD_LISTS)
+_COURSES_SET = frozenset({"courses"})
 
 
 class InvalidStudent(InvalidRecord):
@@ -304,19 +306,30 @@ def canonical_json(data: Mapping[str, Any]) -> str:
 
 
 def check_row(row: Mapping[str, Any], table: str, errors: list[tuple[str, str]],
-              prefix: str = "") -> dict[str, Any]:
-    """Validate one flat row of `table`; append (field, reason) to `errors`."""
+              prefix: str = "", skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Validate one flat row of `table` (keys in `skip` are left out); append (field,
+    reason) to `errors`."""
     spec = _COMPILED[table]
     out: dict[str, Any] = {}
     for key, value in row.items():
-        if value is None or value == "":
+        if value is None or value == "" or key in skip:
             continue
         entry = spec.get(key)
         if entry is None:
             errors.append((prefix + key, "unknown field"))
             continue
+        check, arg = entry
+        # Fast paths, same results: plain printable text within its limit, exact enums.
+        if check is _text and type(value) is str:
+            text = value.strip()
+            if len(text) <= arg and text.isprintable():
+                out[key] = text
+                continue
+        elif check is _enum and type(value) is str and value in arg:
+            out[key] = value
+            continue
         try:
-            out[key] = entry[0](value, entry[1])
+            out[key] = check(value, arg)
         except ValueError as exc:
             errors.append((prefix + key, str(exc)))
     for key in REQUIRED[table]:
@@ -327,16 +340,20 @@ def check_row(row: Mapping[str, Any], table: str, errors: list[tuple[str, str]],
 
 def _before(errors: list[tuple[str, str]], row: Mapping[str, Any], first: str, second: str,
             prefix: str, reason: str) -> None:
-    a, b = row.get(first), row.get(second)
+    _order(errors, row.get(first), row.get(second), prefix + second, reason)
+
+
+def _order(errors: list[tuple[str, str]], a: Any, b: Any, where: str, reason: str) -> None:
     if a is not None and b is not None and b < a:
-        errors.append((prefix + second, f"{reason} ({b} < {a})"))
+        errors.append((where, f"{reason} ({b} < {a})"))
 
 
 def _children(data: Mapping[str, Any], key: str, errors: list[tuple[str, str]]) -> list[Any]:
     value = data.get(key, [])
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+    if not isinstance(value, list) or not all(type(v) is dict or isinstance(v, Mapping)
+                                              for v in value):
         errors.append((key, "not a list of objects"))
         return []
     return value
@@ -352,8 +369,7 @@ def validate_student(data: Mapping[str, Any], *, where: str = "",
     if not isinstance(data, Mapping):
         raise InvalidStudent(where, [("(record)", f"not an object ({type(data).__name__})")])
     errors: list[tuple[str, str]] = []
-    flat = {k: v for k, v in data.items() if k not in CHILD_LISTS}
-    out = check_row(flat, "students", errors)
+    out = check_row(data, "students", errors, skip=_CHILD_SET)
     if owner_state is not None:
         given = out.get("owner_state")
         if given is not None and given != owner_state:
@@ -364,7 +380,8 @@ def validate_student(data: Mapping[str, Any], *, where: str = "",
     for i, raw in enumerate(_children(data, "qualifying_moves", errors)):
         p = f"qualifying_moves[{i}]."
         move = check_row(raw, "qualifying_moves", errors, p)
-        _before(errors, {"b": birth, **move}, "b", "qualifying_arrival_date", p, "before birth")
+        _order(errors, birth, move.get("qualifying_arrival_date"), p + "qualifying_arrival_date",
+               "before birth")
         _before(errors, move, "qualifying_arrival_date", "eligibility_expiration_date", p,
                 "before the qualifying arrival date")
         moves.append(move)
@@ -372,12 +389,11 @@ def validate_student(data: Mapping[str, Any], *, where: str = "",
     seen: set[str] = set()
     for i, raw in enumerate(_children(data, "enrollments", errors)):
         p = f"enrollments[{i}]."
-        flat_e = {k: v for k, v in raw.items() if k != "courses"}
-        enr = check_row(flat_e, "enrollments", errors, p)
+        enr = check_row(raw, "enrollments", errors, p, _COURSES_SET)
         if enr.get("enrollment_id") in seen:
             errors.append((p + "enrollment_id", f"duplicate ({enr['enrollment_id']})"))
         seen.add(enr.get("enrollment_id", ""))
-        _before(errors, {"b": birth, **enr}, "b", "enrollment_date", p, "before birth")
+        _order(errors, birth, enr.get("enrollment_date"), p + "enrollment_date", "before birth")
         _before(errors, enr, "enrollment_date", "withdrawal_date", p, "before enrollment")
         if enr.get("graduation_hse_date") and enr.get("graduation_hse_indicator") in (None, "none"):
             errors.append((p + "graduation_hse_date", "given without a graduation/HSE indicator"))

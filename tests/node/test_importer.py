@@ -278,3 +278,120 @@ def test_cli_demo_data_with_overlap(tmp_path: Path, config: Path) -> None:
     assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["demo-data", "--state", "ZZ", str(tmp_path / "z.jsonl")], obj={})
     assert res.exit_code == 1 and "not a USPS state code" in res.output
+
+
+# ---- the parallel and bulk paths --------------------------------------------------------
+
+def boom_keys(record: Any) -> list[str]:
+    """Picklable keys function that fails inside a worker process on one record."""
+    if record.get("first_name") == "Boom":
+        raise RuntimeError("injected fault in a worker")
+    return keys(record)
+
+
+def dump(store: Store) -> dict[str, list[Any]]:
+    out = {}
+    for table in TABLES:
+        cols = [c[1] for c in store.call(lambda db, t=table: db.execute(
+            f"PRAGMA table_info({t})").fetchall()) if c[1] not in
+                ("updated_at", "started_at", "finished_at", "id", "run_id", "file", "files")]
+        out[table] = store.call(lambda db, t=table, c=cols: db.execute(
+            f"SELECT {', '.join(c)} FROM {t} ORDER BY {', '.join(c)}").fetchall())
+    out["ids"] = store.call(lambda db: db.execute(
+        "SELECT id, state_student_id FROM students ORDER BY id").fetchall())
+    out["indexes"] = store.call(lambda db: db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").fetchall())
+    return out
+
+
+@pytest.fixture
+def mixed(tmp_path: Path, raw: list[dict[str, Any]]) -> list[Any]:
+    bad = dict(raw[3], birth_date="2099-01-01", sex="Q")
+    return [*raw[:10], "{not json", "", bad, raw[4], *raw[10:], dict(raw[0], first_name="Otro")]
+
+
+def test_parallel_path_gives_the_same_database_and_rejects(
+        tmp_path: Path, mixed: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import node.importer as importer
+
+    monkeypatch.setattr(importer, "CHUNK_LINES", 4)  # several work items and writes
+    reports, dumps, rejects = [], [], []
+    for workers in (0, 2):
+        (tmp_path / f"w{workers}").mkdir()
+        src = write_jsonl(tmp_path / f"w{workers}" / "tx.jsonl", mixed)
+        with Store(tmp_path / f"w{workers}.db") as s:
+            reports.append(import_files(s, [src], owner_state="TX", keys_fn=keys,
+                                        workers=workers, parallel_min=0))
+            dumps.append(dump(s))
+        rejects.append(Path(f"{src}.rejects.jsonl").read_text())
+    serial, parallel = reports
+    assert [(r.line, r.field, r.reason) for r in serial.rejects] == \
+           [(r.line, r.field, r.reason) for r in parallel.rejects]
+    assert {r.line for r in serial.rejects} == {11, 13, 14, 35}  # JSON, fields, 2 duplicates
+    assert serial.students == parallel.students == 30
+    assert serial.result == parallel.result
+    assert dumps[0] == dumps[1]
+    assert rejects[0] == rejects[1] and '"first_name": "Otro"' in rejects[0]
+
+
+def test_parallel_reimport_is_idempotent(tmp_path: Path, store: Store,
+                                         raw: list[dict[str, Any]]) -> None:
+    src = write_jsonl(tmp_path / "x.jsonl", raw)
+    first = import_files(store, [src], owner_state="TX", keys_fn=keys, workers=2,
+                         parallel_min=0)
+    before = dump(store)
+    again = import_files(store, [src], owner_state="TX", keys_fn=keys, workers=2,
+                         parallel_min=0)
+    assert (first.result.inserted, again.result.unchanged, again.result.inserted) == (30, 30, 0)
+    after = dump(store)
+    assert {k: v for k, v in after.items() if k not in ("import_runs",)} == \
+           {k: v for k, v in before.items() if k not in ("import_runs",)}
+
+
+def test_unpicklable_keys_fn_falls_back_to_in_process(tmp_path: Path, store: Store,
+                                                      raw: list[dict[str, Any]]) -> None:
+    src = write_jsonl(tmp_path / "x.jsonl", raw)
+    report = import_files(store, [src], owner_state="TX", keys_fn=lambda r: ["k"], workers=2,
+                          parallel_min=0)
+    assert report.result.inserted == 30 and store.count("match_keys") == 30
+
+
+def test_worker_failure_rolls_back_everything(tmp_path: Path, store: Store,
+                                              raw: list[dict[str, Any]],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import node.importer as importer
+
+    monkeypatch.setattr(importer, "CHUNK_LINES", 5)
+    import_files(store, [write_jsonl(tmp_path / "a.jsonl", raw[:5])], owner_state="TX",
+                 keys_fn=keys)
+    before, vers = snapshot(store), versions(store)
+    changed = [dict(r, first_name="Nuevo") for r in raw]
+    changed[22]["first_name"] = "Boom"  # its chunk comes after earlier chunks were written
+    with pytest.raises(RuntimeError, match="injected fault"):
+        import_files(store, [write_jsonl(tmp_path / "b.jsonl", changed)], owner_state="TX",
+                     keys_fn=boom_keys, workers=2, parallel_min=0)
+    assert snapshot(store) == before and versions(store) == vers
+
+
+def test_bulk_path_rebuilds_indexes_and_matches_the_plain_path(
+        tmp_path: Path, raw: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    import node.store as store_mod
+
+    src = write_jsonl(tmp_path / "x.jsonl", raw)
+    with Store(tmp_path / "plain.db") as s:
+        import_files(s, [src], owner_state="TX", keys_fn=keys)
+        plain = dump(s)
+    monkeypatch.setattr(store_mod, "BULK_MIN", 1)
+    with Store(tmp_path / "bulk.db") as s:
+        cache = s.call(lambda d: d.execute("PRAGMA cache_size").fetchone()[0])
+        import_files(s, [src], owner_state="TX", keys_fn=keys, workers=2, parallel_min=0)
+        assert dump(s) == plain  # same rows, same indexes
+        assert s.call(lambda d: d.execute("PRAGMA cache_size").fetchone()[0]) == cache
+        assert s.call(lambda d: d.execute("PRAGMA integrity_check").fetchone()[0]) == "ok"
+    with Store(tmp_path / "bulk-fail.db") as s:
+        boom = [*raw[:20], dict(raw[20], first_name="Boom"), *raw[21:]]
+        with pytest.raises(RuntimeError):
+            import_files(s, [write_jsonl(tmp_path / "b.jsonl", boom)], owner_state="TX",
+                         keys_fn=boom_keys, workers=0)
+        assert snapshot(s) == dict.fromkeys(TABLES, 0)
+        assert dump(s)["indexes"] == plain["indexes"]  # the dropped indexes came back
