@@ -96,6 +96,13 @@ def m002_imports(db: Database) -> None:
   file TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL, reason TEXT NOT NULL)""")
 
 
+@migrations()
+def m003_covering_match_keys(db: Database) -> None:
+    """Blocking lookups read (key, student_id) from the index alone."""
+    db.execute("CREATE INDEX idx_match_keys_key_student ON match_keys(key, student_id)")
+    db.execute("DROP INDEX IF EXISTS idx_match_keys_key")
+
+
 @dataclass(frozen=True)
 class UpsertResult:
     inserted: int
@@ -337,6 +344,15 @@ def read_student(db: Database, state_student_id: str) -> dict[str, Any]:
     return out
 
 
+#: What matching and a `find` reply need of a candidate (not the whole row).
+IDENTITY_COLUMNS = (
+    "state_student_id", "first_name", "middle_name", "last_name_1", "last_name_2", "suffix",
+    "sex", "birth_date", "birth_city", "birth_state", "birth_country", "multiple_birth",
+    "male_parent_first_name", "male_parent_last_name", "female_parent_first_name",
+    "female_parent_last_name",
+)
+
+
 def candidates(db: Database, keys: Sequence[str], limit: int) -> list[dict[str, Any]]:
     """Students sharing the most blocking keys with `keys` (student fields only, no lists).
 
@@ -350,11 +366,14 @@ def candidates(db: Database, keys: Sequence[str], limit: int) -> list[dict[str, 
         f"LIMIT ?", [*keys, limit]).fetchall()
     hits = dict(rows)
     out = []
+    cols = ", ".join(f'"{c}"' for c in IDENTITY_COLUMNS)
     for chunk in _chunks(list(hits)):
-        for row in db.query(f"SELECT * FROM students WHERE id IN ({_placeholders(len(chunk))})",  # noqa: S608
-                            list(chunk)):
-            item = _clean("students", row)
-            item["key_hits"] = hits[row["id"]]
+        cursor = db.conn.execute(
+            f"SELECT id, {cols} FROM students WHERE id IN ({_placeholders(len(chunk))})",  # noqa: S608
+            list(chunk))
+        for row in cursor:
+            item = _clean("students", dict(zip(IDENTITY_COLUMNS, row[1:], strict=True)))
+            item["key_hits"] = hits[row[0]]
             out.append(item)
     out.sort(key=lambda r: -int(r["key_hits"]))
     return out
