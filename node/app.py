@@ -78,9 +78,9 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     from node.directory_client import DIRECTORY, HTTP, KEYRING, PEER_KEYS
     from node.discovery import DISCOVERY
     from node.exchange_log import LOG, ExchangeLog
+    from node.handlers import refresh_term_frequencies
     from node.peer_state import PeerStates
     from node.services import SERVICES, Services
-    from node.handlers import refresh_term_frequencies
     from node.witnessing import setup_witnessing
 
     cfg = app[CONFIG]
@@ -126,6 +126,7 @@ async def _prune_job(app: web.Application) -> int:
 
 def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
     from node.directory_client import refresh_job, rotation_job
+    from node.retention import retention_job
     from node.tls import tls_peers_job
     from node.witnessing import checkpoint_job, cosign_job
 
@@ -136,6 +137,7 @@ def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
         "key_rotation": (min(3600.0, cfg.keys.encryption_key_lifetime / 4), rotation_job),
         "outbox": (cfg.jobs.outbox_interval, _outbox_job),
         "replay_prune": (60.0, _prune_job),
+        "retention": (cfg.jobs.retention_interval, retention_job),
         "tls_peers": (15.0, tls_peers_job),
         "term_frequencies": (900.0, _tf_job),
     }
@@ -168,6 +170,11 @@ def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Applicat
     from node.link_routes import setup_link_routes
 
     setup_link_routes(app)
+    from node.metrics import setup_metrics_routes
+    from node.signing_rotation import setup_rotation_routes
+
+    setup_metrics_routes(app)
+    setup_rotation_routes(app)
     if cfg.web.enabled:
         from node.web_app import setup_web
 

@@ -114,10 +114,15 @@ async def local_find(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await resp.prepare(request)
     summary = FindSummary()
-    async for answer in find_all(services, criteria, requester=requester_of(data, services.cfg),
+    requester = requester_of(data, services.cfg)
+    hook, find_id = services.extra.get("find_hook"), os.urandom(8).hex()
+    async for answer in find_all(services, criteria, requester=requester,
                                  purpose=purpose, summary=summary, peers=targets,
                                  timeout=data.get("timeout")):
-        await resp.write((json.dumps(answer_json(answer)) + "\n").encode())
+        line = answer_json(answer)
+        if hook is not None:  # links and the near-match worklist (node.link_routes)
+            line = await hook(services, line, criteria, requester, find_id)
+        await resp.write((json.dumps(line) + "\n").encode())
     await resp.write((json.dumps({"summary": summary.__dict__}) + "\n").encode())
     await resp.write_eof()
     return resp

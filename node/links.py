@@ -42,7 +42,7 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from node import federation_store as fed
-from node.errors import BadRequest, Conflict, Forbidden, NotFound
+from node.errors import Conflict, Forbidden, NotFound
 from node.outbox import queue_message
 from protocol.messages import Link, Requester
 
@@ -362,7 +362,6 @@ def validate(db: Database, link_id: int, admin: str, *, school: str = "") -> dic
         raise Conflict(f"link {link_id} is {link['status']}; only a {wanted} link can be "
                        "validated")
     if link["direction"] == "out" and link["asserted_by"].lower() == admin.lower():
-        _event(db, "refused", admin, link_id=link_id, detail="two-person rule")
         raise Forbidden(f"two-person rule: link {link_id} was confirmed by {admin}; another "
                         "data administrator must validate it")
     db.execute("UPDATE links SET status = 'active', validated_by = ?, validated_ms = ? "
