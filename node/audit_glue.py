@@ -52,15 +52,13 @@ def sealed_entry(services: Services, sealed: SealedEnvelope, *, peer: str, direc
 
 async def log_opened(services: Services, opened: OpenedEnvelope, *, peer: str, direction: str,
                      user_id: str, user_role: str, student_ids: tuple[str, ...]) -> int:
-    entry = _entry(services, opened.header, opened.header_bytes, opened.body_hash,
-                   opened.signature, peer=peer, direction=direction, user_id=user_id,
-                   user_role=user_role, student_ids=student_ids)
-    return await services.log.append(entry)
+    return await services.log.append(opened_entry(
+        services, opened, peer=peer, direction=direction, user_id=user_id,
+        user_role=user_role, student_ids=student_ids))
 
 
 async def log_sealed(services: Services, sealed: SealedEnvelope, *, peer: str, direction: str,
                      user_id: str, user_role: str, student_ids: tuple[str, ...]) -> int:
-    entry = _entry(services, sealed.header, sealed.header_bytes, sealed.body_hash,
-                   sealed.signature, peer=peer, direction=direction, user_id=user_id,
-                   user_role=user_role, student_ids=student_ids)
-    return await services.log.append(entry)
+    return await services.log.append(sealed_entry(
+        services, sealed, peer=peer, direction=direction, user_id=user_id,
+        user_role=user_role, student_ids=student_ids))

@@ -148,18 +148,25 @@ def notify_move(
     click.echo(f"queued move notice {reply['queued']} for {to.upper()}")
 
 
-@cli.command()
-@config_option
-@click.option("--json", "as_json", is_flag=True)
-def inbox(config_path: str, as_json: bool) -> None:
-    """List received move notices (expected arrivals)."""
+def _read_federation(config_path: str, fn: Any) -> Any:
+    """Read the node's federation tables directly (works whether or not the node runs)."""
     from node import federation_store as fed
     from node.store import Store
 
     cfg = load_config(config_path)
     with Store(cfg.storage.database) as store:
         store.call(fed.apply_migrations)
-        items = store.call(fed.inbox_list)
+        return store.call(fn)
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True)
+def inbox(config_path: str, as_json: bool) -> None:
+    """List received move notices (expected arrivals)."""
+    from node import federation_store as fed
+
+    items = _read_federation(config_path, fed.inbox_list)
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
@@ -181,12 +188,8 @@ def inbox(config_path: str, as_json: bool) -> None:
 def outbox(config_path: str, as_json: bool) -> None:
     """List queued and delivered move notices and links."""
     from node import federation_store as fed
-    from node.store import Store
 
-    cfg = load_config(config_path)
-    with Store(cfg.storage.database) as store:
-        store.call(fed.apply_migrations)
-        items = store.call(fed.outbox_list)
+    items = _read_federation(config_path, fed.outbox_list)
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
