@@ -287,7 +287,8 @@ def make_env() -> jinja2.Environment:
         time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "—")
     env.filters["credits"] = lambda v: f"{float(v):.2f}" if v not in (None, "") else "—"
     env.filters["yesno"] = lambda v: "Yes" if v else "No"
-    env.filters["dash"] = lambda v: "—" if v in (None, "") else v
+    env.filters["dash"] = lambda v: (
+        "—" if v in (None, "") or isinstance(v, jinja2.Undefined) else v)
     return env
 
 
@@ -300,7 +301,16 @@ async def _startup(app: web.Application) -> None:
 
 def setup_web(app: web.Application) -> None:
     """Add the staff web UI (templates, static files, pages, middlewares) to the node app."""
-    from node import web_auth, web_local
+    from node import (
+        web_audit,
+        web_auth,
+        web_federation,
+        web_local,
+        web_moves,
+        web_record,
+        web_status,
+        web_worklist,
+    )
 
     if WEB in app:
         return
@@ -312,6 +322,8 @@ def setup_web(app: web.Application) -> None:
     app.router.add_static("/static/", HERE / "static", name="static")
     web_auth.setup(app)
     web_local.setup(app)
+    for pages in (web_federation, web_record, web_moves, web_worklist, web_audit, web_status):
+        pages.setup(app)
 
 
 def add_nav(app: web.Application, href: str, label: str, *roles: str) -> None:

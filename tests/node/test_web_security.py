@@ -179,7 +179,15 @@ async def test_every_post_form_refused_without_csrf(web: Web) -> None:
     app_posts = {r.resource.canonical for r in web.server.app.router.routes()
                  if r.method == "POST" and r.resource is not None
                  and not r.resource.canonical.startswith(CSRF_EXEMPT_PREFIXES)}
-    assert set(posts) == app_posts, "every POST route has a form that was checked"
+    assert set(posts) <= app_posts
+    # routes whose forms only appear with data (a worklist item, a link) or that are called
+    # by script: post to them with their path parameters filled in, without a token
+    import re
+
+    for route in sorted(app_posts - set(posts)):
+        url = re.sub(r"\{action\}", "confirm", re.sub(r"\{[a-z_]+\}", "1", route))
+        posts[url] = Form(action=url, method="post", fields={"csrf_token": ""})
+    assert len(posts) >= len(app_posts), "every POST route is checked"
     operator = await web.login("otto")
     for action, form in posts.items():
         for client in (anon, operator):

@@ -1,0 +1,207 @@
+// statenode federated search: POST the form, read the NDJSON stream, render each state's
+// answer as it arrives (DESIGN.md "Web UI"). No inline script (CSP); data goes in via
+// textContent only, never as HTML.
+"use strict";
+(() => {
+  const form = document.getElementById("search-form");
+  if (!form) return;
+  const status = document.getElementById("search-status");
+  const results = document.getElementById("results");
+  const recordForm = document.getElementById("record-form");
+  const button = document.getElementById("search-button");
+  const LEVELS = { exact: "same", agree: "same", alias: "nickname", jw_high: "very similar",
+                   jw_mid: "similar", conflict: "conflicting", differ: "differs",
+                   swapped: "swapped", partial: "partly", fuzzy: "similar spelling",
+                   one_differs: "one differs", swap: "day/month swapped",
+                   near: "a few days apart" };
+  const FIELDS = { given: "given name", surnames: "surnames", birth_date: "birth date",
+                   sex: "sex", birth_city: "birth city", birth_region: "birth state",
+                   mother: "mother", father: "father", state_student_id: "student id" };
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "text") node.textContent = v; else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) node.append(c);
+    return node;
+  }
+  function say(text, isError) {
+    status.textContent = text;
+    status.className = "search-status" + (isError ? " message error" : "");
+    status.setAttribute("role", isError ? "alert" : "status");
+  }
+  function fullName(d) {
+    return [d.first_name, d.middle_name, d.last_name_1, d.last_name_2, d.suffix]
+      .filter(Boolean).join(" ");
+  }
+  function agreementText(ag) {
+    const parts = [];
+    for (const [field, level] of Object.entries(ag || {})) {
+      if (level === "missing") continue;
+      parts.push(`${FIELDS[field] || field}: ${LEVELS[level] || level}`);
+    }
+    return parts.join(" · ");
+  }
+
+  const sections = new Map();
+  let purpose = "";
+  let found = 0;
+
+  function section(state, isLocal) {
+    if (sections.has(state)) return sections.get(state);
+    const heading = el("h3", { id: `state-${state}` });
+    heading.append(el("span", { class: "badge state", text: state }), " ",
+                   el("span", { class: "state-title", text: isLocal ? "This node" : "Waiting…" }));
+    const body = el("div", { class: "state-body" },
+                    el("p", { class: "pending", text: "Waiting for an answer…" }));
+    const box = el("section", { class: "state-result pending-state", "aria-labelledby": `state-${state}`,
+                                "data-state": state }, heading, body);
+    results.append(box);
+    sections.set(state, box);
+    return box;
+  }
+
+  function recordLink(state, cand, isLocal) {
+    const q = new URLSearchParams({ purpose });
+    if (isLocal) q.append("local", cand.record); else q.append("r", `${state}:${cand.handle}`);
+    return `/record?${q}`;
+  }
+
+  function renderAnswer(line) {
+    const box = section(line.state, line.local);
+    box.classList.remove("pending-state");
+    const title = box.querySelector(".state-title");
+    const body = box.querySelector(".state-body");
+    body.replaceChildren();
+    if (line.status !== "answered") {
+      box.classList.add("no-answer");
+      title.textContent = line.status === "timeout" ? "Did not answer in time" : "Did not answer";
+      body.append(el("p", { class: "message error", text: line.error || line.status }));
+      return;
+    }
+    const cands = line.candidates || [];
+    found += cands.length;
+    const label = line.local ? "This node" : "Answered";
+    title.textContent = `${label} · ${cands.length} record${cands.length === 1 ? "" : "s"}`;
+    if (!cands.length) {
+      body.append(el("p", { class: "empty", text: "No record of this child." }));
+      return;
+    }
+    const tbody = el("tbody");
+    cands.forEach((c, i) => {
+      const d = c.demographics || {};
+      const name = fullName(d);
+      const id = `pick-${line.state}-${i}`;
+      const box = el("input", { type: "checkbox", id, name: line.local ? "local" : "r",
+                                value: line.local ? c.record : `${line.state}:${c.handle}`,
+                                checked: c.outcome === "match" });
+      const pick = el("td", { class: "pick" }, box,
+                      el("label", { for: id, class: "visually-hidden", text: `Include ${name} (${line.state})` }));
+      const who = el("td", {}, el("a", { href: recordLink(line.state, c, line.local), text: name }));
+      const agree = agreementText(c.agreements);
+      if (agree) who.append(el("div", { class: "help", text: agree }));
+      const place = [d.birth_city, d.birth_state, d.birth_country].filter(Boolean).join(", ");
+      const outcome = el("td", {}, el("span", { class: `tag outcome-${c.outcome}`,
+                                                text: c.outcome === "near_match" ? "near match" : c.outcome }));
+      if (c.linked) outcome.append(" ", el("span", { class: "tag", text: "linked" }));
+      if (c.worklist_item) outcome.append(" ", el("span", { class: "tag muted", text: "on worklist" }));
+      tbody.append(el("tr", {}, pick, who, el("td", { text: d.birth_date || "—" }),
+                      el("td", { text: d.sex || "—" }), el("td", { text: place || "—" }),
+                      el("td", { class: "num", text: (c.score / 1000).toFixed(1) }), outcome));
+    });
+    const head = el("thead", {}, el("tr", {},
+      ...["Include", "Name", "Birth date", "Sex", "Birth place", "Score", "Outcome"].map(
+        (h) => el("th", { scope: "col", class: h === "Score" ? "num" : null, text: h }))));
+    body.append(el("table", { class: "data results" }, head, tbody));
+  }
+
+  function renderSummary(s) {
+    const missing = [...s.timed_out.map((st) => `${st} (no answer in time)`),
+                     ...Object.keys(s.failed).map((st) => `${st} (could not be reached)`)];
+    let text = `${s.answered.length} state${s.answered.length === 1 ? "" : "s"} answered` +
+      (s.answered.length ? `: ${s.answered.join(", ")}.` : ".") +
+      ` ${found} record${found === 1 ? "" : "s"} found.`;
+    if (missing.length) text += ` Did not answer: ${missing.join("; ")}. Results may be incomplete.`;
+    say(text, false);
+  }
+
+  function handle(line) {
+    if (line.type === "start") {
+      section(line.local, true);
+      line.states.forEach((st) => section(st, false));
+      say(`Asking ${line.states.length} state${line.states.length === 1 ? "" : "s"}: ${line.states.join(", ")}…`);
+    } else if (line.type === "answer") {
+      renderAnswer(line);
+      const waiting = [...sections.values()].filter((b) => b.classList.contains("pending-state"))
+        .map((b) => b.dataset.state);
+      if (waiting.length) say(`Waiting for ${waiting.join(", ")}…`);
+    } else if (line.type === "summary") {
+      renderSummary(line);
+    }
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    if (!data.get("first_name").trim() || !data.get("last_name_1").trim()) {
+      say("Given name and first surname are needed to search.", true);
+      (data.get("first_name").trim() ? form.last_name_1 : form.first_name).focus();
+      return;
+    }
+    if (!data.get("purpose")) {
+      say("Choose the purpose of use.", true);
+      form.purpose.focus();
+      return;
+    }
+    purpose = data.get("purpose");
+    document.getElementById("record-purpose").value = purpose;
+    sections.clear();
+    results.replaceChildren();
+    found = 0;
+    recordForm.hidden = false;
+    button.disabled = true;
+    say("Searching…");
+    try {
+      const resp = await fetch(form.action, {
+        method: "POST", credentials: "same-origin",
+        headers: { "X-CSRF-Token": data.get("csrf_token"),
+                   "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(data),
+      });
+      if (!resp.ok) {
+        let message = `The search failed (HTTP ${resp.status}).`;
+        try { message = (await resp.json()).error || message; } catch (e) { /* not JSON */ }
+        recordForm.hidden = true;
+        say(message, true);
+        return;
+      }
+      const reader = resp.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (value) buffer += decoder.decode(value, { stream: true });
+        let nl;
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          const text = buffer.slice(0, nl).trim();
+          buffer = buffer.slice(nl + 1);
+          if (text) handle(JSON.parse(text));
+        }
+        if (done) break;
+      }
+    } catch (err) {
+      say(`The search was interrupted: ${err.message}`, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  recordForm.addEventListener("submit", (event) => {
+    if (!recordForm.querySelector("input[type=checkbox]:checked")) {
+      event.preventDefault();
+      say("Tick at least one record to open.", true);
+    }
+  });
+})();

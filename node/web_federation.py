@@ -1,0 +1,166 @@
+"""Federated search page of the staff web UI: ask every state at once, show answers as they come.
+
+DESIGN.md "Web UI" (federated search: results appear as each state answers, with states
+that did not answer named) and "Identity matching"; MSIX.md §1.3. `GET /search` shows the
+form with the fields school staff have at hand (both surnames, given names, birth date,
+sex, birth place, parents' names, any id) and a required purpose of use.
+`static/search.js` POSTs the form (CSRF token in the `X-CSRF-Token` header) to
+`POST /search/results`, which streams NDJSON, one line per event:
+
+- `{"type": "start", "local": "FL", "states": ["CA", "TX"]}`
+- `{"type": "answer", "state": .., "status": "answered"|"timeout"|"failed", "error": ..,
+  "candidates": [{handle|record, score, outcome, demographics, agreements, ..}]}` — this
+  node's own students first (`"local": true`, `record` = state student id), then each
+  peer as it answers (through the links find hook, so near matches reach the worklist);
+- `{"type": "summary", "answered": [..], "timed_out": [..], "failed": {state: reason}}`.
+
+Every candidate shown is recorded with `accounts.record_view(..., what="search")`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+from aiohttp import web
+
+from node import accounts
+from node.app import CONFIG
+from node.errors import BadRequest, NodeError
+from node.services import SERVICES, Services
+from node.web_app import add_nav, current_session, render, requires, run_db
+from node.web_local import PURPOSE_LABELS, RECORD_ROLES
+from protocol.messages import PURPOSES, SEXES, Demographics, Find, FindCriteria, Requester
+
+NAME_FIELDS = ("first_name", "middle_name", "last_name_1", "last_name_2")
+PLACE_FIELDS = ("birth_city", "birth_state", "birth_country")
+PARENT_FIELDS = ("mother_first", "mother_last", "father_first", "father_last")
+FORM_FIELDS = (*NAME_FIELDS, "birth_date", "sex", *PLACE_FIELDS, *PARENT_FIELDS,
+               "student_id", "purpose")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LOCAL_LIMIT = 10
+
+
+def requester_for(request: web.Request) -> Requester:
+    """The signed-in user as the `Requester` a peer logs (FERPA §99.32)."""
+    session = current_session(request)
+    assert session is not None
+    cfg = request.app[CONFIG]
+    return Requester(session.user.username, session.user.role,
+                     (cfg.node.name or cfg.node.id)[:200])
+
+
+def check_purpose(value: str) -> str:
+    if value not in PURPOSES:
+        raise BadRequest("Choose the purpose of use." if not value
+                         else f"Unknown purpose of use {value!r}.")
+    return value
+
+
+def parse_search(form: Any) -> tuple[FindCriteria, str, dict[str, str]]:
+    """(criteria, purpose, the cleaned form) from the search form; BadRequest names the field."""
+    clean = {k: str(form.get(k, "")).strip()[:100] for k in FORM_FIELDS}
+    if not clean["first_name"] or not clean["last_name_1"]:
+        raise BadRequest("Given name and first surname are needed to search.")
+    if clean["birth_date"] and not DATE_RE.match(clean["birth_date"]):
+        raise BadRequest("Birth date must be a date like 2012-05-31.")
+    if clean["sex"] and clean["sex"] not in SEXES:
+        raise BadRequest("Sex must be F, M or X.")
+    purpose = check_purpose(clean["purpose"])
+    person = Demographics(**{k: clean[k] for k in (*NAME_FIELDS, "birth_date", "sex",
+                                                   *PLACE_FIELDS) if clean[k]})
+    parents = []
+    for role, prefix in (("female", "mother"), ("male", "father")):
+        name = f"{clean[prefix + '_first']} {clean[prefix + '_last']}".strip()
+        if name:
+            parents.append(f"{role}: {name}")
+    ids = (("state_student_id", clean["student_id"]),) if clean["student_id"] else ()
+    return FindCriteria(person, tuple(parents), ids), purpose, clean
+
+
+def local_candidates(db: Any, find: Find, tf: Any) -> list[dict[str, Any]]:
+    """This node's own students matching the criteria (scored like a peer's `find`)."""
+    from node.handlers import CANDIDATE_POOL, demographics_of, query_of
+    from node.matching import blocking_keys, score_candidates
+    from node.store import candidates as store_candidates
+
+    query = query_of(find)
+    rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
+    out = []
+    for hit in score_candidates(query, rows, limit=LOCAL_LIMIT, tf=tf):
+        if hit.outcome == "no_match":
+            continue
+        row = rows[hit.position]
+        out.append({"record": row["state_student_id"], "score": round(hit.score * 1000),
+                    "outcome": hit.outcome, "demographics": demographics_of(row).to_body(),
+                    "agreements": {k: str(v) for k, v in hit.agreements.items()}})
+    return out
+
+
+def _ndjson(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False) + "\n").encode()
+
+
+async def _record_shown(request: web.Request, purpose: str, state: str,
+                        ids: list[str]) -> None:
+    if not ids:
+        return
+    who = requester_for(request)
+    await run_db(request, accounts.record_view, who.user_id, who.role, purpose, ids, state,
+                 what="search")
+
+
+# ---- pages -------------------------------------------------------------------------------
+
+@requires(*RECORD_ROLES)
+async def search_page(request: web.Request) -> web.StreamResponse:
+    form = {k: request.query.get(k, "")[:100] for k in FORM_FIELDS}
+    return render(request, "search.html",
+                  {"form": form, "purposes": PURPOSE_LABELS, "sexes": SEXES},
+                  title="Search all states")
+
+
+@requires(*RECORD_ROLES)
+async def search_results(request: web.Request) -> web.StreamResponse:
+    """Stream each state's answer as NDJSON (see the module docstring)."""
+    from node.control_api import answer_json
+    from node.peer_client import FindSummary, active_peers, find_all
+
+    services: Services = request.app[SERVICES]
+    form = await request.post()
+    try:
+        criteria, purpose, _clean = parse_search(form)
+        peers = active_peers(services)
+    except NodeError as exc:
+        return web.json_response({"error": str(exc)}, status=exc.status)
+    requester = requester_for(request)
+    find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await resp.prepare(request)
+    me = services.node_id
+    await resp.write(_ndjson({"type": "start", "local": me, "states": peers}))
+    local = await services.store.run(local_candidates, find, services.extra.get("tf"))
+    await _record_shown(request, purpose, me, [c["record"] for c in local])
+    await resp.write(_ndjson({"type": "answer", "state": me, "local": True,
+                              "status": "answered", "error": "", "candidates": local}))
+    summary = FindSummary()
+    hook, find_id = services.extra.get("find_hook"), os.urandom(8).hex()
+    async for answer in find_all(services, criteria, requester=requester, purpose=purpose,
+                                 peers=peers, summary=summary):
+        line = answer_json(answer)
+        if hook is not None:  # links and the near-match worklist (node.link_routes)
+            line = await hook(services, line, criteria, requester, find_id)
+        cands = line.get("candidates", [])
+        await _record_shown(request, purpose, answer.state, [c["handle"] for c in cands])
+        await resp.write(_ndjson({"type": "answer", **line}))
+    await resp.write(_ndjson({"type": "summary", **summary.__dict__}))
+    await resp.write_eof()
+    return resp
+
+
+def setup(app: web.Application) -> None:
+    add_nav(app, "/search", "Search all states", *RECORD_ROLES)
+    app.router.add_get("/search", search_page, name="search")
+    app.router.add_post("/search/results", search_results, name="search_results")
