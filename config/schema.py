@@ -40,8 +40,14 @@ class ServerSection:
     tls_key: Path | None = _f(None, "PEM private key for tls_cert (mode 0600)", kind="path")
     tls_client_ca: Path | None = _f(
         None,
-        "Require client certificates for /federation (mutual TLS); pinned per peer",
+        "Extra PEM CA certificates accepted for client certificates (peers' pinned "
+        "self-signed certificates are trusted without it)",
         kind="path",
+    )
+    require_client_cert: bool = _f(
+        False,
+        "Mutual TLS: accept federation exchanges only from a client certificate matching "
+        "the sender's directory pin (403 otherwise); needs tls_cert",
     )
     metrics_from: tuple[str, ...] = _f(
         ["127.0.0.1", "::1"], "Client addresses or networks allowed to scrape GET /metrics"

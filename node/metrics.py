@@ -52,7 +52,7 @@ def _number(value: float) -> str:
         return "+Inf" if value > 0 else "-Inf"
     if float(value).is_integer() and abs(value) < 2**53:
         return str(int(value))
-    return repr(float(value))
+    return format(float(value), ".12g")
 
 
 @dataclass

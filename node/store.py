@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -128,8 +129,10 @@ def _storage_error(exc: sqlite3.Error, path: str) -> StorageError:
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
         return StorageError(f"the database {path} is locked by another writer; nothing was saved")
-    if "readonly" in text or "read-only" in text:
-        return StorageError(f"the database {path} is read-only; nothing was saved")
+    if "readonly" in text or "read-only" in text or ("unable to open" in text and not (
+            os.access(path, os.W_OK) and os.access(os.path.dirname(path) or ".", os.W_OK))):
+        return StorageError(f"the database {path} is read-only (or its folder is); "
+                            "nothing was saved")
     if "full" in text:
         return StorageError(f"the disk holding the database {path} is full; nothing was saved")
     return StorageError(f"the database {path} failed ({exc}); nothing was saved")
@@ -391,6 +394,7 @@ class Store:
     def _open(self, synchronous: str, busy_timeout_ms: int) -> Database:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown synchronous level {synchronous}")
+        conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False,
                                    timeout=busy_timeout_ms / 1000)
@@ -401,6 +405,8 @@ class Store:
             db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             migrations.apply(db)
         except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
             raise _storage_error(exc, self.path) from exc
         return db
 
