@@ -131,7 +131,7 @@ def _storage_error(exc: sqlite3.Error, path: str) -> StorageError:
         return StorageError(f"the database {path} is locked by another writer; nothing was saved")
     if "readonly" in text or "read-only" in text or ("unable to open" in text and not (
             os.access(path, os.W_OK) and os.access(os.path.dirname(path) or ".", os.W_OK))):
-        return StorageError(f"the database {path} is read-only (or its folder is); "
+        return StorageError(f"the database {path} (or its folder) is read-only; "
                             "nothing was saved")
     if "full" in text:
         return StorageError(f"the disk holding the database {path} is full; nothing was saved")
