@@ -202,7 +202,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def _entry_to_json(e: DirectoryEntry) -> dict[str, Any]:
     return {"node_id": e.node_id, "name": e.name, "endpoints": list(e.endpoints),
             "signing_key": _b64(e.signing_key), "key_id": e.key_id, "status": e.status,
-            "valid_until_ms": e.valid_until_ms, "next_signing_key": _b64(e.next_signing_key)}
+            "valid_until_ms": e.valid_until_ms, "next_signing_key": _b64(e.next_signing_key),
+            "tls_cert_sha256": e.tls_cert_sha256.hex() if e.tls_cert_sha256 else None}
 
 
 def _entry_from_json(d: Any, where: str) -> DirectoryEntry:
@@ -212,7 +213,9 @@ def _entry_from_json(d: Any, where: str) -> DirectoryEntry:
             node_id=d["node_id"], name=d["name"], endpoints=tuple(d["endpoints"]),
             signing_key=base64.b64decode(d["signing_key"]), key_id=d["key_id"],
             status=d["status"], valid_until_ms=int(d["valid_until_ms"]),
-            next_signing_key=base64.b64decode(nxt) if nxt else None)
+            next_signing_key=base64.b64decode(nxt) if nxt else None,
+            tls_cert_sha256=bytes.fromhex(d["tls_cert_sha256"]) if d.get("tls_cert_sha256")
+            else None)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StorageError(f"{where}: damaged entry ({exc!r})") from exc
 
@@ -330,7 +333,8 @@ class Authority:
             entries[info.node_id] = DirectoryEntry(
                 node_id=info.node_id, name=info.name, endpoints=info.endpoints,
                 signing_key=info.signing_key, key_id=info.key_id, status="active",
-                valid_until_ms=now_ms + int(self.cfg.entry_lifetime * 1000))
+                valid_until_ms=now_ms + int(self.cfg.entry_lifetime * 1000),
+                tls_cert_sha256=info.tls_cert_sha256)
         return self._change(apply)
 
     def _set_status(self, node_id: str, status: str) -> int:

@@ -481,7 +481,9 @@ async def directory_ctx(app: web.Application) -> AsyncIterator[None]:
     app[DIRECTORY] = view
     app[PEER_KEYS] = PeerKeyCache(timeout=cfg.peers.timeout)
     app[KEYRING] = KeyRing(cfg, app[KEYS])
-    session = aiohttp.ClientSession()
+    from node.tls import client_connector
+
+    session = aiohttp.ClientSession(connector=client_connector(cfg))
     app[HTTP] = session
     if view.snapshot is None and view.sources():
         await view.refresh(session)

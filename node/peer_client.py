@@ -25,6 +25,7 @@ import aiohttp
 from node.audit_glue import log_opened, log_sealed
 from node.errors import PeerUnavailable
 from node.services import Services
+from protocol.directory import DirectoryEntry
 from protocol.envelope import OpenedEnvelope, open_envelope, seal_envelope
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import Error, Find, FindCriteria, FindReply, Message, Requester
@@ -83,7 +84,13 @@ async def request(services: Services, peer: str, message: Message, *, purpose: s
         await log_sealed(services, sealed, peer=peer, direction="out", user_id=user_id,
                          user_role=user_role, student_ids=())
         body, kind, status = await _post(services, peer, list(entry.endpoints), sealed.wire,
-                                         timeout - (time.monotonic() - started))
+                                         timeout - (time.monotonic() - started), entry=entry)
+    except aiohttp.ServerFingerprintMismatch as exc:
+        from node.tls import mismatch_reason
+
+        services.peers.failure(peer, "TLS pin mismatch")
+        services.metrics.outgoing[(peer, message.TYPE, "tls_pin")] += 1
+        raise PeerUnavailable(mismatch_reason(peer, exc)) from exc
     except TimeoutError as exc:
         services.peers.failure(peer, "timed out")
         services.metrics.outgoing[(peer, message.TYPE, "timeout")] += 1
@@ -135,16 +142,25 @@ def endpoints_for(services: Services, peer: str, signed: list[str]) -> list[str]
 
 
 async def _post(services: Services, peer: str, signed: list[str], wire: bytes,
-                budget: float) -> tuple[bytes, str, int]:
-    """POST to the first endpoint that accepts a connection, within `budget` seconds."""
+                budget: float, entry: DirectoryEntry | None = None) -> tuple[bytes, str, int]:
+    """POST to the first endpoint that accepts a connection, within `budget` seconds; a peer
+    whose entry publishes a TLS pin is reached over https only, its pin checked (node.tls)."""
+    from node.tls import request_ssl
+
     deadline = time.monotonic() + budget
     urls = endpoints_for(services, peer, signed)
     for i, url in enumerate(urls):
         remaining = max(0.1, deadline - time.monotonic())
         try:
+            pin = request_ssl(services.cfg, entry, url)
+        except ValueError as exc:
+            if i == len(urls) - 1:
+                raise aiohttp.ClientConnectionError(str(exc)) from exc
+            continue
+        try:
             async with services.session.post(
                 url.rstrip("/") + "/federation/v1/exchange", data=wire,
-                headers={"Content-Type": MSGPACK},
+                headers={"Content-Type": MSGPACK}, ssl=pin,
                 timeout=aiohttp.ClientTimeout(total=remaining),
             ) as resp:
                 return await resp.read(), resp.headers.get("Content-Type", ""), resp.status

@@ -32,6 +32,7 @@ KEYS_CONTEXT = b"statenode/v1/keys"
 STATUSES = ("active", "suspended", "revoked")
 URL_RE = re.compile(r"https?://[^\s/?#]+(:\d+)?(/[^\s]*)?")
 KEY_ID_RE = re.compile(r"[0-9a-f]{16}")
+PIN_RE = re.compile(r"[0-9a-f]{64}")
 DEFAULT_MAX_SKEW_MS = 5 * 60 * 1000
 MAX_ENTRIES = 100
 MAX_ENCRYPTION_KEYS = 4
@@ -258,12 +259,14 @@ class NodeInfo:
     endpoints: tuple[str, ...]
     signing_key: bytes
     key_id: str
+    tls_cert_sha256: bytes | None = None  # SHA-256 of the TLS certificate's SPKI (node.tls)
 
     def to_json(self) -> str:
-        return json.dumps({"node_id": self.node_id, "name": self.name,
-                           "endpoints": list(self.endpoints),
-                           "signing_key": base64.b64encode(self.signing_key).decode(),
-                           "key_id": self.key_id}, indent=2, sort_keys=True)
+        d = {"node_id": self.node_id, "name": self.name, "endpoints": list(self.endpoints),
+             "signing_key": base64.b64encode(self.signing_key).decode(), "key_id": self.key_id}
+        if self.tls_cert_sha256 is not None:
+            d["tls_cert_sha256"] = self.tls_cert_sha256.hex()
+        return json.dumps(d, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> NodeInfo:
@@ -278,10 +281,12 @@ class NodeInfo:
             public = base64.b64decode(raw_key, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise MalformedMessage("node info.signing_key: not base64") from exc
+        pin = r.opt_text("tls_cert_sha256", pattern=PIN_RE, max_len=64)
         info = cls(as_node_id(r.get("node_id"), "node info.node_id"),
                    r.text("name", max_len=100), _endpoints(r),
                    _public(public, "node info.signing_key"),
-                   r.text("key_id", pattern=KEY_ID_RE, max_len=16))
+                   r.text("key_id", pattern=KEY_ID_RE, max_len=16),
+                   bytes.fromhex(pin) if pin else None)
         r.done()
         if key_id(info.signing_key) != info.key_id:
             raise MalformedMessage("node info.key_id: does not match signing_key")

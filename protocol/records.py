@@ -144,7 +144,9 @@ def _ident(value: Any, limit: int) -> str:
 
 
 def _enum(value: Any, allowed: frozenset[str]) -> str:
-    text = value.strip() if isinstance(value, str) else value
+    if not isinstance(value, str):
+        raise ValueError(f"not one of {', '.join(sorted(allowed))} (a {type(value).__name__})")
+    text = value.strip()
     if text not in allowed:
         raise ValueError(f"not one of {', '.join(sorted(allowed))} ({value!r})")
     return str(text)
@@ -218,7 +220,9 @@ def _credits(value: Any, _: Any = None) -> float:
 
 
 def _state(value: Any, _: Any = None) -> str:
-    text = value.strip().upper() if isinstance(value, str) else value
+    if not isinstance(value, str):
+        raise ValueError(f"not a USPS state code (a {type(value).__name__})")
+    text = value.strip().upper()
     if text not in USPS_CODES:
         raise ValueError(f"not a USPS state code ({value!r})")
     return str(text)
@@ -316,7 +320,8 @@ def check_row(row: Mapping[str, Any], table: str, errors: list[tuple[str, str]],
             continue
         entry = spec.get(key)
         if entry is None:
-            errors.append((prefix + key, "unknown field"))
+            shown = key if key.isprintable() and len(key) <= 64 else repr(key[:64])
+            errors.append((prefix + shown, "unknown field"))
             continue
         check, arg = entry
         # Fast paths, same results: plain printable text within its limit, exact enums.

@@ -74,7 +74,7 @@ def _register() -> None:
     import importlib
 
     for name in ("setup", "data", "directory", "federation", "matching", "audit", "accounts",
-                 "operations"):
+                 "operations", "tls"):
         try:
             importlib.import_module(f"node.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -44,14 +44,21 @@ cache_file = "directory.msgpack"
 def node_info(cfg_path: str) -> dict[str, object]:
     cfg = load_config(cfg_path)
     keys = load_keys(cfg)
-    endpoint = cfg.server.public_url or f"http://{cfg.server.host}:{cfg.server.port}"
-    return {
+    from node.tls import own_pin
+
+    scheme = "https" if cfg.server.tls_cert is not None else "http"
+    endpoint = cfg.server.public_url or f"{scheme}://{cfg.server.host}:{cfg.server.port}"
+    info: dict[str, object] = {
         "node_id": cfg.node.id,
         "name": cfg.node.name or cfg.node.id,
         "endpoints": [endpoint],
         "signing_key": base64.b64encode(keys.signing.public).decode(),
         "key_id": keys.signing.key_id,
     }
+    pin = own_pin(cfg)
+    if pin is not None:
+        info["tls_cert_sha256"] = pin.hex()
+    return info
 
 
 def write_node(
@@ -143,6 +150,8 @@ def _print_keys(config_path: str, *, as_json: bool) -> None:
     click.echo(f"endpoint:       {info['endpoints'][0]}")  # type: ignore[index]
     click.echo(f"signing key:    {info['signing_key']}")
     click.echo(f"signing key id: {info['key_id']}")
+    if "tls_cert_sha256" in info:
+        click.echo(f"TLS pin:        {info['tls_cert_sha256']} (SHA-256 of the cert's SPKI)")
     import time
 
     now = time.time()
