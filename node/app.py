@@ -10,6 +10,7 @@ job with its interval from the config.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import ssl
@@ -21,7 +22,9 @@ from aiohttp import web
 from config.schema import NodeConfig
 from node import __version__
 from node.identity import NodeKeys, load_keys
+from node.services import Services
 from node.store import Store
+from protocol.errors import ProtocolError
 
 CONFIG = web.AppKey("config", NodeConfig)
 KEYS = web.AppKey("keys", NodeKeys)
@@ -49,7 +52,6 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     from node import federation_store
-    from node.store import Store
 
     store = Store(app[CONFIG].storage.database)
     await store.run(federation_store.apply_migrations)
@@ -90,6 +92,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         peer_keys=app[PEER_KEYS], log=exchange_log, session=app[HTTP],
         peers=PeerStates(cfg.peers.backoff_initial, cfg.peers.backoff_max),
     )
+    seed_replay_cache(services)
     app[SERVICES] = services
     app[LOG] = exchange_log
     setup_witnessing(services)
@@ -102,6 +105,23 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     tf_task.cancel()
     exchange_log.close()
+
+
+def seed_replay_cache(services: Services) -> int:
+    """Rebuild the replay cache from the log's recently received message ids, so an
+    envelope accepted before a restart (or a kill -9) is still refused as a replay."""
+    from protocol.envelope import MAX_TTL_MS
+
+    skew = int(services.cfg.exchange.max_clock_skew * 1000)
+    now = int(time.time() * 1000)
+    window = MAX_TTL_MS + 2 * skew
+    count = 0
+    for peer, message_id, time_ms in services.log.recent_inbound(now - window):
+        with contextlib.suppress(ProtocolError):
+            services.replay.check_and_add(peer, message_id, keep_until_ms=time_ms + window,
+                                          now_ms=now)
+            count += 1
+    return count
 
 
 async def _outbox_job(app: web.Application) -> dict[str, int]:
@@ -126,6 +146,7 @@ async def _prune_job(app: web.Application) -> int:
 
 def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
     from node.directory_client import refresh_job, rotation_job
+    from node.drop_import import drop_import_job
     from node.retention import retention_job
     from node.tls import tls_peers_job
     from node.witnessing import checkpoint_job, cosign_job
@@ -137,6 +158,7 @@ def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
         "key_rotation": (min(3600.0, cfg.keys.encryption_key_lifetime / 4), rotation_job),
         "outbox": (cfg.jobs.outbox_interval, _outbox_job),
         "replay_prune": (60.0, _prune_job),
+        "drop_import": (cfg.jobs.import_interval, drop_import_job),
         "retention": (cfg.jobs.retention_interval, retention_job),
         "tls_peers": (15.0, tls_peers_job),
         "term_frequencies": (900.0, _tf_job),

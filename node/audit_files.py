@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from protocol.audit import LogEntry, decode_leaf, parse_line
-from protocol.audit_verify import Problem, check_entry, load_directory, verify_export
+from protocol.audit_verify import (
+    Problem,
+    check_entry,
+    directory_entries,
+    load_directory,
+    verify_export,
+)
+from protocol.directory import DirectoryEntry
 from protocol.errors import ProtocolError
 
 FILES = ("checkpoint", "verifier-key", "entries.jsonl", "directory.msgpack")
@@ -118,7 +125,7 @@ def _read_files(root: Path, ex: ExportFolder) -> None:
 
 
 def _check_chunk(start: int, leaves: Sequence[bytes], origin: str,
-                 keys: dict[str, tuple[bytes, ...]]) -> list[Problem]:
+                 keys: dict[str, DirectoryEntry]) -> list[Problem]:
     out: list[Problem] = []
     for i, leaf in enumerate(leaves, start=start):
         entry = decode_leaf(leaf)
@@ -143,7 +150,7 @@ def verify_folder(folder: str | Path, witness_keys: Sequence[str] = (),
             snap = load_directory(ex.directory, authority)
         except ProtocolError:
             return problems  # already reported by verify_export
-        keys = {e.node_id: e.signing_keys() for e in snap.entries}
+        keys = directory_entries(snap)
         origin = ex.verifier_key.split("+", 1)[0]
         step = -(-len(ex.leaves) // jobs)
         with ProcessPoolExecutor(max_workers=jobs) as pool:

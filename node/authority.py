@@ -41,6 +41,7 @@ from crypto.keys import SigningKey, check_public_key, generate_signing_key, key_
 from crypto.keys import load_signing_key as _load_signing_key
 from node.errors import BadRequest, Conflict, NotFound, StorageError
 from protocol.directory import (
+    MAX_RETIRED_KEYS,
     DirectoryEntry,
     DirectorySnapshot,
     NodeInfo,
@@ -203,7 +204,9 @@ def _entry_to_json(e: DirectoryEntry) -> dict[str, Any]:
     return {"node_id": e.node_id, "name": e.name, "endpoints": list(e.endpoints),
             "signing_key": _b64(e.signing_key), "key_id": e.key_id, "status": e.status,
             "valid_until_ms": e.valid_until_ms, "next_signing_key": _b64(e.next_signing_key),
-            "tls_cert_sha256": e.tls_cert_sha256.hex() if e.tls_cert_sha256 else None}
+            "tls_cert_sha256": e.tls_cert_sha256.hex() if e.tls_cert_sha256 else None,
+            "retired_signing_keys": [{"public": _b64(k), "retired_at_ms": at}
+                                     for k, at in e.retired_signing_keys]}
 
 
 def _entry_from_json(d: Any, where: str) -> DirectoryEntry:
@@ -215,7 +218,9 @@ def _entry_from_json(d: Any, where: str) -> DirectoryEntry:
             status=d["status"], valid_until_ms=int(d["valid_until_ms"]),
             next_signing_key=base64.b64decode(nxt) if nxt else None,
             tls_cert_sha256=bytes.fromhex(d["tls_cert_sha256"]) if d.get("tls_cert_sha256")
-            else None)
+            else None,
+            retired_signing_keys=tuple((base64.b64decode(r["public"]), int(r["retired_at_ms"]))
+                                       for r in d.get("retired_signing_keys") or ()))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StorageError(f"{where}: damaged entry ({exc!r})") from exc
 
@@ -381,11 +386,16 @@ class Authority:
                 raise AuthorityError(f"node {e.node_id} is revoked; revocation is final")
             if public == e.signing_key:
                 raise AuthorityError(f"node {e.node_id}: the next key is the current key")
+            if any(public == k for k, _ in e.retired_signing_keys):
+                raise AuthorityError(f"node {e.node_id}: the next key {key_id(public)} was "
+                                     "retired before; announce a newly generated key")
             entries[e.node_id] = _with(e, next_signing_key=public)
         return self._change(apply)
 
     def promote_key(self, node_id: str) -> int:
-        """Make the announced next key the node's only signing key."""
+        """Make the announced next key the node's only signing key. The old key moves to
+        `retired_signing_keys` (retired now; the newest MAX_RETIRED_KEYS are kept), so
+        auditors can still verify what it signed before; peers no longer accept it."""
         def apply(entries: dict[str, DirectoryEntry], now_ms: int) -> None:
             e = self._get(entries, node_id)
             if e.next_signing_key is None:
@@ -393,10 +403,15 @@ class Authority:
                                      "(run announce-key first)")
             if e.status == "revoked":
                 raise AuthorityError(f"node {e.node_id} is revoked; revocation is final")
+            # newest first even if this clock stepped back since the last promotion
+            newest = e.retired_signing_keys[0][1] if e.retired_signing_keys else 0
             entries[e.node_id] = _with(
                 e, signing_key=e.next_signing_key, key_id=key_id(e.next_signing_key),
                 next_signing_key=None,
-                valid_until_ms=now_ms + int(self.cfg.entry_lifetime * 1000))
+                valid_until_ms=now_ms + int(self.cfg.entry_lifetime * 1000),
+                retired_signing_keys=((e.signing_key, max(now_ms, newest)),
+                                      *(r for r in e.retired_signing_keys
+                                        if r[0] != e.next_signing_key))[:MAX_RETIRED_KEYS])
         return self._change(apply)
 
     def entries(self) -> tuple[int, list[DirectoryEntry]]:

@@ -82,6 +82,7 @@ def copy_database(src: Path, dst: Path,
         raise NotFound(f"{src}: database not found")
     tmp = dst.with_name(dst.name + ".partial")
     tmp.unlink(missing_ok=True)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # student data: 0600
     source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=30)
     target = sqlite3.connect(tmp)
     try:
@@ -129,6 +130,7 @@ def backup(cfg: NodeConfig, out: str | Path, *, include_keys: bool = False,
     if folder.exists() and any(folder.iterdir()):
         raise Conflict(f"{folder}: exists and is not empty; choose a new folder")
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)  # also when it already existed (empty)
     files: dict[str, str] = {}
     for name, src in (("node.db", cfg.storage.database),
                       ("exchange-log.db", cfg.storage.exchange_log)):
@@ -141,8 +143,7 @@ def backup(cfg: NodeConfig, out: str | Path, *, include_keys: bool = False,
     if include_keys:
         base = cfg.keys.signing_key.parent
         key_files = [cfg.keys.signing_key, *sorted(cfg.keys.encryption_dir.iterdir())]
-        if cfg.keys.passphrase_file is not None:
-            key_files.append(cfg.keys.passphrase_file)
+        # the passphrase file is never copied beside the keys it protects
         for src in key_files:
             if not src.is_file():
                 continue
@@ -212,8 +213,8 @@ def _put(src: Path, dst: Path, stamp: str, private: bool = False) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".restoring")
     tmp.unlink(missing_ok=True)
-    if private:
-        _copy_private(src, tmp)
+    if private or src.suffix == ".db":
+        _copy_private(src, tmp)  # keys and databases (student data) are 0600
     else:
         shutil.copyfile(src, tmp)
         _fsync(tmp)

@@ -139,27 +139,47 @@ async def local_fetch(request: web.Request) -> web.Response:
 
 
 async def request_fetch(services: Services, state: str, fetch: Fetch) -> dict[str, Any]:
+    """Fetch from `state` and keep only snapshots that are really `state`'s answer to our
+    handles, signed by `state`'s directory key and valid as records; others are `rejected`
+    with the reason (a peer must not pass its data off as another state's)."""
+    from protocol.records import validate_student
+
     opened = await request(services, state, fetch, purpose=fetch.purpose,
                            user_id=fetch.requester.user_id, user_role=fetch.requester.role)
     reply = opened.message
     if not isinstance(reply, FetchReply):
         raise BadRequest(f"{state} answered fetch with {opened.header.type}")
     entry = services.directory.current().entry(state)
-    out = []
+    keys = entry.signing_keys() if entry is not None else ()
+    out: list[dict[str, Any]] = []
+    rejected: list[dict[str, str]] = []
     for snap in reply.snapshots:
-        verified = False
-        if entry is not None:
-            for key in entry.signing_keys():
+        problem = ""
+        if snap.owner != state:
+            problem = f"snapshot claims owner {snap.owner} but came from {state}"
+        elif snap.record_id not in fetch.handles:
+            problem = "snapshot is for a record we did not ask for"
+        else:
+            for key in keys:
                 try:
                     snap.verify(key)
-                    verified = True
                     break
                 except ProtocolError:
                     continue
+            else:
+                problem = f"snapshot is not signed by {state}'s directory key"
+        if not problem:
+            try:
+                validate_student(snap.record, where=f"{state} record {snap.record_id}")
+            except ProtocolError as exc:
+                problem = f"record is not valid: {str(exc)[:300]}"
+        if problem:
+            rejected.append({"record_id": snap.record_id[:128], "reason": problem})
+            continue
         out.append({"owner": snap.owner, "record_id": snap.record_id, "version": snap.version,
-                    "issued_at_ms": snap.issued_at_ms, "signature_verified": verified,
+                    "issued_at_ms": snap.issued_at_ms, "signature_verified": True,
                     "record": snap.record})
-    return {"snapshots": out, "missing": list(reply.missing)}
+    return {"snapshots": out, "missing": list(reply.missing), "rejected": rejected}
 
 
 def build_move_notice(record: dict[str, Any], *, sent_by: Requester, destination: str,

@@ -223,6 +223,8 @@ class DirectoryView:
         self.last = _Refresh(at=self._now())
         errors: list[str] = []
         timeout = aiohttp.ClientTimeout(total=self.cfg.peers.timeout)
+        authority = {directory_url(u) for u in self.cfg.directory.urls}
+        answered: str | None = None
         for url in self.sources():
             try:
                 async with session.get(url, timeout=timeout) as resp:
@@ -236,11 +238,20 @@ class DirectoryView:
             except (ProtocolError, NodeError) as exc:
                 errors.append(f"{url}: {exc}")
                 continue
+            if not newer and url not in authority:
+                # a mirror with nothing newer: other mirrors may hold a newer snapshot
+                answered = answered or url
+                continue
             self.last.ok, self.last.source = True, url
             self.last.accepted_serial = self.snapshot.serial if newer and self.snapshot else None
             self.last.error = "; ".join(errors) or None  # sources that failed before this one
             self._warn_if_expiring()
             return newer
+        if answered is not None:  # only mirrors answered, none with anything newer
+            self.last.ok, self.last.source = True, answered
+            self.last.error = "; ".join(errors) or None
+            self._warn_if_expiring()
+            return False
         self.last.ok = False
         self.last.error = "; ".join(errors) or "no directory URL configured and no known peers"
         log.warning("directory refresh failed: %s", self.last.error)

@@ -30,7 +30,7 @@ from protocol.envelope import (
     seal_envelope,
 )
 from protocol.errors import EnvelopeRejected, ErrorCode, MessageTooLarge, ProtocolError
-from protocol.messages import Error, Message
+from protocol.messages import MESSAGE_TYPES, Error, Message
 
 log = logging.getLogger("statenode.exchange")
 MSGPACK = "application/msgpack"
@@ -106,9 +106,10 @@ async def _error_reply(services: Services, clear: WireFields, code: ErrorCode, m
                        *, purpose: str = "data_quality", reply_to: bytes | None = None,
                        request_entry: LogEntry | None = None) -> web.Response:
     """A signed error reply if we can seal one to the sender; a plain JSON error otherwise."""
+    kind = clear.type if clear.type in MESSAGE_TYPES else "unknown"  # never attacker text
     services.metrics.rejections[code.value] += 1
-    services.metrics.requests[(clear.type, f"rejected:{code.value}")] += 1
-    log.info("rejected %s from %s: %s", clear.type, clear.sender, code.value)
+    services.metrics.requests[(kind, f"rejected:{code.value}")] += 1
+    log.info("rejected %s from %s: %s", kind, clear.sender, code.value)
     if reply_to is None:
         return plain_error(code, message)
     try:

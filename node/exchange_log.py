@@ -43,7 +43,7 @@ from crypto.checkpoint import (
 )
 from crypto.errors import CryptoError
 from crypto.keys import SigningKey
-from crypto.note import NoteSigner, OpenedNote, parse_note
+from crypto.note import NoteSigner, OpenedNote, add_signatures, parse_note
 from node.errors import Conflict, NotFound, StorageError
 from protocol.audit import LogEntry, entry_line
 
@@ -154,6 +154,13 @@ class ExchangeLog:
                         for i in range(tree.size >> lv)]
                 conn.executemany("INSERT INTO nodes VALUES (?, ?, ?)", rows)
         return int(count)
+
+    def use_signing_key(self, signing_key: SigningKey) -> None:
+        """Sign checkpoints and cosignatures with `signing_key` from now on (after a signing
+        key rotation's switch); the next `sign_checkpoint` also adds its signature to the
+        latest checkpoint when the log has not grown since."""
+        self.signer = NoteSigner(self.origin, signing_key)
+        self.cosigner = CosignatureSigner(self.origin, signing_key)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -293,6 +300,18 @@ class ExchangeLog:
             return LogEntry.from_leaf(bytes(leaf))
         return self._call(get)
 
+    def recent_inbound(self, since_ms: int) -> list[tuple[str, bytes, int]]:
+        """(peer, message id, time) of messages received since `since_ms`: the replay
+        cache is rebuilt from these at start, so a restart does not reopen a replay window.
+        Reads the newest leaves only (idx is in time order)."""
+        def read(db: Database) -> list[tuple[str, bytes, int]]:
+            rows = db.execute(
+                "SELECT peer, message_id, time_ms FROM leaves WHERE idx >= (SELECT "
+                "coalesce(min(idx), 0) FROM leaves WHERE time_ms >= ?) AND direction = 'in'",
+                [since_ms]).fetchall()
+            return [(r[0], bytes(r[1]), int(r[2])) for r in rows]
+        return self._call(read, self.db)
+
     def history(self, student_id: str) -> list[dict[str, Any]]:
         """Every logged exchange that disclosed this local student's data, oldest first."""
         def query() -> list[dict[str, Any]]:
@@ -319,7 +338,7 @@ class ExchangeLog:
         size = self._size
         last = self._latest_row()
         if last is not None and last[0] == size:
-            return last[2]
+            return self._countersign(size, last[2])
         if last is not None and last[0] > size:
             raise StorageError(f"{self.path}: the last signed checkpoint covers {last[0]} "
                                f"entries but the log has {size}; refusing to sign")
@@ -338,9 +357,20 @@ class ExchangeLog:
                              "VALUES (?, ?, ?, ?)", (size, root, note, now_ms))
         return note
 
+    def _countersign(self, size: int, note: str) -> str:
+        """The stored checkpoint of `size`, signed by our current key too (same text, so not
+        a second checkpoint: after a key switch the latest one verifies with the new key)."""
+        text, sigs = parse_note(note)
+        if any(s.name == self.origin and s.key_id == self.signer.key_id for s in sigs):
+            return note
+        note = add_signatures(OpenedNote(text, sigs), [self.signer])
+        self.db.conn.execute("UPDATE checkpoints SET note = ? WHERE size = ?", (note, size))
+        return note
+
     def sign_checkpoint(self, now_ms: int | None = None) -> str:
         """Sign a checkpoint of the current tree; when the size is unchanged return the last
-        one (re-signing would give the same bytes). Raises `StorageError` rather than sign a
+        one (re-signing would give the same bytes), with our signature added if it was signed
+        by an earlier key. Raises `StorageError` rather than sign a
         checkpoint inconsistent with the last one signed (even the empty tree gets one)."""
         return self._call(self._sign, _now_ms() if now_ms is None else now_ms)
 

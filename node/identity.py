@@ -84,7 +84,10 @@ def _read_index(folder: Path) -> list[RingEntry]:
 
 def _write_index(folder: Path, ring: list[RingEntry]) -> None:
     tmp = folder / (INDEX + ".tmp")
-    tmp.write_text(json.dumps([e.__dict__ for e in ring], indent=2))
+    with tmp.open("w") as f:
+        f.write(json.dumps([e.__dict__ for e in ring], indent=2))
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, folder / INDEX)
 
 
@@ -119,8 +122,12 @@ def load_keys(cfg: NodeConfig) -> NodeKeys:
     if not ring:
         raise KeyFileError(f"{cfg.keys.encryption_dir / INDEX}: no encryption keys listed")
     keys = {}
+    now = time.time()
     for e in ring:
-        key = load_encryption_key(cfg.keys.encryption_dir / e.file, passphrase=passphrase)
+        path = cfg.keys.encryption_dir / e.file
+        if e.valid_until < now and not path.exists():
+            continue  # an expired key whose retirement was interrupted: nothing to open
+        key = load_encryption_key(path, passphrase=passphrase)
         if key.key_id != e.key_id:
             raise KeyFileError(
                 f"{cfg.keys.encryption_dir / e.file}: key id does not match index.json"
@@ -141,9 +148,10 @@ def rotate_if_due(cfg: NodeConfig, *, now: float | None = None) -> bool:
     ring = _read_index(folder)
     changed = False
     keep = []
+    retired = []
     for e in ring:
         if e.valid_until + life < now:
-            (folder / e.file).unlink(missing_ok=True)
+            retired.append(e)
             changed = True
         else:
             keep.append(e)
@@ -156,5 +164,8 @@ def rotate_if_due(cfg: NodeConfig, *, now: float | None = None) -> bool:
         future.append(entry)
         changed = True
     if changed:
+        # crash-safe order: new key files exist, then the index names them, then old files go
         _write_index(folder, keep)
+        for e in retired:
+            (folder / e.file).unlink(missing_ok=True)
     return changed

@@ -24,6 +24,7 @@ this node, so a node never signs with a key its peers would reject.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from node.errors import Conflict, NodeError, NotFound
 from node.identity import load_keys, read_passphrase
 from protocol.directory import DirectorySnapshot, verify_snapshot
 from protocol.errors import ProtocolError
+
+log = logging.getLogger("statenode.keys")
 
 
 def next_key_path(cfg: NodeConfig) -> Path:
@@ -126,8 +129,6 @@ async def reload_handler(request: web.Request) -> web.Response:
     """`POST /local/v1/keys/reload`: use the key files as they are now on disk."""
     import asyncio
 
-    from crypto.checkpoint import CosignatureSigner
-    from crypto.note import NoteSigner
     from node.directory_client import KEYRING
     from node.services import SERVICES
 
@@ -137,9 +138,12 @@ async def reload_handler(request: web.Request) -> web.Response:
     except Exception as exc:
         raise NodeError(f"cannot reload keys: {exc}") from exc
     request.app[KEYRING].keys = keys
-    services.log.signer = NoteSigner(services.node_id, keys.signing)
-    services.log.cosigner = CosignatureSigner(services.node_id, keys.signing)
+    services.log.use_signing_key(keys.signing)
     services.peer_keys.invalidate(services.node_id)
+    try:  # the latest checkpoint gets the new key's signature now, not at the next job
+        await services.log.sign_checkpoint_async()
+    except NodeError as exc:
+        log.warning("keys reloaded, but signing a checkpoint with the new key failed: %s", exc)
     return web.json_response({"signing_key_id": keys.signing.key_id})
 
 

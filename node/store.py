@@ -4,8 +4,9 @@ Owns the schema of the record tables (DESIGN.md "Student records", MSIX.md §4: 
 qualifying_moves, enrollments, courses, assessments, with ON DELETE CASCADE), the import
 bookkeeping (import_runs, import_rejects) and the blocking keys kept in step with every
 stored student (match_keys, DESIGN.md "Identity matching"). Connection rules follow
-DEPENDENCIES.md §3: WAL, foreign_keys=ON per connection, synchronous=NORMAL (FULL can be
-asked for, e.g. by the audit log), a busy timeout, every write of one operation in one
+DEPENDENCIES.md §3: WAL, foreign_keys=ON per connection, synchronous=FULL (a move notice
+acknowledged with a signed receipt must survive a power cut; NORMAL can be asked for by
+bulk tools), a busy timeout, every write of one operation in one
 `db.atomic()` transaction. There is a single writer: every operation runs on one
 dedicated thread, so the aiohttp loop never blocks and never sees two writers.
 """
@@ -385,7 +386,7 @@ def candidates(db: Database, keys: Sequence[str], limit: int) -> list[dict[str, 
 class Store:
     """The node's database; every operation runs on one writer thread."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL",
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL",
                  busy_timeout_ms: int = 5000) -> None:
         self.path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")

@@ -79,6 +79,9 @@ async def fetch_parts(services: Any, wanted: dict[str, list[str]], requester: Re
         if result["missing"]:
             failed[state] = (f"{len(result['missing'])} record(s) not released for this "
                              "purpose or no longer held")
+        if result.get("rejected"):
+            failed[state] = "; ".join(f"refused a record from {state}: {r['reason']}"
+                                      for r in result["rejected"])
     return parts, failed
 
 

@@ -9,12 +9,18 @@ means the export verifies:
 * the directory snapshot verifies under the authority key (expiry is not held against an
   old export), and the log's verifier key is the log node's signing key in it;
 * the latest checkpoint, and every earlier cosigned one in the export, is signed by the
-  log key, and its root equals the RFC 9162 root of that many leaves (so a rewrite of
-  history after a witness cosigned shows up as a mismatch at the cosigned size);
+  log key (or by a key the directory lists as that node's next or retired signing key),
+  and its root equals the RFC 9162 root of that many leaves (so a rewrite of history after
+  a witness cosigned shows up as a mismatch at the cosigned size);
 * each leaf decodes, agrees with its decoded copy, carries a sender signature that
-  verifies with the sender's directory key, and a header that matches the entry;
-* cosignatures by directory nodes verify, and each required witness key (`--witness-key`)
-  cosigned at least one checkpoint of the export.
+  verifies with a key the directory lists for the sender at the entry's time
+  (`DirectoryEntry.keys_valid_at`, so entries signed before a key rotation still verify),
+  and a header that matches the entry;
+* cosignatures by directory nodes (any of their current, next or retired keys) verify,
+  and each required witness key (`--witness-key`) cosigned at least one checkpoint.
+
+Retired keys come only from the authority-signed directory, never from the export itself:
+a node cannot vouch for its own old keys.
 
 `cross_check` matches entries by (sender, message id, type): an "out" on one side must be
 an "in" on the other with the same header bytes, body hash and signature.
@@ -40,7 +46,12 @@ from crypto.errors import CryptoError
 from crypto.note import NoteVerifier, parse_note, parse_verifier_key
 from protocol.audit import LogEntry, decode_leaf, field_differences
 from protocol.codec import Reader, unpack
-from protocol.directory import DirectorySnapshot, verify_snapshot
+from protocol.directory import (
+    DEFAULT_MAX_SKEW_MS,
+    DirectoryEntry,
+    DirectorySnapshot,
+    verify_snapshot,
+)
 from protocol.envelope import Header, verify_logged_signature
 from protocol.errors import ProtocolError
 
@@ -68,6 +79,16 @@ def witness_verifier(node_id: str, public: bytes) -> CosignatureVerifier:
     return CosignatureVerifier(node_id, public)
 
 
+def directory_entries(snapshot: DirectorySnapshot) -> dict[str, DirectoryEntry]:
+    """The snapshot's entries by node id (the `entries` argument of `check_entry`)."""
+    return {e.node_id: e for e in snapshot.entries}
+
+
+def all_keys(entry: DirectoryEntry) -> tuple[bytes, ...]:
+    """Every key the directory ever lists for a node: current, next and retired ones."""
+    return entry.keys_valid_at(-(2**63))
+
+
 def _levels(hashes: list[bytes]) -> list[list[bytes]]:
     """Every complete aligned subtree hash, level by level (one SHA-256 per node)."""
     sha = hashlib.sha256
@@ -81,8 +102,11 @@ def _levels(hashes: list[bytes]) -> list[list[bytes]]:
 
 
 def check_entry(index: int, entry: LogEntry, origin: str,
-                keys: Mapping[str, tuple[bytes, ...]] | None) -> list[Problem]:
-    """Sender signature (when `keys` is given) and header/entry agreement of one entry."""
+                entries: Mapping[str, DirectoryEntry] | None,
+                skew_ms: int = DEFAULT_MAX_SKEW_MS) -> list[Problem]:
+    """Sender signature (when the directory `entries` are given) and header/entry agreement
+    of one entry. The signature may be by any key the sender's directory entry lists as
+    valid `skew_ms` before the entry was logged (so clocks need not agree exactly)."""
     where = f"entry {index}"
     out: list[Problem] = []
     if entry.direction == "out" and entry.signer != origin:
@@ -90,11 +114,12 @@ def check_entry(index: int, entry: LogEntry, origin: str,
     if entry.direction == "in" and entry.signer != entry.peer:
         out.append(Problem(where, f"received from {entry.peer} but signed by {entry.signer}",
                            index))
-    if keys is not None:
-        signer_keys = keys.get(entry.signer)
-        if signer_keys is None:
+    if entries is not None:
+        signer = entries.get(entry.signer)
+        if signer is None:
             out.append(Problem(where, f"sender {entry.signer} is not in the directory", index))
             return out
+        signer_keys = signer.keys_valid_at(entry.time_ms - skew_ms)
         header: Header | None = None
         reason = ""
         for public in signer_keys:
@@ -105,7 +130,9 @@ def check_entry(index: int, entry: LogEntry, origin: str,
             except ProtocolError as exc:
                 reason = reason or str(exc)
         if header is None:
-            out.append(Problem(where, f"sender signature does not verify ({reason})", index))
+            out.append(Problem(where, f"sender signature does not verify with any of the "
+                               f"{len(signer_keys)} key(s) the directory lists for "
+                               f"{entry.signer} at time {entry.time_ms} ({reason})", index))
             return out
         sender, recipient = (origin, entry.peer) if entry.direction == "out" else (
             entry.peer, origin)
@@ -126,6 +153,7 @@ class _Context:
     problems: list[Problem] = field(default_factory=list)
     snapshot: DirectorySnapshot | None = None
     log_key: NoteVerifier | None = None
+    log_keys: list[NoteVerifier] = field(default_factory=list)  # log key + directory's keys
 
 
 def _directory_and_key(ctx: _Context, directory: bytes, authority: bytes | None,
@@ -143,17 +171,25 @@ def _directory_and_key(ctx: _Context, directory: bytes, authority: bytes | None,
     except CryptoError as exc:
         ctx.problems.append(Problem("verifier-key", str(exc)))
         return
+    ctx.log_keys = [ctx.log_key]
     if ctx.snapshot is not None:
         e = ctx.snapshot.entry(ctx.log_key.name)
         if e is None or ctx.log_key.public not in e.signing_keys():
             ctx.problems.append(Problem("verifier-key", f"is not the signing key of "
                                         f"{ctx.log_key.name} in the directory"))
+        if e is not None:  # checkpoints signed before a rotation: same name, other key ids
+            seen = {ctx.log_key.key_id}
+            for public in all_keys(e):
+                v = NoteVerifier(e.node_id, public)
+                if v.key_id not in seen:
+                    seen.add(v.key_id)
+                    ctx.log_keys.append(v)
 
 
 def _open(ctx: _Context, note: str, what: str) -> OpenedCheckpoint | None:
     assert ctx.log_key is not None
     try:
-        return open_checkpoint(note, [ctx.log_key], origin=ctx.log_key.name)
+        return open_checkpoint(note, ctx.log_keys, origin=ctx.log_key.name)
     except CryptoError as exc:
         ctx.problems.append(Problem(what, f"not validly signed by the log key "
                                     f"{ctx.log_key.name} ({exc})"))
@@ -166,7 +202,7 @@ def _cosigners(ctx: _Context, note: str, what: str,
     known: dict[tuple[str, int], CosignatureVerifier] = dict(required)
     if ctx.snapshot is not None:
         for e in ctx.snapshot.entries:
-            for pub in e.signing_keys():
+            for pub in all_keys(e):
                 v = witness_verifier(e.node_id, pub)
                 known.setdefault((v.name, v.key_id), v)
     ok: set[tuple[str, int]] = set()
@@ -252,9 +288,9 @@ def verify_export(
         if key not in cosigned:
             ctx.problems.append(Problem(f"witness {key[0]}", "no checkpoint in the export "
                                         "carries a valid cosignature by this witness"))
-    keys: dict[str, tuple[bytes, ...]] | None = None
+    keys: dict[str, DirectoryEntry] | None = None
     if check_signatures and ctx.snapshot is not None:
-        keys = {e.node_id: e.signing_keys() for e in ctx.snapshot.entries}
+        keys = directory_entries(ctx.snapshot)
     for i, leaf in enumerate(leaves):
         entry = decode_leaf(leaf)
         if isinstance(entry, str):
@@ -319,5 +355,5 @@ def cross_check(a_entries: Iterable[tuple[int, LogEntry]], a_node: str,
     return out
 
 
-__all__ = ["COSIGNATURE_V1", "Difference", "Problem", "check_entry", "cross_check",
-           "load_directory", "verify_export", "witness_verifier"]
+__all__ = ["COSIGNATURE_V1", "Difference", "Problem", "all_keys", "check_entry", "cross_check",
+           "directory_entries", "load_directory", "verify_export", "witness_verifier"]

@@ -36,6 +36,7 @@ PIN_RE = re.compile(r"[0-9a-f]{64}")
 DEFAULT_MAX_SKEW_MS = 5 * 60 * 1000
 MAX_ENTRIES = 100
 MAX_ENCRYPTION_KEYS = 4
+MAX_RETIRED_KEYS = 8
 
 
 def _public(value: object, where: str, *, kind: str = "ed25519") -> bytes:
@@ -55,6 +56,25 @@ def _endpoints(r: Reader) -> tuple[str, ...]:
     items = r.array("endpoints", min_len=1, max_len=8)
     return tuple(as_str(u, f"{r.where}.endpoints[{i}]", max_len=300, pattern=URL_RE)
                  for i, u in enumerate(items))
+
+
+def _retired(r: Reader) -> tuple[tuple[bytes, int], ...]:
+    """`retired_signing_keys`: absent, or 1..8 `{public, retired_at_ms}` maps, newest first."""
+    if "retired_signing_keys" not in r.data:
+        return ()
+    items = r.array("retired_signing_keys", min_len=1, max_len=MAX_RETIRED_KEYS)
+    out: list[tuple[bytes, int]] = []
+    for i, item in enumerate(items):
+        k = Reader(item, f"{r.where}.retired_signing_keys[{i}]")
+        public = _public(k.get("public"), k.path("public"))
+        at = k.integer("retired_at_ms")
+        k.done()
+        if out and at > out[-1][1]:
+            raise MalformedMessage(f"{k.where}.retired_at_ms: keys must be listed newest first")
+        if any(public == p for p, _ in out):
+            raise MalformedMessage(f"{k.where}.public: the key is listed twice")
+        out.append((public, at))
+    return tuple(out)
 
 
 def _signed(doc: dict[str, Any], key: SigningKey, context: bytes) -> bytes:
@@ -85,12 +105,19 @@ class DirectoryEntry:
     valid_until_ms: int
     next_signing_key: bytes | None = None
     tls_cert_sha256: bytes | None = None
+    # (public key, retired_at_ms) of keys replaced by `promote-key`, newest first: they
+    # verify old exchange-log entries and checkpoints (`keys_valid_at`), never live traffic
+    retired_signing_keys: tuple[tuple[bytes, int], ...] = ()
 
     def to_doc(self) -> dict[str, Any]:
-        d = {"node_id": self.node_id, "name": self.name, "endpoints": list(self.endpoints),
-             "signing_key": self.signing_key, "key_id": self.key_id, "status": self.status,
-             "valid_until_ms": self.valid_until_ms, "next_signing_key": self.next_signing_key,
-             "tls_cert_sha256": self.tls_cert_sha256}
+        d: dict[str, Any] = {
+            "node_id": self.node_id, "name": self.name, "endpoints": list(self.endpoints),
+            "signing_key": self.signing_key, "key_id": self.key_id, "status": self.status,
+            "valid_until_ms": self.valid_until_ms, "next_signing_key": self.next_signing_key,
+            "tls_cert_sha256": self.tls_cert_sha256}
+        if self.retired_signing_keys:  # only when present, so older documents keep their bytes
+            d["retired_signing_keys"] = [{"public": k, "retired_at_ms": at}
+                                         for k, at in self.retired_signing_keys]
         return {k: v for k, v in d.items() if v is not None}
 
     @classmethod
@@ -106,16 +133,28 @@ class DirectoryEntry:
             next_signing_key=(_public(r.data["next_signing_key"], r.path("next_signing_key"))
                               if r.opt("next_signing_key") else None),
             tls_cert_sha256=r.opt_blob("tls_cert_sha256", length=32),
+            retired_signing_keys=_retired(r),
         )
         r.done()
         if key_id(e.signing_key) != e.key_id:
             raise MalformedMessage(f"{r.where}.key_id: does not match signing_key")
+        for public, _ in e.retired_signing_keys:
+            if public in e.signing_keys():
+                raise MalformedMessage(f"{r.where}.retired_signing_keys: a retired key is "
+                                       "also the current or next signing key")
         return e
 
     def signing_keys(self) -> tuple[bytes, ...]:
-        """Keys whose signatures are accepted: the current one, then the announced next one."""
+        """Keys whose signatures are accepted: the current one, then the announced next one.
+        Retired keys are not among them: they must not authenticate new messages."""
         nxt = (self.next_signing_key,) if self.next_signing_key else ()
         return (self.signing_key, *nxt)
+
+    def keys_valid_at(self, time_ms: int) -> tuple[bytes, ...]:
+        """Keys that could have signed something at `time_ms` (for audits of old entries):
+        the current and next keys, then every key retired at or after `time_ms`."""
+        return (*self.signing_keys(),
+                *(k for k, at in self.retired_signing_keys if at >= time_ms))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ test_faults.py::test_directory_unreachable_then_expired (doctor warns, then fail
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -68,6 +69,11 @@ def test_signing_key_rotation_through_the_directory(tmp_path: Path) -> None:
     fed = Federation(tmp_path, ["TX", "CA"], background=5).create().start()
     try:
         tx = str(fed.config("TX"))
+        # exchanges signed with TX's old key, in both logs (checked by the audit below)
+        assert "CA" in fed.find("TX", **ANA, timeout=5)[1]["answered"]
+        assert "TX" in fed.find("CA", **ANA, timeout=5)[1]["answered"]
+        result = fed.run_job("TX", "cosign")  # CA cosigns a checkpoint signed by the old key
+        assert result["ok"], result
         out = fed.cli("keys", "rotate-signing", "-c", tx, "--prepare").stdout
         public = out.split("next signing key: ", 1)[1].split()[0]
         refused = fed.cli("keys", "rotate-signing", "-c", tx, "--switch", check=False)
@@ -90,5 +96,14 @@ def test_signing_key_rotation_through_the_directory(tmp_path: Path) -> None:
         assert "TX" in fed.find("CA", **ANA, timeout=5)[1]["answered"]
         code = fed.cli("doctor", "-c", tx, check=False)
         assert code.returncode == 0 and "FAIL" not in code.stdout, code.stdout
+        # the logs still verify: TX's entries and checkpoints signed with the old key (and
+        # CA's copies of TX's old-key envelopes) check against the directory's retired key
+        for state in ("TX", "CA"):
+            out_dir = tmp_path / f"export-{state}"
+            fed.cli("audit", "export", "-c", str(fed.config(state)), str(out_dir))
+            verified = fed.cli("audit", "verify", str(out_dir), check=False)
+            assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert (tmp_path / "export-TX" / "verifier-key").read_text().split("+")[2].strip() == (
+            base64.b64encode(b"\x01" + base64.b64decode(public)).decode())
     finally:
         fed.stop()

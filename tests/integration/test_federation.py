@@ -281,3 +281,17 @@ def test_expired_directory_snapshot_is_refused(tmp_path: Path) -> None:
         assert "expired" in json.loads(info.value.read())["error"]
     finally:
         fed.stop()
+
+
+def test_replay_is_refused_after_a_restart(tmp_path: Path) -> None:
+    """The replay cache is rebuilt from the exchange log: kill -9 does not reopen it."""
+    fed = Federation(tmp_path, ["TX", "CA"], background=5).create().start()
+    try:
+        wire = _sealed_find(fed, "CA", "TX")
+        assert fed.post_raw("TX", wire)[0] == 200
+        fed.nodes["TX"].stop(kill=True)
+        fed.start_node("TX")
+        status, payload, _ = fed.post_raw("TX", wire)
+        assert status == 409, payload[:200]
+    finally:
+        fed.stop()
