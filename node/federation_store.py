@@ -62,6 +62,13 @@ def m001_federation(db: Database) -> None:
     db.execute("CREATE INDEX outbox_due ON outbox (delivered_ms, next_attempt_ms)")
 
 
+@migrations()
+def m002_handle_last_use(db: Database) -> None:
+    """Retention purges handles unused for a while, not handles given out long ago."""
+    db.execute("ALTER TABLE record_handles ADD COLUMN last_used_ms INTEGER")
+    db.execute("UPDATE record_handles SET last_used_ms = created_ms")
+
+
 def apply_migrations(db: Database) -> None:
     migrations.apply(db)
 
@@ -83,9 +90,11 @@ def handle_for(db: Database, peer: str, state_student_id: str) -> str:
     """The opaque handle `peer` may fetch this student by (created on first use)."""
     mac = hmac.new(_secret(db), f"{peer}\x00{state_student_id}".encode(), hashlib.sha256)
     handle = base64.urlsafe_b64encode(mac.digest()[:18]).decode()
+    now = now_ms()
     db.execute(
-        "INSERT OR IGNORE INTO record_handles (handle, state_student_id, peer, created_ms) "
-        "VALUES (?, ?, ?, ?)", [handle, state_student_id, peer, now_ms()])
+        "INSERT INTO record_handles (handle, state_student_id, peer, created_ms, last_used_ms) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (handle) DO UPDATE SET last_used_ms = ?",
+        [handle, state_student_id, peer, now, now, now])
     return handle
 
 
@@ -93,6 +102,9 @@ def resolve_handle(db: Database, peer: str, handle: str) -> str | None:
     """The student id behind a handle, only for the peer it was given to."""
     row = db.execute("SELECT state_student_id FROM record_handles WHERE handle = ? AND peer = ?",
                      [handle, peer]).fetchone()
+    if row:
+        db.execute("UPDATE record_handles SET last_used_ms = ? WHERE handle = ?",
+                   [now_ms(), handle])
     return row[0] if row else None
 
 

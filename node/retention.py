@@ -42,8 +42,14 @@ def purge(db: Database, cfg: NodeConfig, *, now: float | None = None) -> dict[st
 
         out["sessions"] = prune_sessions(db, now=now, idle_timeout=cfg.web.session_idle_timeout)
     if _has_table(db, "record_handles"):
+        # unused for the retention period, and not named by a live cross-state link
+        keep_linked = (" AND NOT EXISTS (SELECT 1 FROM links WHERE links.peer = "
+                       "record_handles.peer AND links.ref = record_handles.handle AND "
+                       "links.status IN ('pending', 'pending_remote', 'active'))"
+                       if _has_table(db, "links") else "")
         out["record_handles"] = db.execute(
-            "DELETE FROM record_handles WHERE created_ms < ?", [cutoff_ms]).rowcount
+            "DELETE FROM record_handles WHERE coalesce(last_used_ms, created_ms) < ?"  # noqa: S608
+            + keep_linked, [cutoff_ms]).rowcount
     if _has_table(db, "outbox"):
         out["outbox_delivered"] = db.execute(
             "DELETE FROM outbox WHERE delivered_ms IS NOT NULL AND delivered_ms < ?",

@@ -62,16 +62,18 @@ def test_backup_is_consistent_while_the_node_writes(cfg: NodeConfig, tmp_path: P
         db = sqlite3.connect(cfg.storage.database, timeout=10)
         while not stop.is_set():
             with db:
-                db.execute("INSERT INTO record_handles VALUES (?, 'TX0', 'CA', 0)",
-                           [f"h{written[0]}"])
+                db.execute("INSERT INTO record_handles (handle, state_student_id, peer, "
+                           "created_ms) VALUES (?, 'TX0', 'CA', 0)", [f"h{written[0]}"])
             written[0] += 1
         db.close()
 
     t = threading.Thread(target=writer)
     t.start()
     try:
-        while written[0] < 20:
+        deadline = time.monotonic() + 30
+        while written[0] < 20 and t.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert written[0] >= 20, "the concurrent writer failed"
         report = backup(cfg, tmp_path / "b1")
     finally:
         stop.set()
@@ -166,8 +168,8 @@ def test_retention_purges_only_what_policy_allows(cfg: NodeConfig) -> None:
 
         def seed(db: object) -> None:
             ex = db.execute  # type: ignore[attr-defined]
-            ex("INSERT INTO record_handles VALUES ('old', 'TX1', 'CA', ?)", [old_ms])
-            ex("INSERT INTO record_handles VALUES ('new', 'TX2', 'CA', ?)", [new_ms])
+            ex("INSERT INTO record_handles VALUES ('old', 'TX1', 'CA', ?, ?)", [old_ms, old_ms])
+            ex("INSERT INTO record_handles VALUES ('new', 'TX2', 'CA', ?, ?)", [new_ms, new_ms])
             for i, (delivered, created) in enumerate([(old_ms, old_ms), (new_ms, old_ms),
                                                       (None, old_ms)]):
                 ex("INSERT INTO outbox (peer, type, purpose, message_id, body, summary, "
@@ -188,3 +190,25 @@ def test_retention_purges_only_what_policy_allows(cfg: NodeConfig) -> None:
             [r[0] for r in db.execute("SELECT token_hash FROM sessions")]))
     assert left == (["new"], [new_ms, None], ["live"])
     assert os.path.exists(cfg.storage.database)
+
+
+def test_retention_keeps_handles_in_use_or_linked(cfg: NodeConfig) -> None:
+    from node.links import apply_migrations as links_migrations
+    from node.retention import purge
+
+    day = 86400.0
+    with Store(cfg.storage.database) as store:
+        store.call(links_migrations)
+        store.call(lambda db: fed.handle_for(db, "CA", "TX1"))
+        linked = store.call(lambda db: fed.handle_for(db, "FL", "TX2"))
+        store.call(lambda db: db.execute(
+            "INSERT INTO links (direction, status, peer, peer_record, ref, asserted_by, "
+            "created_ms) VALUES ('in', 'active', 'FL', 'fl-ref', ?, 'x', 0)", [linked]))
+        later = time.time() + cfg.jobs.retention + day
+        # used again just before the purge: kept; the linked one is kept although unused
+        reused = store.call(lambda db: fed.handle_for(db, "CA", "TX1"))
+        store.call(lambda db: db.execute("UPDATE record_handles SET last_used_ms = ? WHERE "
+                                         "handle = ?", [int((later - day) * 1000), reused]))
+        counts = store.call(lambda db: purge(db, cfg, now=later))
+        assert counts["record_handles"] == 0
+        assert store.call(lambda db: fed.resolve_handle(db, "FL", linked)) == "TX2"
