@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from node import links
-from node.errors import BadRequest, NodeError
+from node.errors import BadRequest, Forbidden, NodeError
 from node.handlers import Answer
 from node.services import SERVICES, Services
 from protocol.envelope import OpenedEnvelope
@@ -207,6 +207,35 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
+async def _acting_admin(request: web.Request, data: dict[str, Any]) -> str:
+    """The data administrator acting through the CLI, proven by their own password.
+
+    The control token proves only access to the node's folder; the two-person rule needs
+    two people, so each action names its administrator and carries their password
+    (checked like a web login, with the same throttling)."""
+    from crypto.errors import PasswordMismatch
+    from crypto.passwords import verify_password_async
+    from node import accounts
+    from node.app import CONFIG, STORE
+
+    admin, password = str(data.get("admin", "")), str(data.get("password", ""))
+    cfg, store = request.app[CONFIG], request.app[STORE]
+    now = time.time()
+    if await store.run(lambda db: accounts.locked_for(db, admin, "control-api", now=now)):
+        raise Forbidden(f"admin: too many wrong passwords for {admin!r}; try again later")
+    found = await store.run(accounts.password_hash_of, admin)
+    try:
+        if found is None or not password:
+            raise PasswordMismatch("no such user or no password")
+        await verify_password_async(password, found[1])
+    except PasswordMismatch as exc:
+        await store.run(lambda db: accounts.record_failure(
+            db, admin, "control-api", now=now, max_failures=cfg.web.login_max_failures,
+            lockout=cfg.web.login_lockout))
+        raise Forbidden(f"admin: wrong user name or password for {admin!r}") from exc
+    return found[0].username
+
+
 def _status(request: web.Request, default: str | None) -> str | None:
     status = request.query.get("status", default)
     return None if status in ("", "all") else status
@@ -223,14 +252,14 @@ async def r_worklist_item(request: web.Request) -> web.Response:
 async def r_confirm(request: web.Request) -> web.Response:
     data = await _body(request)
     return web.json_response(await confirm_item(
-        request.app, _int(request, "id"), str(data.get("admin", "")),
+        request.app, _int(request, "id"), await _acting_admin(request, data),
         local_record=data.get("local_record") or None, comment=data.get("comment") or None))
 
 
 async def r_reject_item(request: web.Request) -> web.Response:
     data = await _body(request)
     return web.json_response(await reject_item(request.app, _int(request, "id"),
-                                               str(data.get("admin", "")),
+                                               await _acting_admin(request, data),
                                                str(data.get("reason") or "")))
 
 
@@ -245,7 +274,9 @@ async def r_link(request: web.Request) -> web.Response:
 async def r_link_action(request: web.Request) -> web.Response:
     data = await _body(request)
     action, link_id = request.match_info["action"], _int(request, "id")
-    admin, reason = str(data.get("admin", "")), str(data.get("reason") or "")
+    if action not in ("validate", "reject", "revoke"):
+        raise BadRequest(f"unknown link action {action!r} (validate, reject, revoke)")
+    admin, reason = await _acting_admin(request, data), str(data.get("reason") or "")
     if action == "validate":
         return web.json_response(await validate_link(request.app, link_id, admin))
     if action == "reject":

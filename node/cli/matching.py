@@ -18,8 +18,28 @@ from config import load_config
 from node.cli import cli, config_option
 from node.control_client import call
 
-ADMIN = click.option("--admin", required=True,
-                     help="User name of the data administrator acting (a data_admin account).")
+_ADMIN_NAME = click.option(
+    "--admin", required=True,
+    help="User name of the data administrator acting (a data_admin account).")
+_ADMIN_PASSWORD = click.option(
+    "--password-file", type=click.Path(dir_okay=False, exists=True), default=None,
+    help="File holding the administrator's password (default: ask for it).")
+
+
+def ADMIN(fn: Any) -> Any:
+    """--admin and --password-file: each action is taken by a proven administrator."""
+    return _ADMIN_NAME(_ADMIN_PASSWORD(fn))
+
+
+def _who(admin: str, password_file: str | None) -> dict[str, str]:
+    """The acting administrator and their password (the two-person rule needs two people,
+    so the node checks each administrator's own password)."""
+    if password_file:
+        with open(password_file, encoding="utf-8") as f:
+            password = f.read().strip()
+    else:
+        password = click.prompt(f"password of {admin}", hide_input=True)
+    return {"admin": admin, "password": password}
 
 
 def _name(d: dict[str, Any]) -> str:
@@ -82,11 +102,12 @@ def link() -> None:
 @click.option("--local", "local_record", default=None,
               help="Our own state student id for this child, if we hold the child.")
 @click.option("--comment", default=None)
-def confirm(config_path: str, item: int, admin: str, local_record: str | None,
-            comment: str | None) -> None:
+def confirm(config_path: str, item: int, admin: str, password_file: str | None,
+            local_record: str | None, comment: str | None) -> None:
     """Confirm worklist ITEM as the child searched for (first of two administrators)."""
     result = call(load_config(config_path), f"/local/v1/worklist/{item}/confirm",
-                  {"admin": admin, "local_record": local_record, "comment": comment})
+                  {**_who(admin, password_file), "local_record": local_record,
+                   "comment": comment})
     _print_link(result)
     click.echo(f"link {result['id']} waits for a second data administrator: "
                f"statenode link validate -c {config_path} {result['id']} --admin OTHER")
@@ -97,16 +118,18 @@ def confirm(config_path: str, item: int, admin: str, local_record: str | None,
 @click.argument("item", type=int)
 @ADMIN
 @click.option("--reason", default="")
-def reject_item(config_path: str, item: int, admin: str, reason: str) -> None:
+def reject_item(config_path: str, item: int, admin: str, password_file: str | None,
+                reason: str) -> None:
     """Reject worklist ITEM: the candidate is not the child searched for."""
     result = call(load_config(config_path), f"/local/v1/worklist/{item}/reject",
-                  {"admin": admin, "reason": reason})
+                  {**_who(admin, password_file), "reason": reason})
     click.echo(f"item {result['id']} is {result['status']}")
 
 
-def _action(config_path: str, link_id: int, action: str, admin: str, reason: str = "") -> None:
+def _action(config_path: str, link_id: int, action: str, admin: str,
+            password_file: str | None, reason: str = "") -> None:
     result = call(load_config(config_path), f"/local/v1/links/{link_id}/{action}",
-                  {"admin": admin, "reason": reason})
+                  {**_who(admin, password_file), "reason": reason})
     _print_link(result)
 
 
@@ -114,9 +137,9 @@ def _action(config_path: str, link_id: int, action: str, admin: str, reason: str
 @config_option
 @click.argument("link_id", metavar="LINK", type=int)
 @ADMIN
-def validate(config_path: str, link_id: int, admin: str) -> None:
+def validate(config_path: str, link_id: int, admin: str, password_file: str | None) -> None:
     """Validate LINK (a second administrator; the link then takes effect)."""
-    _action(config_path, link_id, "validate", admin)
+    _action(config_path, link_id, "validate", admin, password_file)
 
 
 @link.command("reject")
@@ -124,9 +147,10 @@ def validate(config_path: str, link_id: int, admin: str) -> None:
 @click.argument("link_id", metavar="LINK", type=int)
 @ADMIN
 @click.option("--reason", default="")
-def reject(config_path: str, link_id: int, admin: str, reason: str) -> None:
+def reject(config_path: str, link_id: int, admin: str, password_file: str | None,
+           reason: str) -> None:
     """Reject a pending LINK (a peer's link: the peer is told)."""
-    _action(config_path, link_id, "reject", admin, reason)
+    _action(config_path, link_id, "reject", admin, password_file, reason)
 
 
 @link.command("revoke")
@@ -134,9 +158,10 @@ def reject(config_path: str, link_id: int, admin: str, reason: str) -> None:
 @click.argument("link_id", metavar="LINK", type=int)
 @ADMIN
 @click.option("--reason", default="")
-def revoke(config_path: str, link_id: int, admin: str, reason: str) -> None:
+def revoke(config_path: str, link_id: int, admin: str, password_file: str | None,
+           reason: str) -> None:
     """Revoke LINK; the other state is told and revokes it too."""
-    _action(config_path, link_id, "revoke", admin, reason)
+    _action(config_path, link_id, "revoke", admin, password_file, reason)
 
 
 @link.command("list")

@@ -45,8 +45,15 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     federation.stop()
 
 
-def _cli(fed: Federation, state: str, command: str, *args: str, check: bool = True) -> Any:
-    """`statenode COMMAND -c <state's config> ARGS`."""
+def _cli(fed: Federation, state: str, command: str, *args: str, check: bool = True,
+         password: str | None = None) -> Any:
+    """`statenode COMMAND -c <state's config> ARGS` (an acting admin proves their password)."""
+    if "--admin" in args:
+        secret = fed.root / "password.txt"
+        if password is not None:
+            secret = fed.root / "other-password.txt"
+            secret.write_text(password)
+        args = (*args, "--password-file", str(secret))
     return fed.cli(*command.split(), "-c", str(fed.config(state)), *args, check=check)
 
 
@@ -84,6 +91,9 @@ def test_near_match_worklist_two_person_link_and_next_find(fed: Federation) -> N
                    check=False)
     assert refused.returncode == 1 and "two-person rule" in refused.stderr
     assert fed.control("CA", "/local/v1/links") == []  # nothing sent yet
+    wrong = _cli(fed, "FL", "link validate", str(link["id"]), "--admin", "admin2",
+                 check=False, password="not admin2's password")
+    assert wrong.returncode == 1 and "wrong user name or password" in wrong.stderr
     _cli(fed, "FL", "link validate", str(link["id"]), "--admin", "admin2")
     assert fed.control("FL", f"/local/v1/links/{link['id']}")["status"] == "active"
 
