@@ -52,6 +52,9 @@ class ServerSection:
     metrics_from: tuple[str, ...] = _f(
         ["127.0.0.1", "::1"], "Client addresses or networks allowed to scrape GET /metrics"
     )
+    trusted_proxies: tuple[str, ...] = _f(
+        [], "Reverse proxies whose X-Forwarded-For is believed (for login throttling and "
+        "metrics_from); empty = use the connecting address")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from aiohttp import web
 
 from node import __version__
 from node import federation_store as fed
+from node.remote import client_address
 from node.services import SERVICES, Services
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -282,7 +283,7 @@ def allowed(remote: str | None, allow: Iterable[str]) -> bool:
 
 async def metrics_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    if not allowed(request.remote, services.cfg.server.metrics_from):
+    if not allowed(client_address(request), services.cfg.server.metrics_from):
         return web.json_response({"error": "metrics are not served to this address "
                                            "(server.metrics_from)"}, status=403)
     status = await collect(request.app)

@@ -18,6 +18,7 @@ from crypto.errors import PasswordMismatch
 from crypto.passwords import hash_password_async, needs_rehash, verify_password_async
 from node import accounts
 from node.app import CONFIG
+from node.remote import client_address
 from node.web_app import (
     SESSION,
     SESSION_ENDED,
@@ -83,7 +84,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _login_page(request, status=400, username=username, next_path=next_path,
                            error="Enter your username and password.")
     cfg = request.app[CONFIG].web
-    client = request.remote or ""
+    client = client_address(request)
     wait = await run_db(request, accounts.locked_for, username, client, now=now(request))
     if wait > 0:
         return _throttled(request, username, next_path, wait)
