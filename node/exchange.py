@@ -18,11 +18,13 @@ from aiohttp import web
 
 from node import federation_store as fed
 from node.audit_glue import opened_entry, sealed_entry
+from node.errors import NodeError
 from node.handlers import Answer, answer, stored_receipt
 from node.services import SERVICES, Services
 from node.tls import client_pin_problem
 from protocol.audit import LogEntry
 from protocol.envelope import (
+    OpenedEnvelope,
     SealedEnvelope,
     WireFields,
     open_envelope,
@@ -158,6 +160,25 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
             max_skew_ms=int(services.cfg.exchange.max_clock_skew * 1000))
     except ProtocolError as exc:  # nothing authenticated to reply to: plain error
         return await _error_reply(services, clear, exc.code, str(exc))
+    try:
+        return await _answer_opened(services, clear, opened, probe.replayed)
+    except Exception as exc:
+        # nothing was answered: the sender may retry with the same message id
+        if not probe.replayed:
+            services.replay.discard(opened.header.sender, opened.header.message_id)
+        if isinstance(exc, NodeError):  # e.g. the disk is full: tell the sender to retry
+            services.metrics.rejections[ErrorCode.INTERNAL.value] += 1
+            log.warning("could not answer %s from %s: %s", opened.header.type,
+                        clear.sender, exc.__class__.__name__)
+            return web.json_response({"error": ErrorCode.INTERNAL.value,
+                                      "message": "the node cannot answer now; retry later"},
+                                     status=503)
+        raise
+
+
+async def _answer_opened(services: Services, clear: WireFields, opened: OpenedEnvelope,
+                         replayed: bool) -> web.StreamResponse:
+    """Answer an authenticated envelope; log the request and reply before replying."""
     header = opened.header
     if services.peers.get(clear.sender).failures:
         # heard from a peer we could not reach: deliver what waits for it now
@@ -167,7 +188,7 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
                  or getattr(opened.message, "sent_by", None)
                  or getattr(opened.message, "asserted_by", None))
     request_entry: LogEntry | None = None
-    if probe.replayed:
+    if replayed:
         lookup = services.extra.get("receipts", {}).get(header.type, stored_receipt)
         receipt = (await lookup(services, header.sender, header.message_id)
                    if header.type in IDEMPOTENT_TYPES else None)

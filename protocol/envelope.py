@@ -352,6 +352,11 @@ class ReplayCache:
         self._until[key] = keep_until_ms
         heapq.heappush(self._heap, (keep_until_ms, sender, message_id))
 
+    def discard(self, sender: str, message_id: bytes) -> None:
+        """Forget an id whose message was not acted on (the handler failed), so the
+        sender's retry with the same id is not refused as a replay."""
+        self._until.pop((sender, message_id), None)
+
     def entries(self) -> list[tuple[str, bytes, int]]:
         """(sender, message id, keep-until) for persisting the cache."""
         return [(s, m, u) for (s, m), u in self._until.items()]

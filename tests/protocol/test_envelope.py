@@ -312,3 +312,15 @@ def test_flipping_any_byte_is_rejected(pos: int, mask: int) -> None:
 
 
 WIRE = make().wire
+
+
+def test_replay_cache_discard_allows_a_retry() -> None:
+    from protocol.envelope import ReplayCache
+
+    cache = ReplayCache()
+    cache.check_and_add("TX", b"m" * 16, keep_until_ms=10_000, now_ms=0)
+    cache.discard("TX", b"m" * 16)  # the handler failed: nothing was acted on
+    cache.check_and_add("TX", b"m" * 16, keep_until_ms=10_000, now_ms=1)
+    assert ("TX", b"m" * 16) in cache
+    cache.prune(20_000)
+    assert len(cache) == 0
