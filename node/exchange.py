@@ -128,6 +128,11 @@ async def _error_reply(services: Services, clear: WireFields, code: ErrorCode, m
 
 async def handle_exchange(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
+    # before anything is authenticated, limit by address too: a stranger claiming to be
+    # TX must not use up TX's allowance (4x, since one address may host several peers)
+    if not services.allow(f"addr:{request.remote}", factor=4):
+        services.metrics.rejections[ErrorCode.RATE_LIMITED.value] += 1
+        return plain_error(ErrorCode.RATE_LIMITED, "too many requests from this address")
     try:
         wire = await request.read()
     except web.HTTPRequestEntityTooLarge:

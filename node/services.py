@@ -62,10 +62,13 @@ class Services:
     def node_id(self) -> str:
         return self.cfg.node.id
 
-    def allow(self, peer: str) -> bool:
+    def allow(self, peer: str, *, factor: int = 1) -> bool:
+        """Rate limit per key (a peer id, or "addr:IP" before authentication)."""
         bucket = self.limits.get(peer)
         if bucket is None:
-            bucket = self.limits[peer] = TokenBucket(self.cfg.peers.rate_limit)
+            if len(self.limits) > 10_000:  # bounded: forget idle buckets
+                self.limits.clear()
+            bucket = self.limits[peer] = TokenBucket(self.cfg.peers.rate_limit * factor)
         return bucket.allow()
 
 
