@@ -103,7 +103,7 @@ def test_signing_key_rotation_through_the_directory(tmp_path: Path) -> None:
             fed.cli("audit", "export", "-c", str(fed.config(state)), str(out_dir))
             verified = fed.cli("audit", "verify", str(out_dir), check=False)
             assert verified.returncode == 0, verified.stdout + verified.stderr
-        assert (tmp_path / "export-TX" / "verifier-key").read_text().split("+")[2].strip() == (
+        assert (tmp_path / "export-TX" / "verifier-key").read_text().split("+", 2)[2].strip() == (
             base64.b64encode(b"\x01" + base64.b64decode(public)).decode())
     finally:
         fed.stop()
