@@ -134,6 +134,13 @@ def _outbox(db: Any) -> list[dict[str, Any]]:
 @requires(*RECORD_ROLES)
 async def outbox(request: web.Request) -> web.StreamResponse:
     rows = await run_db(request, _outbox)
+    who = requester_for(request)
+    by_peer: dict[str, list[str]] = {}
+    for r in rows:
+        by_peer.setdefault(r["peer"], []).append(str(r["summary"].get("student", "")))
+    for ids in by_peer.values():  # our own students' demographics, shown again
+        await run_db(request, accounts.record_view, who.user_id, who.role, "move_notice",
+                     ids, request.app[SERVICES].node_id, what="move_notice")
     sent = request.query.get("sent", "")
     return render(request, "moves_outbox.html",
                   {"rows": rows, "sent": int(sent) if sent.isdigit() else None},

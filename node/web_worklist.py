@@ -21,7 +21,7 @@ from aiohttp import web
 
 from node import link_routes
 from node.errors import BadRequest, NodeError
-from node.web_app import add_nav, current_session, render, requires
+from node.web_app import add_nav, current_session, render, requires, run_db
 
 ADMIN = "data_admin"
 LEVELS = {"exact": "same", "agree": "same", "alias": "nickname of", "jw_high": "very similar",
@@ -91,9 +91,23 @@ def _id(request: web.Request) -> int:
     return int(raw)
 
 
+async def _record_views(request: web.Request, items: list[dict[str, Any]]) -> None:
+    """Near matches show a child's demographics: each is a recorded view (data quality)."""
+    from node import accounts
+
+    session = current_session(request)
+    if session is None:
+        return
+    for item in items:
+        await run_db(request, accounts.record_view, session.user.username, session.user.role,
+                     "data_quality", [str(item.get("handle", ""))], str(item.get("peer", "")),
+                     what="worklist")
+
+
 @requires(ADMIN)
 async def worklist_page(request: web.Request) -> web.StreamResponse:
     items = await link_routes.list_worklist(request.app, "open")
+    await _record_views(request, items)
     done = DONE.get(request.query.get("done", ""), "")
     return render(request, "worklist.html", {"items": items, "done": done},
                   title="Near-match worklist")
@@ -102,6 +116,7 @@ async def worklist_page(request: web.Request) -> web.StreamResponse:
 async def _item_page(request: web.Request, item_id: int, *, error: str = "",
                      status: int = 200) -> web.Response:
     item = await link_routes.get_worklist_item(request.app, item_id)
+    await _record_views(request, [item])
     return render(request, "worklist_item.html",
                   {"item": item, "rows": comparison(item), "error": error},
                   status=status, title=f"Near match {item_id}")
