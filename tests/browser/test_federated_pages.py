@@ -22,17 +22,10 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
 from tests.browser.test_pages import assert_labelled, focused
-from tests.integration.harness import Federation, child
+from tests.integration.harness import GUADALUPE_CA, GUADALUPE_TX, Federation, child
 
 pytestmark = pytest.mark.browser
 
-GUADALUPE_TX = child("TX900001", "Guadalupe", "Hernández", "López", "2009-03-04",
-                     courses=(("Algebra I", "Mathematics", 1.0, 1.0),
-                              ("English I", "English Language Arts", 1.0, 1.0),
-                              ("Biology", "Science", 1.0, None)))
-GUADALUPE_CA = child("CA700001", "Lupe", "Hernandez", "", "2009-03-04",
-                     courses=(("Geometry", "Mathematics", 1.0, 0.5),
-                              ("World History", "Social Studies", 1.0, 1.0)))
 CHUY_CA = child("CA700002", "Chuy", "Ramírez", "", "2010-07-05", "M", mother=("Rosa", "Soto"))
 USERS = {"FL": {"staff": "staff", "data_admin": "data_admin", "data_admin2": "data_admin",
                 "auditor": "auditor", "operator": "operator"},

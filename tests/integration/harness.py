@@ -96,6 +96,16 @@ def child(
     }
 
 
+#: A child in TX (exact) and CA (nickname, one surname), with courses for credit totals.
+GUADALUPE_TX = child("TX900001", "Guadalupe", "Hernández", "López", "2009-03-04",
+                     courses=(("Algebra I", "Mathematics", 1.0, 1.0),
+                              ("English I", "English Language Arts", 1.0, 1.0),
+                              ("Biology", "Science", 1.0, None)))
+GUADALUPE_CA = child("CA700001", "Lupe", "Hernandez", "", "2009-03-04",
+                     courses=(("Geometry", "Mathematics", 1.0, 0.5),
+                              ("World History", "Social Studies", 1.0, 1.0)))
+
+
 @dataclass
 class Proc:
     name: str
