@@ -96,6 +96,17 @@ def child(
     }
 
 
+def count_rows(path: Path, table: str) -> int:
+    """Rows in a table of a SQLite file, read with a separate connection."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    finally:
+        db.close()
+
+
 #: A child in TX (exact) and CA (nickname, one surname), with courses for credit totals.
 GUADALUPE_TX = child("TX900001", "Guadalupe", "Hernández", "López", "2009-03-04",
                      courses=(("Algebra I", "Mathematics", 1.0, 1.0),

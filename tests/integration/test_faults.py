@@ -29,7 +29,7 @@ from node.errors import StorageError
 from node.importer import import_files
 from node.store import Store
 from node.synthetic import generate_students
-from tests.integration.harness import ROOT, Federation
+from tests.integration.harness import ROOT, Federation, count_rows
 from tests.integration.test_federation import _sealed_find
 
 pytestmark = pytest.mark.integration
@@ -44,14 +44,6 @@ def _integrity(path: Path) -> str:
         db.close()
 
 
-def _count(path: Path, table: str) -> int:
-    db = sqlite3.connect(path)
-    try:
-        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-    finally:
-        db.close()
-
-
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Federation]:
     fed = Federation(tmp_path, ["TX", "CA"], background=20).create().start()
@@ -62,7 +54,7 @@ def pair(tmp_path: Path) -> Iterator[Federation]:
 def test_kill9_during_import_is_all_or_nothing(pair: Federation, tmp_path: Path) -> None:
     cfg = load_config(pair.config("TX"))
     db = cfg.storage.database
-    before = (_count(db, "students"), _count(db, "import_runs"))
+    before = (count_rows(db, "students"), count_rows(db, "import_runs"))
     data = tmp_path / "big.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in generate_students("TX", 20_000, 9)))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -83,7 +75,7 @@ def test_kill9_during_import_is_all_or_nothing(pair: Federation, tmp_path: Path)
     proc.wait(10)
     assert killed_mid_write, "the import finished before it could be killed"
     assert _integrity(db) == "ok"
-    after = (_count(db, "students"), _count(db, "import_runs"))
+    after = (count_rows(db, "students"), count_rows(db, "import_runs"))
     assert after == before  # nothing of the killed import is visible
     pair.start_node("TX")  # the node starts again on the recovered database
     assert "TX" in pair.find("CA", **ANA, timeout=5)[1]["answered"]
@@ -265,7 +257,7 @@ def test_read_only_database_gives_a_clear_error(node_dir: Path, tmp_path: Path) 
         for fn in cleanup:
             fn()
     db = load_config(node_dir / "node.toml").storage.database
-    assert _integrity(db) == "ok" and _count(db, "students") == 10
+    assert _integrity(db) == "ok" and count_rows(db, "students") == 10
 
 
 @pytest.mark.parametrize("how", ["max_page_count", "tmpfs"])
@@ -289,8 +281,8 @@ def test_full_disk_gives_a_clear_error(tmp_path: Path, how: str) -> None:
                 import_files(store, [_records(tmp_path, 3000, 3)], owner_state="TX",
                              progress=False, workers=0)
         assert _integrity(cfg.storage.database) == "ok"
-        assert _count(cfg.storage.database, "students") == 10
-        assert _count(cfg.storage.database, "import_runs") == 1
+        assert count_rows(cfg.storage.database, "students") == 10
+        assert count_rows(cfg.storage.database, "import_runs") == 1
     finally:
         if how == "tmpfs":
             subprocess.run(["umount", "-l", str(folder)], check=False)

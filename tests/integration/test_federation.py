@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from config import load_config
 from node.identity import load_keys
 from protocol.envelope import seal_envelope
 from protocol.messages import Demographics, Find, FindCriteria, Requester
-from tests.integration.harness import Federation, child
+from tests.integration.harness import Federation, child, count_rows
 
 pytestmark = pytest.mark.integration
 
@@ -126,19 +125,11 @@ def _sealed_find(fed: Federation, sender: str, recipient: str, **kw: Any) -> byt
 
 
 def _inbox_count(fed: Federation, state: str) -> int:
-    db = sqlite3.connect(load_config(fed.config(state)).storage.database)
-    try:
-        return int(db.execute("SELECT count(*) FROM inbox").fetchone()[0])
-    finally:
-        db.close()
+    return count_rows(load_config(fed.config(state)).storage.database, "inbox")
 
 
 def _student_count(fed: Federation, state: str) -> int:
-    db = sqlite3.connect(load_config(fed.config(state)).storage.database)
-    try:
-        return int(db.execute("SELECT count(*) FROM students").fetchone()[0])
-    finally:
-        db.close()
+    return count_rows(load_config(fed.config(state)).storage.database, "students")
 
 
 def test_a_valid_envelope_is_answered_then_its_replay_refused(federation: Federation) -> None:

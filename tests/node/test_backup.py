@@ -26,15 +26,8 @@ from node.importer import import_files
 from node.retention import purge
 from node.store import Store
 from node.synthetic import generate_students
+from tests.integration.harness import count_rows
 from tests.node.auditlog_helpers import FIND, Federation, entry_for, seal
-
-
-def _count(path: Path, table: str) -> int:
-    db = sqlite3.connect(path)
-    try:
-        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-    finally:
-        db.close()
 
 
 @pytest.fixture
@@ -81,8 +74,8 @@ def test_backup_is_consistent_while_the_node_writes(cfg: NodeConfig, tmp_path: P
     manifest = verify_backup(report.folder)
     assert manifest["node"] == "TX" and manifest["exchange_log_entries"] == 5
     assert set(report.files) == {"node.db", "exchange-log.db", "node.toml"}
-    assert _count(report.folder / "node.db", "students") == 60
-    assert 20 <= _count(report.folder / "node.db", "record_handles") <= written[0]
+    assert count_rows(report.folder / "node.db", "students") == 60
+    assert 20 <= count_rows(report.folder / "node.db", "record_handles") <= written[0]
     assert not any(p.name.endswith((".partial", "-wal")) for p in report.folder.iterdir())
     assert not (report.folder / "keys").exists()
 
@@ -111,13 +104,13 @@ def test_restore_puts_the_backup_back(cfg: NodeConfig, tmp_path: Path) -> None:
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("DELETE FROM students")
     db.close()
-    assert _count(cfg.storage.database, "students") == 0
+    assert count_rows(cfg.storage.database, "students") == 0
     manifest = restore(cfg, report.folder)
     assert manifest["node"] == "TX"
-    assert _count(cfg.storage.database, "students") == 60
-    assert _count(cfg.storage.exchange_log, "leaves") == 5
+    assert count_rows(cfg.storage.database, "students") == 60
+    assert count_rows(cfg.storage.exchange_log, "leaves") == 5
     kept = list(cfg.storage.database.parent.glob("node.db.before-restore-*"))
-    assert kept and _count(kept[0], "students") == 0
+    assert kept and count_rows(kept[0], "students") == 0
     assert not Path(f"{cfg.storage.database}-wal").exists()
 
 
@@ -141,7 +134,7 @@ def test_restore_refusals(cfg: NodeConfig, tmp_path: Path) -> None:
     (report.folder / "manifest.json").unlink()
     with pytest.raises(NotFound, match="not a finished"):
         restore(cfg, report.folder)
-    assert _count(cfg.storage.database, "students") == 60  # nothing was touched
+    assert count_rows(cfg.storage.database, "students") == 60  # nothing was touched
 
 
 def test_cli_backup_and_restore(cfg: NodeConfig, tmp_path: Path) -> None:
