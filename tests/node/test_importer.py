@@ -312,9 +312,9 @@ def mixed(tmp_path: Path, raw: list[dict[str, Any]]) -> list[Any]:
 
 def test_parallel_path_gives_the_same_database_and_rejects(
         tmp_path: Path, mixed: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    import node.importer as importer
+    import node.import_jsonl as import_jsonl
 
-    monkeypatch.setattr(importer, "CHUNK_LINES", 4)  # several work items and writes
+    monkeypatch.setattr(import_jsonl, "CHUNK_BYTES", 5000)  # several work items and writes
     reports, dumps, rejects = [], [], []
     for workers in (0, 2):
         (tmp_path / f"w{workers}").mkdir()
@@ -359,9 +359,9 @@ def test_unpicklable_keys_fn_falls_back_to_in_process(tmp_path: Path, store: Sto
 def test_worker_failure_rolls_back_everything(tmp_path: Path, store: Store,
                                               raw: list[dict[str, Any]],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import node.importer as importer
+    import node.import_jsonl as import_jsonl
 
-    monkeypatch.setattr(importer, "CHUNK_LINES", 5)
+    monkeypatch.setattr(import_jsonl, "CHUNK_BYTES", 1)  # one line per piece
     import_files(store, [write_jsonl(tmp_path / "a.jsonl", raw[:5])], owner_state="TX",
                  keys_fn=keys)
     before, vers = snapshot(store), versions(store)
@@ -395,3 +395,77 @@ def test_bulk_path_rebuilds_indexes_and_matches_the_plain_path(
                          keys_fn=boom_keys, workers=0)
         assert snapshot(s) == dict.fromkeys(TABLES, 0)
         assert dump(s)["indexes"] == plain["indexes"]  # the dropped indexes came back
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_line_ends_and_bom_are_numbered_as_an_editor_shows_them(
+        tmp_path: Path, raw: list[dict[str, Any]], workers: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import node.import_jsonl as import_jsonl
+
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in raw[:6]]
+    # \r\n, a lone \r, a blank line and a bad line, over pieces of about one line each
+    body = (lines[0] + b"\r\n" + lines[1] + b"\r" + lines[2] + b"\n\n" + b"{bad\r\n"
+            + lines[3] + b"\n" + lines[3] + b"\n" + lines[4] + b"\r\n" + lines[5])
+    src = tmp_path / "tx.jsonl"
+    src.write_bytes(b"\xef\xbb\xbf" + body)
+    for size in (1, 3000, 1 << 20):
+        monkeypatch.setattr(import_jsonl, "CHUNK_BYTES", size)
+        with Store(tmp_path / f"{size}-{workers}.db") as s:
+            report = import_files(s, [src], owner_state="TX", keys_fn=keys, workers=workers,
+                                  parallel_min=0)
+        assert [(r.line, r.field) for r in report.rejects] == \
+               [(5, "(line)"), (7, "state_student_id")], size
+        assert "duplicate of tx.jsonl line 6" in report.rejects[1].reason
+        assert report.students == 6 and report.result.inserted == 6
+        kept = [json.loads(x) for x in Path(f"{src}.rejects.jsonl").read_text().splitlines()]
+        assert [k["record"] for k in kept] == ["{bad", raw[3]]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_line_that_is_not_utf8_refuses_the_file_and_names_the_line(
+        tmp_path: Path, store: Store, raw: list[dict[str, Any]], workers: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import node.import_jsonl as import_jsonl
+
+    import_files(store, [write_jsonl(tmp_path / "a.jsonl", raw[:3])], owner_state="TX",
+                 keys_fn=keys)
+    before, vers = snapshot(store), versions(store)
+    monkeypatch.setattr(import_jsonl, "CHUNK_BYTES", 1)  # earlier pieces are written first
+    src = write_jsonl(tmp_path / "b.jsonl", [dict(r, first_name="Nuevo") for r in raw])
+    text = src.read_bytes().split(b"\n")
+    text[16] = text[16].replace(b"Nuevo", "Néstor".encode("latin-1"))
+    src.write_bytes(b"\n".join(text))
+    with pytest.raises(BadRequest, match=r"b\.jsonl line 17: not UTF-8 text \(byte 0xE9 at "):
+        import_files(store, [src], owner_state="TX", keys_fn=keys, workers=workers,
+                     parallel_min=0)
+    assert snapshot(store) == before and versions(store) == vers
+
+
+def test_a_csv_file_that_is_not_utf8_is_named(tmp_path: Path, store: Store) -> None:
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "students.csv").write_bytes(
+        "state_student_id,first_name\nA1,Ana\nA2,José\n".encode("latin-1"))
+    with pytest.raises(BadRequest, match=r"students\.csv near line \d: not UTF-8 text"):
+        import_files(store, [folder], owner_state="TX", keys_fn=keys)
+    assert snapshot(store)["students"] == 0
+
+
+def test_the_garbage_collector_is_back_as_it_was(tmp_path: Path, store: Store,
+                                                 raw: list[dict[str, Any]]) -> None:
+    import gc
+
+    src = write_jsonl(tmp_path / "x.jsonl", raw[:3])
+    assert gc.isenabled()
+    import_files(store, [src], owner_state="TX", keys_fn=keys)
+    assert gc.isenabled()
+    with pytest.raises(BadRequest):
+        import_files(store, [tmp_path / "missing.jsonl"], owner_state="TX")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        import_files(store, [src], owner_state="TX", keys_fn=keys)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
