@@ -335,11 +335,16 @@ class Authority:
             if old is not None and old.status == "revoked" and old.signing_key == info.signing_key:
                 raise AuthorityError(f"node {info.node_id}: its signing key {info.key_id} was "
                                      "revoked; enroll it again only with a new key")
+            if old is not None and any(info.signing_key == k for k, _ in
+                                       old.retired_signing_keys):
+                raise AuthorityError(f"node {info.node_id}: the signing key {info.key_id} was "
+                                     "retired before; enroll it with a newly generated key")
             entries[info.node_id] = DirectoryEntry(
                 node_id=info.node_id, name=info.name, endpoints=info.endpoints,
                 signing_key=info.signing_key, key_id=info.key_id, status="active",
                 valid_until_ms=now_ms + int(self.cfg.entry_lifetime * 1000),
-                tls_cert_sha256=info.tls_cert_sha256)
+                tls_cert_sha256=info.tls_cert_sha256,
+                retired_signing_keys=_retired_after_replace(old, info.signing_key, now_ms))
         return self._change(apply)
 
     def _set_status(self, node_id: str, status: str) -> int:
@@ -438,6 +443,20 @@ class Authority:
             if snap.serial != serial:
                 return self._issue(max(serial, snap.serial), entries)
             return data
+
+
+def _retired_after_replace(old: DirectoryEntry | None, new_key: bytes,
+                           now_ms: int) -> tuple[tuple[bytes, int], ...]:
+    """The retired keys of a node enrolled again (`enroll --replace`): the ones it had,
+    plus its replaced key retired now, so what that key signed before (exchange logs,
+    checkpoints) still verifies. A revoked key is not kept: it may be in other hands."""
+    if old is None:
+        return ()
+    retired = old.retired_signing_keys
+    if old.signing_key != new_key and old.status != "revoked":
+        newest = retired[0][1] if retired else 0
+        retired = ((old.signing_key, max(now_ms, newest)), *retired)
+    return tuple(retired[:MAX_RETIRED_KEYS])
 
 
 def _with(e: DirectoryEntry, **changes: Any) -> DirectoryEntry:

@@ -84,6 +84,33 @@ def test_promote_keeps_the_old_key_as_retired(tmp_path: Path) -> None:
     assert info.signing_key not in e.keys_valid_at(0)
 
 
+def test_enroll_replace_keeps_the_replaced_key_as_retired(tmp_path: Path) -> None:
+    """A node that lost its keys is enrolled again with new ones: what its old key signed
+    before still verifies; a revoked key is not kept; a retired key cannot come back."""
+    clock = Clock()
+    auth = make_authority(tmp_path / "auth", clock)
+    lost, new, newer = random_info("TX"), random_info("TX"), random_info("TX")
+    auth.enroll(lost)
+    auth.announce_key("TX", _b64(generate_signing_key()))  # dropped by the re-enrolment
+    clock.t += 60
+    auth.enroll(new, replace=True)
+    at = clock.ms()
+    e = verify_snapshot(auth.current_snapshot(), auth.public_key, now_ms=clock.ms()).entry("TX")
+    assert e is not None and e.signing_keys() == (new.signing_key,)
+    assert e.retired_signing_keys == ((lost.signing_key, at),)
+    assert e.keys_valid_at(at - 1) == (new.signing_key, lost.signing_key)
+    auth.enroll(new, replace=True)  # the same key again (new endpoints): nothing retired
+    assert auth.entries()[1][0].retired_signing_keys == ((lost.signing_key, at),)
+    with pytest.raises(AuthorityError, match="retired before"):
+        auth.enroll(lost, replace=True)
+    auth.revoke("TX")
+    clock.t += 60
+    auth.enroll(newer, replace=True)
+    e = auth.entries()[1][0]
+    assert e.signing_key == newer.signing_key and e.status == "active"
+    assert e.retired_signing_keys == ((lost.signing_key, at),)  # not the revoked one
+
+
 # --- the exchange log --------------------------------------------------------------------
 
 
