@@ -6,7 +6,9 @@ single writer thread (`await store.run(fn, ...)`).
 
 - `record_handles`: opaque handles given to a requesting state in `find`
   replies; HMAC-SHA256(node secret, requester ‖ student id) so handles are
-  stable per requester and do not correlate across requesters.
+  stable per requester and do not correlate across requesters. `matched` says
+  whether the handle was ever given as a `match` (else only as a `near_match`,
+  which `node.handlers` releases to staff only once the child is linked).
 - `inbox`: received move notices, unique by (sender, message id), so a retried
   delivery is stored exactly once and answered with the same receipt.
 - `outbox`: queued move notices and links with their fixed message id, attempt
@@ -69,6 +71,14 @@ def m002_handle_last_use(db: Database) -> None:
     db.execute("UPDATE record_handles SET last_used_ms = created_ms")
 
 
+@migrations()
+def m003_handle_matched(db: Database) -> None:
+    """Handles given as a `match` at least once. Handles from before keep the rule they
+    were given under (fetchable like a match)."""
+    db.execute("ALTER TABLE record_handles ADD COLUMN matched INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE record_handles SET matched = 1")
+
+
 def apply_migrations(db: Database) -> None:
     migrations.apply(db)
 
@@ -86,26 +96,36 @@ def _secret(db: Database) -> bytes:
     return value
 
 
-def handle_for(db: Database, peer: str, state_student_id: str) -> str:
-    """The opaque handle `peer` may fetch this student by (created on first use)."""
+def handle_for(db: Database, peer: str, state_student_id: str, *,
+               matched: bool = False) -> str:
+    """The opaque handle `peer` may fetch this student by (created on first use);
+    `matched`: it is being given as a `match` (once set, it stays set)."""
     mac = hmac.new(_secret(db), f"{peer}\x00{state_student_id}".encode(), hashlib.sha256)
     handle = base64.urlsafe_b64encode(mac.digest()[:18]).decode()
     now = now_ms()
     db.execute(
-        "INSERT INTO record_handles (handle, state_student_id, peer, created_ms, last_used_ms) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (handle) DO UPDATE SET last_used_ms = ?",
-        [handle, state_student_id, peer, now, now, now])
+        "INSERT INTO record_handles (handle, state_student_id, peer, created_ms, last_used_ms, "
+        "matched) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (handle) DO UPDATE SET "
+        "last_used_ms = excluded.last_used_ms, matched = max(matched, excluded.matched)",
+        [handle, state_student_id, peer, now, now, int(matched)])
     return handle
 
 
 def resolve_handle(db: Database, peer: str, handle: str) -> str | None:
     """The student id behind a handle, only for the peer it was given to."""
-    row = db.execute("SELECT state_student_id FROM record_handles WHERE handle = ? AND peer = ?",
-                     [handle, peer]).fetchone()
+    found = resolve_handle_matched(db, peer, handle)
+    return found[0] if found else None
+
+
+def resolve_handle_matched(db: Database, peer: str, handle: str) -> tuple[str, bool] | None:
+    """(student id, given as a `match` at least once) behind a handle, only for the peer
+    it was given to."""
+    row = db.execute("SELECT state_student_id, matched FROM record_handles WHERE handle = ? "
+                     "AND peer = ?", [handle, peer]).fetchone()
     if row:
         db.execute("UPDATE record_handles SET last_used_ms = ? WHERE handle = ?",
                    [now_ms(), handle])
-    return row[0] if row else None
+    return (str(row[0]), bool(row[1])) if row else None
 
 
 def inbox_add(db: Database, *, sender: str, message_id: bytes, body_hash: bytes,

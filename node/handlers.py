@@ -4,7 +4,9 @@ Each handler takes the services, the sending peer and the opened message, and
 returns the reply message and the local student ids it discloses (for the
 exchange log). The holder decides per purpose and role what a reply contains
 (data minimization): `find` releases only the demographics needed to decide
-identity; `fetch` releases the record tables the purpose needs.
+identity; `fetch` releases the record tables the purpose needs. A handle given only
+as a `near_match` (maybe another child: a sibling, a twin) is released to a data
+administrator resolving the match, and to staff only once an active link names it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node import federation_store as fed
+from node.links import ADMIN_ROLE, linked_handle
 from node.matching import TermFrequencies, blocking_keys, score_candidates
 from node.services import Services
 from node.store import candidates as store_candidates
@@ -116,7 +119,7 @@ def _find(db: Any, peer: str, find: Find, limit: int, tf: TermFrequencies | None
         row = rows[hit.position]
         sid = row["state_student_id"]
         out.append(Candidate(
-            handle=fed.handle_for(db, peer, sid),
+            handle=fed.handle_for(db, peer, sid, matched=hit.outcome == "match"),
             score=round(hit.score * 1000),
             outcome=hit.outcome,
             demographics=demographics_of(row),
@@ -143,10 +146,15 @@ def _fetch(db: Any, peer: str, fetch: Fetch, services: Services) -> Answer:
     snaps, missing, ids = [], [], []
     now = int(time.time() * 1000)
     for handle in fetch.handles:
-        sid = fed.resolve_handle(db, peer, handle)
-        if sid is None:
+        found = fed.resolve_handle_matched(db, peer, handle)
+        if found is None:
             missing.append(handle)
             continue
+        sid, matched = found
+        if not (matched or fetch.requester.role == ADMIN_ROLE or linked_handle(db, peer, handle)):
+            raise _forbid(f"record {handle} was given to {peer} only as a near match: staff "
+                          "may fetch it once data administrators have linked the child "
+                          "(worklist, two-person rule)")
         try:
             record = read_student(db, sid)
         except Exception:  # deleted since the find

@@ -206,6 +206,14 @@ def record_find_answer(db: Database, *, peer: str, candidates: list[dict[str, An
     return out
 
 
+def linked_handle(db: Database, peer: str, handle: str) -> bool:
+    """Whether an active link (either direction) names our record `handle` as `peer`
+    knows it: the child was confirmed by two administrators."""
+    row = db.execute("SELECT 1 FROM links WHERE peer = ? AND ref = ? AND status = 'active' "
+                     "LIMIT 1", [peer, handle]).fetchone()
+    return row is not None
+
+
 # ---- worklist ---------------------------------------------------------------------------
 
 _ITEM_COLS = ("id", "find_id", "peer", "handle", "score", "agreements", "candidate", "query",

@@ -9,6 +9,9 @@
   const results = document.getElementById("results");
   const recordForm = document.getElementById("record-form");
   const button = document.getElementById("search-button");
+  // A state releases a record found only as a near match (maybe a sibling or a twin) to a
+  // data administrator, and to staff once administrators have linked the child.
+  const isAdmin = form.dataset.admin === "yes";
   const LEVELS = { exact: "same", agree: "same", alias: "nickname", jw_high: "very similar",
                    jw_mid: "similar", conflict: "conflicting", differ: "differs",
                    swapped: "swapped", partial: "partly", fuzzy: "similar spelling",
@@ -94,12 +97,16 @@
       const d = c.demographics || {};
       const name = fullName(d);
       const id = `pick-${line.state}-${i}`;
+      const held = !line.local && !isAdmin && c.outcome === "near_match";
       const box = el("input", { type: "checkbox", id, name: line.local ? "local" : "r",
                                 value: line.local ? c.record : `${line.state}:${c.handle}`,
-                                checked: c.outcome === "match" });
+                                checked: c.outcome === "match", disabled: held });
       const pick = el("td", { class: "pick" }, box,
                       el("label", { for: id, class: "visually-hidden", text: `Include ${name} (${line.state})` }));
-      const who = el("td", {}, el("a", { href: recordLink(line.state, c, line.local), text: name }));
+      const who = el("td", {}, held ? el("span", { text: name })
+                                    : el("a", { href: recordLink(line.state, c, line.local), text: name }));
+      if (held) who.append(el("div", { class: "help", text:
+        "Near match: opens once a data administrator has linked it (worklist)." }));
       const agree = agreementText(c.agreements);
       if (agree) who.append(el("div", { class: "help", text: agree }));
       const place = [d.birth_city, d.birth_state, d.birth_country].filter(Boolean).join(", ");

@@ -182,6 +182,13 @@ def test_move_notice_reaches_the_other_states_inbox(fed: Federation, web: Any,
 
 
 def test_resolve_a_near_match(fed: Federation, web: Any, shoot: Any) -> None:
+    sign_in(web, fed, "FL", "staff")  # staff cannot open a near match before it is linked
+    search(web, "Jesus", "Ramirez", "2010-07-15")
+    ca = web.locator("section.state-result[data-state='CA']")
+    expect(ca.get_by_text("Near match: opens once a data administrator")).to_be_visible()
+    expect(ca.get_by_role("checkbox", name=re.compile("Chuy"))).to_be_disabled()
+    expect(ca.get_by_role("link", name=re.compile("Chuy"))).to_have_count(0)
+
     sign_in(web, fed, "FL", "data_admin")
     search(web, "Jesus", "Ramirez", "2010-07-15")
     ca = web.locator("section.state-result[data-state='CA']")
@@ -219,6 +226,14 @@ def test_resolve_a_near_match(fed: Federation, web: Any, shoot: Any) -> None:
     waiting.get_by_role("button", name=re.compile("^Validate")).click()
     expect(web.locator("#links-other")).to_contain_text("active")
     shoot(web, "links-accepted-by-peer")
+
+    sign_in(web, fed, "FL", "staff")  # linked: staff may now open CA's record
+    search(web, "Jesus", "Ramirez", "2010-07-15")
+    ca = web.locator("section.state-result[data-state='CA']")
+    expect(ca.get_by_text("linked", exact=True)).to_be_visible()
+    ca.get_by_role("link", name=re.compile("Chuy")).click()
+    expect(web.get_by_role("heading", level=1)).to_contain_text("Ram")
+    expect(web.locator("body")).not_to_contain_text("refused")
 
 
 def test_auditors_see_the_disclosure(fed: Federation, web: Any, shoot: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,16 @@ def test_near_match_worklist_two_person_link_and_next_find(fed: Federation) -> N
     assert tx["outcome"] == "match", scores
     assert ca["outcome"] == "near_match", scores
     assert "linked" not in ca and ca["worklist_item"] >= 1
+
+    # CA releases a near match to a data administrator resolving it, not yet to staff
+    ask = {"state": "CA", "handles": [ca["handle"]], "purpose": "enrollment",
+           "user_id": "teacher1", "role": "staff"}
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        fed.control("FL", "/local/v1/fetch", ask)
+    assert "only as a near match" in refused.value.read().decode()
+    got = fed.control("FL", "/local/v1/fetch", dict(ask, user_id="admin1", role="data_admin",
+                                                   purpose="data_quality"))
+    assert [s["owner"] for s in got["snapshots"]] == ["CA"]
 
     # the near match is on FL's worklist with its per-field agreement
     items = json.loads(_cli(fed, "FL", "worklist", "--json").stdout)

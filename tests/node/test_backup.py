@@ -161,8 +161,8 @@ def test_retention_purges_only_what_policy_allows(cfg: NodeConfig) -> None:
 
         def seed(db: object) -> None:
             ex = db.execute  # type: ignore[attr-defined]
-            ex("INSERT INTO record_handles VALUES ('old', 'TX1', 'CA', ?, ?)", [old_ms, old_ms])
-            ex("INSERT INTO record_handles VALUES ('new', 'TX2', 'CA', ?, ?)", [new_ms, new_ms])
+            ex("INSERT INTO record_handles VALUES ('old', 'TX1', 'CA', ?, ?, 1)", [old_ms, old_ms])
+            ex("INSERT INTO record_handles VALUES ('new', 'TX2', 'CA', ?, ?, 1)", [new_ms, new_ms])
             for i, (delivered, created) in enumerate([(old_ms, old_ms), (new_ms, old_ms),
                                                       (None, old_ms)]):
                 ex("INSERT INTO outbox (peer, type, purpose, message_id, body, summary, "
