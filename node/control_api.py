@@ -23,8 +23,8 @@ from node import federation_store as fed
 from node.errors import BadRequest, NodeError, NotFound
 from node.outbox import queue_message
 from node.peer_client import FindSummary, active_peers, find_all, request
+from node.record_reads import read_student
 from node.services import SERVICES, Services
-from node.store import read_student
 from protocol.errors import ProtocolError
 from protocol.messages import (
     ROLES,

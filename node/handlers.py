@@ -18,9 +18,9 @@ from typing import Any
 from node import federation_store as fed
 from node.links import ADMIN_ROLE, linked_handle
 from node.matching import TermFrequencies, blocking_keys, score_candidates
+from node.record_reads import candidates as store_candidates
+from node.record_reads import read_student
 from node.services import Services
-from node.store import candidates as store_candidates
-from node.store import read_student
 from protocol.envelope import OpenedEnvelope
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import (

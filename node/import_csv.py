@@ -5,7 +5,7 @@ qualifying_moves.csv, enrollments.csv, courses.csv, assessments.csv; headers are
 field names of protocol/records.py), child rows joined to their student by
 `state_student_id` and courses to their enrollment by `enrollment_id`, and every error
 reported at the file and line of the row that caused it. Students are validated with
-`protocol.records.validate_student` and prepared with `node.store.prepare`, and yielded
+`protocol.records.validate_student` and prepared with `node.record_upsert.prepare`, and yielded
 in groups of CHUNK_STUDENTS for the writer.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from node.errors import BadRequest
 from node.import_batch import ImportBatch, ProgressMeter
-from node.store import KeysFn, Prepared, prepare
+from node.record_upsert import KeysFn, Prepared, prepare
 from protocol.records import InvalidStudent, validate_student
 
 CSV_TABLES = ("students", "qualifying_moves", "enrollments", "courses", "assessments")

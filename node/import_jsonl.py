@@ -3,7 +3,7 @@
 Owns the JSON Lines half of `node.importer`. A file is cut at line ends into pieces of
 about CHUNK_BYTES bytes; `prepare_piece` reads one piece, decodes it, parses each line,
 validates it (`protocol.records.validate_student`) and turns it into table rows with
-blocking keys (`node.store.prepare`). Files of PARALLEL_MIN lines or more are prepared by
+blocking keys (`node.record_upsert.prepare`). Files of PARALLEL_MIN lines or more are prepared by
 a pool of forked worker processes that get only (path, start, end) and send back marshal
 bytes, at most AHEAD pieces per worker in flight, so the importing process never holds
 the whole file; smaller files, and a keys function that cannot be sent to a process, take
@@ -33,7 +33,7 @@ from typing import Any
 
 from node.errors import BadRequest
 from node.import_batch import ImportBatch, ProgressMeter
-from node.store import KeysFn, Prepared, prepare
+from node.record_upsert import KeysFn, Prepared, prepare
 from protocol.records import InvalidStudent, validate_student
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")

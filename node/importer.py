@@ -2,7 +2,7 @@
 
 Owns the import run: sorting the inputs into JSON Lines files (`node.import_jsonl`, read
 in pieces by worker processes) and CSV folders (`node.import_csv`), the single
-transaction that upserts every valid student (`node.store.upsert_prepared`) and records
+transaction that upserts every valid student (`node.record_upsert.upsert_prepared`) and records
 the `import_runs` row with its rejects, and the rejects files written beside each input
 (`<input>.rejects.csv` or `<input>.rejects.jsonl`: file, line, field, reason). A student
 with any bad row is stored nowhere; a crash before the commit leaves the database
@@ -36,16 +36,8 @@ from node.import_jsonl import (
     plan_pieces,
     start_pool,
 )
-from node.store import (
-    KeysFn,
-    Prepared,
-    Reject,
-    Store,
-    UpsertResult,
-    _default_keys,
-    now_iso,
-    upsert_prepared,
-)
+from node.record_upsert import KeysFn, Prepared, UpsertResult, _default_keys, upsert_prepared
+from node.store import Reject, Store, now_iso
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def local_candidates(db: Any, find: Find, tf: Any) -> list[dict[str, Any]]:
     """This node's own students matching the criteria (scored like a peer's `find`)."""
     from node.handlers import CANDIDATE_POOL, demographics_of, query_of
     from node.matching import blocking_keys, score_candidates
-    from node.store import candidates as store_candidates
+    from node.record_reads import candidates as store_candidates
 
     query = query_of(find)
     rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)

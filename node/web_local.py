@@ -204,7 +204,7 @@ async def students(request: web.Request) -> web.StreamResponse:
 
 @requires(*RECORD_ROLES)
 async def student(request: web.Request) -> web.StreamResponse:
-    from node.store import read_student
+    from node.record_reads import read_student
 
     sid = request.match_info["sid"]
     purpose = _purpose(request)

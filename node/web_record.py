@@ -86,7 +86,7 @@ async def fetch_parts(services: Any, wanted: dict[str, list[str]], requester: Re
 
 
 def _local_part(db: Any, sid: str, state: str) -> dict[str, Any]:
-    from node.store import read_student
+    from node.record_reads import read_student
 
     try:
         rec = read_student(db, sid)

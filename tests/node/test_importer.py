@@ -213,13 +213,14 @@ def test_sigkill_mid_import_leaves_database_as_before(tmp_path: Path,
     src = write_jsonl(tmp_path / "b.jsonl", [dict(r, first_name="Nuevo") for r in raw])
     script = textwrap.dedent(f"""
         import os, signal, sys
+        import node.record_upsert as upsert
         import node.store as store
-        real = store._insert
+        real = upsert._insert
         def killer(conn, table, lead, rows):
             real(conn, table, lead, rows)
             if table == "courses":  # students, moves, enrollments written, not committed
                 os.kill(os.getpid(), signal.SIGKILL)
-        store._insert = killer
+        upsert._insert = killer
         from node.importer import import_files
         s = store.Store({str(db)!r})
         import_files(s, [{str(src)!r}], owner_state="TX", keys_fn=lambda r: ["k"])
@@ -375,7 +376,7 @@ def test_worker_failure_rolls_back_everything(tmp_path: Path, store: Store,
 
 def test_bulk_path_rebuilds_indexes_and_matches_the_plain_path(
         tmp_path: Path, raw: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
-    import node.store as store_mod
+    import node.record_upsert as store_mod
 
     src = write_jsonl(tmp_path / "x.jsonl", raw)
     with Store(tmp_path / "plain.db") as s:

@@ -11,7 +11,8 @@ import pytest
 from node import accounts, links
 from node import federation_store as fed
 from node.errors import Conflict, Forbidden, NotFound
-from node.store import Store, upsert_students
+from node.record_upsert import upsert_students
+from node.store import Store
 from node.synthetic import generate_students
 from protocol.codec import unpack
 from protocol.messages import Link, Requester, from_body

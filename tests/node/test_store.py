@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from node.errors import NotFound, StorageError
-from node.store import Store, upsert_students
+from node.record_upsert import upsert_students
+from node.store import Store
 from node.synthetic import generate_students
 from protocol.records import validate_student
 
