@@ -5,7 +5,9 @@ that did not answer named) and "Identity matching"; MSIX.md §1.3. `GET /search`
 form with the fields school staff have at hand (both surnames, given names, birth date,
 sex, birth place, parents' names, any id) and a required purpose of use.
 `static/search.js` POSTs the form (CSRF token in the `X-CSRF-Token` header) to
-`POST /search/results`, which streams NDJSON, one line per event:
+`POST /search/results`, which streams NDJSON, one line per event (a browser without
+JavaScript posts the same form as a page and gets the whole answer as one HTML page,
+`search_results.html`, once every state has answered or timed out):
 
 - `{"type": "start", "local": "FL", "states": ["CA", "TX"]}`
 - `{"type": "answer", "state": .., "status": "answered"|"timeout"|"failed", "error": ..,
@@ -22,7 +24,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -41,6 +45,18 @@ FORM_FIELDS = (*NAME_FIELDS, "birth_date", "sex", *PLACE_FIELDS, *PARENT_FIELDS,
                "student_id", "purpose")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LOCAL_LIMIT = 10
+#: How the matcher's comparison levels and fields are said on the page (also for search.js).
+AGREEMENT_LEVELS = {
+    "exact": "same", "agree": "same", "alias": "nickname", "jw_high": "very similar",
+    "jw_mid": "similar", "conflict": "conflicting", "differ": "differs",
+    "swapped": "swapped", "partial": "partly", "fuzzy": "similar spelling",
+    "one_differs": "one differs", "swap": "day/month swapped", "near": "a few days apart",
+}
+AGREEMENT_FIELDS = {
+    "given": "given name", "surnames": "surnames", "birth_date": "birth date", "sex": "sex",
+    "birth_city": "birth city", "birth_region": "birth state", "mother": "mother",
+    "father": "father", "state_student_id": "student id",
+}
 
 
 def requester_for(request: web.Request) -> Requester:
@@ -114,37 +130,100 @@ async def _record_shown(request: web.Request, purpose: str, state: str,
 
 # ---- pages -------------------------------------------------------------------------------
 
+def _search_form(request: web.Request, form: Any, error: str = "",
+                 status: int = 200) -> web.Response:
+    values = {k: str(form.get(k, ""))[:100] for k in FORM_FIELDS}
+    return render(request, "search.html",
+                  {"form": values, "purposes": PURPOSE_LABELS, "sexes": SEXES, "error": error,
+                   "levels_json": json.dumps(AGREEMENT_LEVELS),
+                   "fields_json": json.dumps(AGREEMENT_FIELDS)},
+                  status=status, title="Search all states")
+
+
 @requires(*RECORD_ROLES)
 async def search_page(request: web.Request) -> web.StreamResponse:
-    form = {k: request.query.get(k, "")[:100] for k in FORM_FIELDS}
-    return render(request, "search.html",
-                  {"form": form, "purposes": PURPOSE_LABELS, "sexes": SEXES},
-                  title="Search all states")
+    return _search_form(request, request.query)
+
+
+def agreement_text(agreements: dict[str, str]) -> str:
+    return " · ".join(f"{AGREEMENT_FIELDS.get(f, f)}: {AGREEMENT_LEVELS.get(v, v)}"
+                      for f, v in agreements.items() if v != "missing")
+
+
+def _result_rows(event: dict[str, Any], purpose: str, admin: bool) -> list[dict[str, Any]]:
+    """One state's candidates as the results page shows them (as search.js does)."""
+    rows = []
+    for c in event.get("candidates", []):
+        d = c.get("demographics") or {}
+        local = bool(event.get("local"))
+        value = c["record"] if local else f"{event['state']}:{c['handle']}"
+        held = not local and not admin and c.get("outcome") == "near_match"
+        rows.append({
+            "c": c, "name": " ".join(str(d[k]) for k in (*NAME_FIELDS, "suffix") if d.get(k)),
+            "place": ", ".join(str(d[k]) for k in PLACE_FIELDS if d.get(k)) or "—",
+            "agree": agreement_text(c.get("agreements") or {}), "held": held,
+            "field": "local" if local else "r", "value": value,
+            "href": "/record?" + urlencode({"purpose": purpose,
+                                            ("local" if local else "r"): value}),
+        })
+    return rows
+
+
+async def _results_page(request: web.Request, events: list[dict[str, Any]], form: Any,
+                        purpose: str) -> web.Response:
+    session = current_session(request)
+    admin = session is not None and session.user.role == "data_admin"
+    answers = [dict(e, rows=_result_rows(e, purpose, admin))
+               for e in events if e["type"] == "answer"]
+    summary = next(e for e in events if e["type"] == "summary")
+    again = urlencode({k: str(form.get(k, ""))[:100] for k in FORM_FIELDS if form.get(k)})
+    return render(request, "search_results.html",
+                  {"answers": answers, "summary": summary, "purpose": purpose,
+                   "purpose_label": PURPOSE_LABELS.get(purpose, purpose),
+                   "again": f"/search?{again}"}, title="Search results")
 
 
 @requires(*RECORD_ROLES)
 async def search_results(request: web.Request) -> web.StreamResponse:
-    """Stream each state's answer as NDJSON (see the module docstring)."""
-    from node.control_api import answer_json
-    from node.peer_client import FindSummary, active_peers, find_all
+    """Stream each state's answer as NDJSON, or answer a plain form post with a page
+    (see the module docstring)."""
+    from node.peer_client import active_peers
 
     services: Services = request.app[SERVICES]
     form = await request.post()
+    as_page = "text/html" in request.headers.get("Accept", "")  # a plain form post
     try:
         criteria, purpose, _clean = parse_search(form)
         peers = active_peers(services)
     except NodeError as exc:
+        if as_page:
+            return _search_form(request, form, str(exc), exc.status)
         return web.json_response({"error": str(exc)}, status=exc.status)
-    requester = requester_for(request)
-    find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
+    events = _search_events(request, services, criteria, purpose, peers)
+    if as_page:
+        return await _results_page(request, [e async for e in events], form, purpose)
     resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await resp.prepare(request)
+    async for event in events:
+        await resp.write(_ndjson(event))
+    await resp.write_eof()
+    return resp
+
+
+async def _search_events(request: web.Request, services: Services, criteria: FindCriteria,
+                         purpose: str, peers: list[str]) -> AsyncIterator[dict[str, Any]]:
+    """start, this node's answer, each peer's answer as it comes, summary."""
+    from node.control_api import answer_json
+    from node.peer_client import FindSummary, find_all
+
+    requester = requester_for(request)
+    find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
     me = services.node_id
-    await resp.write(_ndjson({"type": "start", "local": me, "states": peers}))
+    yield {"type": "start", "local": me, "states": peers}
     local = await services.store.run(local_candidates, find, services.extra.get("tf"))
     await _record_shown(request, purpose, me, [c["record"] for c in local])
-    await resp.write(_ndjson({"type": "answer", "state": me, "local": True,
-                              "status": "answered", "error": "", "candidates": local}))
+    yield {"type": "answer", "state": me, "local": True, "status": "answered", "error": "",
+           "candidates": local}
     summary = FindSummary()
     hook, find_id = services.extra.get("find_hook"), os.urandom(8).hex()
     async for answer in find_all(services, criteria, requester=requester, purpose=purpose,
@@ -154,10 +233,8 @@ async def search_results(request: web.Request) -> web.StreamResponse:
             line = await hook(services, line, criteria, requester, find_id)
         cands = line.get("candidates", [])
         await _record_shown(request, purpose, answer.state, [c["handle"] for c in cands])
-        await resp.write(_ndjson({"type": "answer", **line}))
-    await resp.write(_ndjson({"type": "summary", **summary.__dict__}))
-    await resp.write_eof()
-    return resp
+        yield {"type": "answer", **line}
+    yield {"type": "summary", **summary.__dict__}
 
 
 def setup(app: web.Application) -> None:

@@ -12,14 +12,9 @@
   // A state releases a record found only as a near match (maybe a sibling or a twin) to a
   // data administrator, and to staff once administrators have linked the child.
   const isAdmin = form.dataset.admin === "yes";
-  const LEVELS = { exact: "same", agree: "same", alias: "nickname", jw_high: "very similar",
-                   jw_mid: "similar", conflict: "conflicting", differ: "differs",
-                   swapped: "swapped", partial: "partly", fuzzy: "similar spelling",
-                   one_differs: "one differs", swap: "day/month swapped",
-                   near: "a few days apart" };
-  const FIELDS = { given: "given name", surnames: "surnames", birth_date: "birth date",
-                   sex: "sex", birth_city: "birth city", birth_region: "birth state",
-                   mother: "mother", father: "father", state_student_id: "student id" };
+  // How comparison levels and fields are said: the same words as the server-side page.
+  const LEVELS = JSON.parse(form.dataset.levels || "{}");
+  const FIELDS = JSON.parse(form.dataset.fields || "{}");
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);

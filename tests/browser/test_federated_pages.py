@@ -123,6 +123,40 @@ def test_search_asks_for_the_required_fields(fed: Federation, web: Any) -> None:
     assert focused(web) == "s-first_name"
 
 
+def test_search_works_without_javascript(fed: Federation, browser: Any, shoot: Any) -> None:
+    """A plain form post: the whole answer on one page, then the consolidated record."""
+    context = browser.new_context(java_script_enabled=False,
+                                  viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        sign_in(page, fed, "FL", "staff")
+        nav(page, "Search all states")
+        page.get_by_role("button", name="Search all states").click()  # nothing filled in
+        expect(page.get_by_role("alert")).to_have_text(
+            "Given name and first surname are needed to search.")
+        page.get_by_label("Given name (required)").fill("Guadalupe")
+        page.get_by_label("First surname (required)").fill("Hernández")
+        page.get_by_label("Second surname").fill("López")
+        page.get_by_label("Birth date").fill("2009-03-04")
+        page.get_by_label("Purpose of use").select_option(label="Enrollment")
+        page.get_by_role("button", name="Search all states").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Search results")
+        expect(page.get_by_role("status")).to_contain_text("2 states answered")
+        for state, name in (("TX", "Guadalupe Hernández López"), ("CA", "Lupe Hernandez")):
+            section = page.locator(f"section.state-result[data-state='{state}']")
+            expect(section.get_by_role("link", name=name)).to_be_visible()
+            expect(section.get_by_text("match", exact=True)).to_be_visible()
+        expect(page.get_by_label("Include Lupe Hernandez (CA)")).to_be_checked()
+        assert_labelled(page)
+        shoot(page, "search-results-without-javascript")
+        page.get_by_role("button", name="Open consolidated record of the ticked records").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Guadalupe Hernández López")
+        expect(page.locator("#provenance").get_by_text("verified", exact=True)).to_have_count(2)
+    finally:
+        context.close()
+
+
 def test_consolidated_record_with_credit_totals_and_print_view(fed: Federation, web: Any,
                                                                shoot: Any) -> None:
     sign_in(web, fed, "FL", "staff")
