@@ -68,7 +68,8 @@ def known_child(state: str, template: dict[str, Any]) -> dict[str, Any]:
 def build(workdir: Path, count: int, timeout: float) -> dict[str, Any]:
     """Create the directory and `count` nodes (or reuse them); return the manifest."""
     from config import load_config
-    from node.authority import Authority, init_authority
+    from node.authority import Authority
+    from node.authority_config import init_authority
     from node.cli.setup import node_info, write_node
     from node.demo import free_port
     from node.importer import import_files

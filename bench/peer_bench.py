@@ -66,7 +66,8 @@ def _append_config(path: Path, text: str) -> None:
 def build(workdir: Path, students: int) -> dict[str, Any]:
     """Create directory + TX (`students` records) + CA (5 records); return the manifest."""
     from config import load_config
-    from node.authority import Authority, init_authority
+    from node.authority import Authority
+    from node.authority_config import init_authority
     from node.cli.setup import node_info, write_node
     from node.demo import free_port
     from node.importer import import_files

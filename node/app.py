@@ -70,14 +70,14 @@ def _extra_migrations() -> list:  # type: ignore[type-arg]
         out.append(accounts_migrations)
     except ImportError:  # pragma: no cover - during development only
         pass
-    from node.links import apply_migrations as links_migrations
+    from node.link_schema import apply_migrations as links_migrations
 
     out.append(links_migrations)
     return out
 
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
-    from node.directory_client import DIRECTORY, HTTP, KEYRING, PEER_KEYS
+    from node.directory_routes import DIRECTORY, HTTP, KEYRING, PEER_KEYS
     from node.discovery import DISCOVERY
     from node.exchange_log import LOG, ExchangeLog
     from node.handlers import refresh_term_frequencies
@@ -145,7 +145,7 @@ async def _prune_job(app: web.Application) -> int:
 
 
 def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
-    from node.directory_client import refresh_job, rotation_job
+    from node.directory_routes import refresh_job, rotation_job
     from node.drop_import import drop_import_job
     from node.retention import retention_job
     from node.tls import tls_peers_job
@@ -168,7 +168,7 @@ def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
 def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Application:
     from node.audit_routes import setup_audit_routes
     from node.control_api import TOKEN, setup_control_routes
-    from node.directory_client import directory_ctx, setup_directory_routes
+    from node.directory_routes import directory_ctx, setup_directory_routes
     from node.discovery import discovery_ctx
     from node.exchange import setup_exchange_routes
     from node.jobs import REGISTRY, jobs_ctx

@@ -63,7 +63,8 @@ def synthetic_states(states: list[str], count: int, seed: int) -> dict[str, list
 def create(folder: Path, states: list[str], count: int, seed: int, password: str | None,
            say: Callable[[str], None]) -> dict[str, Any]:
     from config import load_config
-    from node.authority import Authority, init_authority
+    from node.authority import Authority
+    from node.authority_config import init_authority
     from node.cli.setup import node_info, write_node
     from node.importer import import_files
     from node.store import Store

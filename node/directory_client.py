@@ -1,59 +1,47 @@
-"""The node's view of the federation directory, peers' key documents and our own.
+"""The node's view of the federation directory: the signed snapshot it trusts.
 
 Spec: DESIGN.md "Identities and keys" and "Discovery"; PROTOCOL-ANCHORS.md §1.2
 (X-Road: verify the signed directory with the trust anchor, accept only a
-newer one, refuse it once expired), §2.1 (Matrix: a node's key document signed
-by its own key, cached until `valid_until`) and §5.1 items 1-3, 17 and 19
-(degraded mode: keep working on the cached copy until it expires).
+newer one, refuse it once expired) and §5.1 items 1-3, 17 and 19 (degraded
+mode: keep working on the cached copy until it expires).
 
 - `DirectoryView`   the last good snapshot (loaded from and saved atomically to
                     `directory.cache_file`), refreshed from `directory.urls` and
                     then from peers (any node is a mirror).
-- `PeerKeyCache`    peers' encryption keys from `GET {endpoint}/federation/v1/keys`,
-                    verified with the directory's signing key(s) of that peer.
-- `KeyRing`         our own current keys (swapped by the rotation job) and key document.
-- `setup_directory_routes(app)` serves `GET /federation/v1/directory` and `/keys`.
+- `authority_public_key(cfg)` the trust anchor; `directory_url(base)` and
+  `read_capped(resp)` for fetching documents (also used by node.key_documents).
+
+Peers' key documents and our own live in node.key_documents; the served
+routes, app keys and jobs in node.directory_routes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from config.errors import ConfigError
 from config.schema import NodeConfig
 from crypto.keys import check_public_key
 from node.errors import NodeError, PeerUnavailable
-from node.identity import NodeKeys, load_keys, rotate_if_due
 from protocol.codec import unpack
-from protocol.directory import (
-    DirectoryEntry,
-    DirectorySnapshot,
-    KeyDocument,
-    PublishedKey,
-    sign_key_document,
-    verify_key_document,
-    verify_snapshot,
-)
+from protocol.directory import DirectoryEntry, DirectorySnapshot, verify_snapshot
 from protocol.errors import EnvelopeRejected, ErrorCode, ProtocolError
 
 log = logging.getLogger("statenode.directory")
 
 DIRECTORY_PATH = "/federation/v1/directory"
-KEYS_PATH = "/federation/v1/keys"
-MSGPACK = "application/msgpack"
 MAX_DOCUMENT = 1024 * 1024
+
 
 
 class DirectoryUnavailable(NodeError):
@@ -341,172 +329,3 @@ class DirectoryView:
             out["warning"] = True
             out["reason"] = self._reason(int(now * 1000))
         return out
-
-
-@dataclass
-class _CachedDoc:
-    doc: KeyDocument
-    verified_with: bytes
-    fetched_at: float
-
-
-@dataclass
-class PeerKeyCache:
-    """Peers' verified key documents, cached until the chosen key's `valid_until`."""
-
-    timeout: float = 5.0
-    max_age: float = 3600.0
-    now: Callable[[], float] = time.time
-    _docs: dict[str, _CachedDoc] = field(default_factory=dict)
-
-    def invalidate(self, node_id: str) -> None:
-        self._docs.pop(node_id, None)
-
-    async def key_document(self, session: aiohttp.ClientSession, entry: DirectoryEntry,
-                           now_ms: int) -> KeyDocument:
-        cached = self._docs.get(entry.node_id)
-        if (cached is not None and cached.verified_with in entry.signing_keys()
-                and self.now() - cached.fetched_at < self.max_age):
-            try:
-                cached.doc.current_key(now_ms)
-                return cached.doc
-            except ProtocolError:
-                pass
-        errors = []
-        for endpoint in entry.endpoints:
-            try:
-                data = await fetch_key_document(session, endpoint, timeout=self.timeout)
-                doc, public = verify_peer_key_document(data, entry, now_ms=now_ms)
-            except (PeerUnavailable, ProtocolError) as exc:
-                errors.append(f"{endpoint}: {exc}")
-                continue
-            self._docs[entry.node_id] = _CachedDoc(doc, public, self.now())
-            return doc
-        raise PeerUnavailable(f"cannot get a valid key document from {entry.node_id}: "
-                              + "; ".join(errors))
-
-    async def encryption_key(self, session: aiohttp.ClientSession, entry: DirectoryEntry,
-                             now_ms: int) -> PublishedKey:
-        """The peer's encryption key to seal to now (fetched and verified when needed)."""
-        doc = await self.key_document(session, entry, now_ms)
-        return doc.current_key(now_ms)
-
-
-async def fetch_key_document(session: aiohttp.ClientSession, endpoint: str, *,
-                             timeout: float) -> bytes:
-    url = endpoint.rstrip("/") + KEYS_PATH
-    try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            if resp.status != 200:
-                raise PeerUnavailable(f"{url} answered HTTP {resp.status}")
-            return await read_capped(resp)
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise PeerUnavailable(f"{url}: {type(exc).__name__} {exc}".rstrip()) from exc
-
-
-def verify_peer_key_document(data: bytes, entry: DirectoryEntry, *,
-                             now_ms: int) -> tuple[KeyDocument, bytes]:
-    """Verify with the entry's current then next signing key; return (doc, key used)."""
-    last: ProtocolError | None = None
-    for public in entry.signing_keys():
-        try:
-            return verify_key_document(data, public, node_id=entry.node_id, now_ms=now_ms), public
-        except ProtocolError as exc:
-            last = exc
-            if exc.code is not ErrorCode.BAD_SIGNATURE:
-                break
-    assert last is not None
-    raise last
-
-
-def own_key_document(cfg: NodeConfig, keys: NodeKeys, now: float) -> bytes:
-    """Our key document: `keys.published(now)` signed with our signing key."""
-    doc = KeyDocument(
-        node_id=cfg.node.id, signing_key_id=keys.signing.key_id,
-        issued_at_ms=int(now * 1000),
-        encryption_keys=tuple(
-            PublishedKey(e.key_id, keys.encryption[e.key_id].public, int(e.valid_until * 1000))
-            for e in keys.published(now)))
-    return sign_key_document(doc, keys.signing)
-
-
-class KeyRing:
-    """Our keys as they are now; the rotation job swaps `keys` (a started app is frozen)."""
-
-    def __init__(self, cfg: NodeConfig, keys: NodeKeys) -> None:
-        self.cfg = cfg
-        self.keys = keys
-
-    def key_document(self, now: float | None = None) -> bytes:
-        return own_key_document(self.cfg, self.keys, time.time() if now is None else now)
-
-    async def rotate(self, now: float | None = None) -> bool:
-        """Rotation job body: rotate keys when due and reload them; True if they changed."""
-        changed = await asyncio.to_thread(rotate_if_due, self.cfg, now=now)
-        if changed:
-            self.keys = await asyncio.to_thread(load_keys, self.cfg)
-            log.info("encryption keys rotated; key document now lists %s",
-                     ", ".join(e.key_id for e in self.keys.published(now or time.time())))
-        return changed
-
-
-DIRECTORY = web.AppKey("directory", DirectoryView)
-PEER_KEYS = web.AppKey("peer_keys", PeerKeyCache)
-KEYRING = web.AppKey("keyring", KeyRing)
-HTTP = web.AppKey("directory_http", aiohttp.ClientSession)
-
-
-async def serve_directory(request: web.Request) -> web.Response:
-    view = request.app[DIRECTORY]
-    try:
-        snap = view.current()
-    except DirectoryUnavailable as exc:
-        status = 404 if view.snapshot is None and view.stale is None else 503
-        return web.json_response({"error": str(exc)}, status=status)
-    return web.Response(body=snap.raw, content_type=MSGPACK,
-                        headers={"Cache-Control": "no-cache"})
-
-
-async def serve_keys(request: web.Request) -> web.Response:
-    return web.Response(body=request.app[KEYRING].key_document(), content_type=MSGPACK,
-                        headers={"Cache-Control": "no-cache"})
-
-
-def setup_directory_routes(app: web.Application) -> None:
-    app.router.add_get(DIRECTORY_PATH, serve_directory)
-    app.router.add_get(KEYS_PATH, serve_keys)
-
-
-async def directory_ctx(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: DIRECTORY (cache loaded), PEER_KEYS, KEYRING and an HTTP session.
-
-    Needs `node.app.CONFIG` and `node.app.KEYS` set before startup. Does one
-    refresh at startup (bounded by peers.timeout per source) when no usable
-    cache was found.
-    """
-    from node.app import CONFIG, KEYS
-
-    cfg = app[CONFIG]
-    view = DirectoryView(cfg)
-    await asyncio.to_thread(view.load_cache)
-    app[DIRECTORY] = view
-    app[PEER_KEYS] = PeerKeyCache(timeout=cfg.peers.timeout)
-    app[KEYRING] = KeyRing(cfg, app[KEYS])
-    from node.tls import client_connector
-
-    session = aiohttp.ClientSession(connector=client_connector(cfg))
-    app[HTTP] = session
-    if view.snapshot is None and view.sources():
-        await view.refresh(session)
-    yield
-    await session.close()
-
-
-async def refresh_job(app: web.Application) -> bool:
-    """Scheduler job (every `directory.refresh_interval`)."""
-    return await app[DIRECTORY].refresh(app[HTTP])
-
-
-async def rotation_job(app: web.Application) -> bool:
-    """Scheduler job (e.g. hourly): rotate encryption keys when due."""
-    return await app[KEYRING].rotate()

@@ -26,12 +26,9 @@ from aiohttp import web
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from node.directory_client import (
-    DirectoryView,
-    fetch_key_document,
-    verify_peer_key_document,
-)
+from node.directory_client import DirectoryView
 from node.errors import NodeError
+from node.key_documents import fetch_key_document, verify_peer_key_document
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("statenode.discovery")
@@ -204,7 +201,7 @@ async def discovery_ctx(app: web.Application) -> AsyncIterator[None]:
     `await app[DISCOVERY].announce(bound_port)`.
     """
     from node.app import CONFIG, KEYS
-    from node.directory_client import DIRECTORY
+    from node.directory_routes import DIRECTORY
 
     cfg = app[CONFIG]
     if not cfg.discovery.mdns:

@@ -33,8 +33,8 @@ from protocol.messages import (
     Message,
     MoveNotice,
     Receipt,
-    RecordSnapshot,
 )
+from protocol.record_snapshot import RecordSnapshot
 
 #: Record parts released per purpose of use ("*" = the whole record).
 RELEASE: dict[str, frozenset[str]] = {

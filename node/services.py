@@ -21,8 +21,9 @@ from node.peer_state import PeerStates, TokenBucket
 from protocol.envelope import ReplayCache
 
 if TYPE_CHECKING:
-    from node.directory_client import DirectoryView, KeyRing, PeerKeyCache
+    from node.directory_client import DirectoryView
     from node.exchange_log import ExchangeLog
+    from node.key_documents import KeyRing, PeerKeyCache
     from node.store import Store
 
 

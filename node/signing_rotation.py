@@ -129,7 +129,7 @@ async def reload_handler(request: web.Request) -> web.Response:
     """`POST /local/v1/keys/reload`: use the key files as they are now on disk."""
     import asyncio
 
-    from node.directory_client import KEYRING
+    from node.directory_routes import KEYRING
     from node.services import SERVICES
 
     services = request.app[SERVICES]

@@ -281,6 +281,6 @@ def client_pin_problem(request: web.Request, cfg: NodeConfig, directory: Directo
 async def tls_peers_job(app: web.Application) -> int:
     """Scheduler job: trust the certificates of pinned peers we have not met yet."""
     from node.app import CONFIG
-    from node.directory_client import DIRECTORY
+    from node.directory_routes import DIRECTORY
 
     return await peer_trust(app[CONFIG]).refresh(app[DIRECTORY])

@@ -34,7 +34,7 @@ from crypto.errors import CryptoError
 from crypto.note import NoteVerifier, parse_note
 from node.errors import BadRequest, Conflict
 from node.exchange_log import ExchangeLog
-from protocol.messages import Cosign, CosignReply
+from protocol.cosign_messages import Cosign, CosignReply
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from node.handlers import Answer
 from node.peer_client import active_peers, request
 from node.services import SERVICES, Services
 from node.witness import apply_cosign_reply, build_cosign_request, cosign_peer_checkpoint
+from protocol.cosign_messages import Cosign, CosignReply
 from protocol.envelope import OpenedEnvelope
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.messages import Cosign, CosignReply
 
 log = logging.getLogger("statenode.witness")
 

@@ -1,29 +1,26 @@
-"""Message bodies carried inside envelopes, with strict decoding.
+"""Message bodies carried inside envelopes, with strict decoding, and their registry.
 
-Spec: DESIGN.md "Messages" (find, fetch, move_notice, link, cosign, error and
-their replies) and "Student records" (snapshots signed by the holder, with
-provenance). Every message is a frozen dataclass with a `TYPE`; `to_body`
-gives the plain map that `codec.pack` encodes and `from_body` rebuilds a
-message from an untrusted decoded map, raising `MalformedMessage` that names
-the offending field (e.g. `find.criteria.sex`). Unknown fields are rejected.
-Scores are integers (match weight × 1000): floats are not allowed on the wire.
-
-A `RecordSnapshot` is signed by the owning node with context
-`statenode/v1/snapshot` over canonical msgpack of
-`[owner, record_id, version, issued_at_ms, record]`.
+Spec: DESIGN.md "Messages" (find, fetch, move_notice, link, error and their
+replies; the `cosign` bodies live in `protocol.cosign_messages` and the signed
+`RecordSnapshot` a `fetch_reply` carries in `protocol.record_snapshot`). Every
+message is a frozen dataclass with a `TYPE`; `to_body` gives the plain map that
+`codec.pack` encodes and `from_body` rebuilds any registered message type
+(including cosign ones) from an untrusted decoded map, raising `MalformedMessage`
+that names the offending field (e.g. `find.criteria.sex`). Unknown fields are
+rejected. Scores are integers (match weight × 1000): floats are not allowed on
+the wire.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
-from crypto.errors import SignatureInvalid
-from crypto.keys import SigningKey
-from crypto.sign import sign, verify
-from protocol.codec import Reader, as_bytes, as_str, pack
-from protocol.errors import ErrorCode, InvalidRecord, MalformedMessage
+from protocol.codec import Reader, as_str
+from protocol.cosign_messages import Cosign, CosignReply
+from protocol.errors import ErrorCode, MalformedMessage
+from protocol.record_snapshot import RecordSnapshot
 
 PURPOSES: tuple[str, ...] = (
     "enrollment",
@@ -37,7 +34,6 @@ ROLES: tuple[str, ...] = ("staff", "data_admin", "auditor", "operator")
 SEXES: tuple[str, ...] = ("F", "M", "X")
 OUTCOMES: tuple[str, ...] = ("match", "near_match")
 LINK_ACTIONS: tuple[str, ...] = ("assert", "revoke")
-SNAPSHOT_CONTEXT = b"statenode/v1/snapshot"
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 HANDLE_RE = re.compile(r"[A-Za-z0-9_-]{8,128}")
@@ -237,51 +233,6 @@ class Fetch:
 
 
 @dataclass(frozen=True)
-class RecordSnapshot:
-    """A read-only copy of a record with provenance, signed by its owner node."""
-
-    owner: str
-    record_id: str
-    version: int
-    issued_at_ms: int
-    record: dict[str, Any] = field(hash=False)
-    signature: bytes = b""
-
-    def signed_data(self) -> bytes:
-        return pack([self.owner, self.record_id, self.version, self.issued_at_ms, self.record])
-
-    @classmethod
-    def create(cls, key: SigningKey, *, owner: str, record_id: str, version: int,
-               issued_at_ms: int, record: dict[str, Any]) -> RecordSnapshot:
-        unsigned = cls(owner, record_id, version, issued_at_ms, record)
-        sig = sign(key, context=SNAPSHOT_CONTEXT, data=unsigned.signed_data())
-        return cls(owner, record_id, version, issued_at_ms, record, sig)
-
-    def verify(self, owner_public: bytes) -> None:
-        """Raise InvalidRecord (code BAD_SIGNATURE) unless signed by `owner_public`."""
-        try:
-            verify(owner_public, context=SNAPSHOT_CONTEXT, data=self.signed_data(),
-                   signature=self.signature)
-        except SignatureInvalid as exc:
-            raise InvalidRecord(
-                f"snapshot {self.owner}/{self.record_id} v{self.version} is not signed by "
-                f"{self.owner}'s key", code=ErrorCode.BAD_SIGNATURE) from exc
-
-    def to_body(self) -> dict[str, Any]:
-        return {"owner": self.owner, "record_id": self.record_id, "version": self.version,
-                "issued_at_ms": self.issued_at_ms, "record": self.record,
-                "signature": self.signature}
-
-    @classmethod
-    def read(cls, r: Reader) -> RecordSnapshot:
-        out = cls(r.node_id("owner"), r.text("record_id", max_len=128),
-                  r.integer("version", min_value=1), r.integer("issued_at_ms"),
-                  r.sub("record").data, r.blob("signature", length=64))
-        r.done()
-        return out
-
-
-@dataclass(frozen=True)
 class FetchReply:
     TYPE: ClassVar[str] = "fetch_reply"
     snapshots: tuple[RecordSnapshot, ...] = ()
@@ -368,42 +319,6 @@ class Link:
 
 
 @dataclass(frozen=True)
-class Cosign:
-    """The sender's latest checkpoint note and a consistency proof from `old_size`."""
-
-    TYPE: ClassVar[str] = "cosign"
-    checkpoint: str
-    old_size: int
-    proof: tuple[bytes, ...] = ()
-
-    def to_body(self) -> dict[str, Any]:
-        return {"checkpoint": self.checkpoint, "old_size": self.old_size,
-                "proof": list(self.proof)}
-
-    @classmethod
-    def read(cls, r: Reader) -> Cosign:
-        items = r.array("proof", max_len=64)
-        return cls(r.text("checkpoint", max_len=8192), r.integer("old_size"),
-                   tuple(as_bytes(h, f"{r.where}.proof[{i}]", length=32)
-                         for i, h in enumerate(items)))
-
-
-@dataclass(frozen=True)
-class CosignReply:
-    """The checkpoint note with the witness's cosignature line added."""
-
-    TYPE: ClassVar[str] = "cosign_reply"
-    note: str
-
-    def to_body(self) -> dict[str, Any]:
-        return {"note": self.note}
-
-    @classmethod
-    def read(cls, r: Reader) -> CosignReply:
-        return cls(r.text("note", max_len=16384))
-
-
-@dataclass(frozen=True)
 class Error:
     TYPE: ClassVar[str] = "error"
     code: ErrorCode
@@ -453,8 +368,7 @@ def purpose_of(msg: Message) -> str | None:
 
 
 __all__ = [
-    "MESSAGE_TYPES", "PURPOSES", "REPLY_TYPES", "ROLES", "Candidate", "Cosign", "CosignReply",
-    "Demographics", "Error", "Fetch", "FetchReply", "Find", "FindCriteria", "FindReply",
-    "Link", "Message", "MoveNotice", "Receipt", "RecordSnapshot", "Requester",
-    "from_body", "purpose_of", "to_body",
+    "MESSAGE_TYPES", "PURPOSES", "REPLY_TYPES", "ROLES", "Candidate", "Demographics", "Error",
+    "Fetch", "FetchReply", "Find", "FindCriteria", "FindReply", "Link", "Message",
+    "MoveNotice", "Receipt", "Requester", "from_body", "purpose_of", "to_body",
 ]

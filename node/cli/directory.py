@@ -15,7 +15,8 @@ from pathlib import Path
 
 import click
 
-from node.authority import Authority, entry_summary, init_authority
+from node.authority import Authority, entry_summary
+from node.authority_config import init_authority
 from node.cli import cli
 
 dir_config_option = click.option(

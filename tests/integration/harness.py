@@ -185,7 +185,8 @@ class Federation:
 
     def create(self) -> Federation:
         from config import load_config
-        from node.authority import Authority, init_authority
+        from node.authority import Authority
+        from node.authority_config import init_authority
         from node.cli.setup import node_info, write_node
         from node.importer import import_files
         from node.store import Store

@@ -97,7 +97,7 @@ def test_cli_find_prints_states(federation: Federation) -> None:
 
 def _sealed_find(fed: Federation, sender: str, recipient: str, **kw: Any) -> bytes:
     """A real envelope sealed with the sender's keys from disk."""
-    from node.directory_client import verify_peer_key_document  # noqa: F401 (import check)
+    from node.key_documents import verify_peer_key_document  # noqa: F401 (import check)
 
     cfg = load_config(fed.config(sender))
     keys = load_keys(cfg)

@@ -40,7 +40,8 @@ class TlsFederation(Federation):
 
     def create(self) -> TlsFederation:
         from config import load_config
-        from node.authority import Authority, init_authority
+        from node.authority import Authority
+        from node.authority_config import init_authority
         from node.cli.setup import node_info, write_node
         from node.demo import free_port
         from node.importer import import_files

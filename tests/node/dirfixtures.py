@@ -9,7 +9,8 @@ from pathlib import Path
 from config import load_config
 from config.schema import NodeConfig
 from crypto.keys import generate_signing_key
-from node.authority import Authority, init_authority
+from node.authority import Authority
+from node.authority_config import init_authority
 from node.identity import load_keys
 from protocol.directory import NodeInfo
 

@@ -186,7 +186,7 @@ def test_retention_purges_only_what_policy_allows(cfg: NodeConfig) -> None:
 
 
 def test_retention_keeps_handles_in_use_or_linked(cfg: NodeConfig) -> None:
-    from node.links import apply_migrations as links_migrations
+    from node.link_schema import apply_migrations as links_migrations
     from node.retention import purge
 
     day = 86400.0

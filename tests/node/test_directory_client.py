@@ -14,18 +14,11 @@ from aiohttp import web
 from config.errors import ConfigError
 from node.authority import Authority
 from node.authority_app import create_authority_app
-from node.directory_client import (
-    DIRECTORY,
-    KEYRING,
-    DirectoryUnavailable,
-    DirectoryView,
-    KeyRing,
-    PeerKeyCache,
-    own_key_document,
-    setup_directory_routes,
-)
+from node.directory_client import DirectoryUnavailable, DirectoryView
+from node.directory_routes import DIRECTORY, KEYRING, setup_directory_routes
 from node.errors import PeerUnavailable
 from node.identity import load_keys
+from node.key_documents import KeyRing, PeerKeyCache, own_key_document
 from protocol.directory import verify_key_document
 from protocol.errors import EnvelopeRejected, ErrorCode
 from tests.node.dirfixtures import (

@@ -13,9 +13,11 @@ import pytest
 from aiohttp import web
 
 from node.authority_app import create_authority_app
-from node.directory_client import KEYRING, DirectoryView, KeyRing, setup_directory_routes
+from node.directory_client import DirectoryView
+from node.directory_routes import KEYRING, setup_directory_routes
 from node.discovery import SERVICE_TYPE, Discovery
 from node.identity import load_keys
+from node.key_documents import KeyRing
 from tests.node.dirfixtures import Clock, info_for, make_authority, make_node, with_urls
 
 pytestmark = pytest.mark.mdns

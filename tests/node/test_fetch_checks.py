@@ -10,7 +10,8 @@ import pytest
 
 import node.control_api as control_api
 from crypto.keys import generate_signing_key
-from protocol.messages import Fetch, FetchReply, RecordSnapshot, Requester
+from protocol.messages import Fetch, FetchReply, Requester
+from protocol.record_snapshot import RecordSnapshot
 from tests.integration.harness import child
 
 TX_KEY, CA_KEY = generate_signing_key(), generate_signing_key()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from node import accounts, links
+from node import accounts, link_schema, links
 from node import federation_store as fed
 from node.errors import Conflict, Forbidden, NotFound
 from node.record_upsert import upsert_students
@@ -26,8 +26,8 @@ def _open(path: Path, state: str, n: int = 0) -> Store:
     store = Store(path)
     store.call(fed.apply_migrations)
     store.call(accounts.apply_migrations)
-    store.call(links.apply_migrations)
-    store.call(links.apply_migrations)  # idempotent
+    store.call(link_schema.apply_migrations)
+    store.call(link_schema.apply_migrations)  # idempotent
     for name, role in (("admin1", "data_admin"), ("admin2", "data_admin"),
                        ("teacher", "staff")):
         store.call(accounts.add_user, name, role, "$argon2id$dummy")

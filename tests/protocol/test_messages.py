@@ -6,13 +6,12 @@ import pytest
 
 from crypto.keys import generate_signing_key
 from protocol.codec import pack, unpack
+from protocol.cosign_messages import Cosign, CosignReply
 from protocol.errors import ErrorCode, InvalidRecord, MalformedMessage
 from protocol.messages import (
     MESSAGE_TYPES,
     PURPOSES,
     Candidate,
-    Cosign,
-    CosignReply,
     Demographics,
     Error,
     Fetch,
@@ -24,11 +23,11 @@ from protocol.messages import (
     Message,
     MoveNotice,
     Receipt,
-    RecordSnapshot,
     Requester,
     from_body,
     to_body,
 )
+from protocol.record_snapshot import RecordSnapshot
 
 KEY = generate_signing_key()
 WHO = Requester("u1", "staff", "Lincoln Elementary")
