@@ -23,6 +23,13 @@ fetches the certificate of each pinned peer not yet trusted. An unknown
 certificate fails the handshake. Then, when `server.require_client_cert` is
 on, the exchange handler checks that the client certificate's pin equals the
 directory pin of the envelope's clear `from` (`client_pin_problem`, 403).
+
+A certificate cannot be taken out of a live `SSLContext`, so trust is dropped by
+replacing the context: the listener's context switches every handshake to
+`PeerTrust.current` in its SNI callback (called with or without SNI), and when a
+trusted pin is no longer an active peer's (revoked, suspended, gone, or a new
+certificate enrolled) the `tls_peers` job builds a new context without it. New
+handshakes use it at once; open connections are not cut.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -87,6 +94,20 @@ def server_context(cfg: NodeConfig) -> ssl.SSLContext | None:
     k = _key(cfg)
     if k in _SERVER:
         return _SERVER[k]
+    ctx = _listener_context(cfg, ())
+
+    def switch(sslobj: ssl.SSLObject, _name: str | None, _ctx: ssl.SSLContext) -> None:
+        trust = _TRUST.get(k)
+        if trust is not None and trust.current is not None:
+            sslobj.context = trust.current
+
+    ctx.sni_callback = switch
+    _SERVER[k] = ctx
+    return ctx
+
+
+def _listener_context(cfg: NodeConfig, peer_certs: Iterable[bytes]) -> ssl.SSLContext:
+    """A server context trusting exactly `peer_certs` (DER) and `server.tls_client_ca`."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     _load_chain(ctx, cfg)
@@ -97,7 +118,8 @@ def server_context(cfg: NodeConfig) -> ssl.SSLContext | None:
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"cannot load client CA certificates ({exc})",
                               path=str(cfg.config_path), key="server.tls_client_ca") from exc
-    _SERVER[k] = ctx
+    for der in peer_certs:
+        ctx.load_verify_locations(cadata=der_to_pem(der))
     return ctx
 
 
@@ -171,18 +193,37 @@ class PeerTrust:
 
     def __init__(self, cfg: NodeConfig) -> None:
         self.cfg = cfg
-        self.ctx = server_context(cfg)
-        self.pins: set[bytes] = set()
+        self.certs: dict[bytes, bytes] = {}  # pin -> DER certificate
+        tls = server_context(cfg) is not None
+        #: what the listener verifies client certificates with (see the module docstring)
+        self.current = _listener_context(cfg, ()) if tls else None
+
+    @property
+    def pins(self) -> set[bytes]:
+        return set(self.certs)
 
     def add(self, der: bytes) -> bool:
         """Trust one certificate (already checked against a directory pin); True if new."""
         pin = spki_sha256(der)
-        if self.ctx is None or pin in self.pins:
+        if self.current is None or pin in self.certs:
             return False
-        self.ctx.load_verify_locations(cadata=der_to_pem(der))
-        self.pins.add(pin)
+        self.current.load_verify_locations(cadata=der_to_pem(der))
+        self.certs[pin] = der
         log.info("trusting the TLS certificate with pin %s", pin.hex()[:16])
         return True
+
+    def keep_only(self, pins: set[bytes]) -> int:
+        """Stop trusting every certificate whose pin is not in `pins` (the active peers'
+        pins); return how many were dropped."""
+        gone = [pin for pin in self.certs if pin not in pins]
+        if self.current is None or not gone:
+            return 0
+        for pin in gone:
+            del self.certs[pin]
+            log.warning("no longer trusting the TLS certificate with pin %s: it is not an "
+                        "active peer's pin in the directory", pin.hex()[:16])
+        self.current = _listener_context(self.cfg, self.certs.values())
+        return len(gone)
 
     def pin_for(self, entry: DirectoryEntry | None) -> SpkiPin | None:
         if entry is None or entry.tls_cert_sha256 is None:
@@ -222,15 +263,17 @@ class PeerTrust:
         return False
 
     async def refresh(self, directory: DirectoryView) -> int:
-        """Fetch the certificate of every active pinned peer not trusted yet; return how many."""
-        if self.ctx is None:
+        """Drop the certificates of peers no longer active with that pin, then fetch the
+        certificate of every active pinned peer not trusted yet; return how many were new."""
+        if self.current is None:
             return 0
         try:
             peers = directory.peers()
-        except Exception:  # directory unavailable: nothing to learn now
+        except Exception:  # directory unavailable: nothing to learn or drop now
             return 0
+        self.keep_only({e.tls_cert_sha256 for e in peers if e.tls_cert_sha256 is not None})
         missing = [e for e in peers
-                   if e.tls_cert_sha256 is not None and e.tls_cert_sha256 not in self.pins]
+                   if e.tls_cert_sha256 is not None and e.tls_cert_sha256 not in self.certs]
         results = await asyncio.gather(*(self.fetch(e, self.cfg.peers.timeout) for e in missing))
         return sum(1 for r in results if r)
 
@@ -279,7 +322,8 @@ def client_pin_problem(request: web.Request, cfg: NodeConfig, directory: Directo
 
 
 async def tls_peers_job(app: web.Application) -> int:
-    """Scheduler job: trust the certificates of pinned peers we have not met yet."""
+    """Scheduler job: trust the certificates of pinned peers we have not met yet, and stop
+    trusting those of peers no longer active with that pin."""
     from node.app import CONFIG
     from node.directory_routes import DIRECTORY
 

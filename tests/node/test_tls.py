@@ -206,3 +206,42 @@ def test_request_ssl_refuses_plain_http_to_a_pinned_peer(tmp_path: Path) -> None
     assert isinstance(request_ssl(tx, pinned, "https://x"), SpkiPin)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not https"):
         request_ssl(tx, pinned, "http://x")  # type: ignore[arg-type]
+
+
+async def test_trust_is_dropped_when_a_peer_is_no_longer_active(tmp_path: Path) -> None:
+    """A revoked (or re-pinned) peer's certificate stops passing the handshake at the
+    next `tls_peers` run, without a restart; peers still active are not affected."""
+    tx, ca, fl = tls_node(tmp_path, "TX"), tls_node(tmp_path, "CA"), tls_node(tmp_path, "FL")
+    tx_pin, ca_pin, fl_pin = own_pin(tx), own_pin(ca), own_pin(fl)
+    assert tx_pin and ca_pin and fl_pin
+    async def ok(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    runner, url = await start_site(app, "127.0.0.1", 0, ssl_context=server_context(tx))
+    trust = peer_trust(tx)
+    for cfg in (ca, fl):
+        trust.add(ssl.PEM_cert_to_DER_cert((cfg.config_path.parent / "tls/cert.pem").read_text()))
+
+    async def reaches(cfg) -> bool:  # type: ignore[no-untyped-def]
+        async with aiohttp.ClientSession(connector=client_connector(cfg)) as http:
+            try:
+                async with http.get(url + "/ok", ssl=SpkiPin(tx_pin)) as resp:
+                    return await resp.text() == "ok"
+            except aiohttp.ClientError:
+                return False
+
+    try:
+        assert await reaches(ca) and await reaches(fl)
+        fl_entry = SimpleNamespace(node_id="FL", tls_cert_sha256=fl_pin, endpoints=())
+        view = SimpleNamespace(peers=lambda: [fl_entry])  # CA revoked: gone from peers()
+        assert await trust.refresh(view) == 0  # type: ignore[arg-type]
+        assert trust.pins == {fl_pin}
+        assert not await reaches(ca)
+        assert await reaches(fl)
+        broken = SimpleNamespace(peers=lambda: 1 / 0)  # directory unavailable: keep all
+        assert await trust.refresh(broken) == 0  # type: ignore[arg-type]
+        assert trust.pins == {fl_pin}
+    finally:
+        await runner.cleanup()
