@@ -3,48 +3,84 @@
 Owns the CSV half of `node.importer`: one file per table (students.csv plus any of
 qualifying_moves.csv, enrollments.csv, courses.csv, assessments.csv; headers are the
 field names of protocol/records.py), child rows joined to their student by
-`state_student_id` and courses to their enrollment by `enrollment_id`, and every error
-reported at the file and line of the row that caused it. Students are validated with
-`protocol.records.validate_student` and prepared with `node.record_upsert.prepare`, and yielded
-in groups of CHUNK_STUDENTS for the writer.
+`state_student_id` and courses to their enrollment by `enrollment_id`
+(`assemble_csv_folder`, in the importing process: the tables must all be read before
+any student is whole), and every error reported at the file and line of the row that
+caused it. The assembled students are validated with `protocol.records.validate_student`
+and prepared with `node.record_upsert.prepare` in groups of CHUNK_STUDENTS, by the
+worker processes of `node.import_workers` for folders of PARALLEL_MIN students or more,
+else in-process, with the same results.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import marshal
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from node.errors import BadRequest
 from node.import_batch import ImportBatch, ProgressMeter
+from node.import_workers import in_order
 from node.record_upsert import KeysFn, Prepared, prepare
 from protocol.records import InvalidStudent, validate_student
 
 CSV_TABLES = ("students", "qualifying_moves", "enrollments", "courses", "assessments")
-CHUNK_STUDENTS = 1_000  # students per write
+CHUNK_STUDENTS = 1_000  # students per work item and per write
+# One student's outcome: its prepared rows, or None and its (field path, reason) errors.
+Checked = tuple[Prepared | None, list[tuple[str, str]] | None]
+
+
+def _counted(fh: Iterable[str], meter: ProgressMeter) -> Iterator[str]:
+    for line in fh:
+        meter.advance(len(line))
+        yield line
 
 
 def _csv_rows(path: Path, meter: ProgressMeter) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line, row) per data row; a row with too many values becomes {"(line)": reason}."""
+    """(line, row) per data row, without its empty values (empty means "not given");
+    a row with more values than the header becomes {"(line)": reason}. Blank lines are
+    skipped; `line` is where the row ends, as csv.DictReader counts."""
     with path.open("r", encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
+        reader = csv.reader(_counted(fh, meter))
         try:
-            for row in reader:
-                meter.advance(sum(len(v or "") + 1 for v in row.values()))
-                line = reader.line_num
-                if None in row:
-                    row.pop(None)
-                    yield line, {"(line)": "more values than header columns"}
+            header: list[str] | None = []
+            while header == []:  # blank lines before the header, as csv.DictReader
+                header = next(reader, None)
+            if header is None:
+                return
+            width = len(header)
+            for values in reader:
+                if not values:
                     continue
-                yield line, {k: v for k, v in row.items() if k is not None}
+                if len(values) > width:
+                    yield reader.line_num, {"(line)": "more values than header columns"}
+                    continue
+                # fewer values than columns: the missing ones are not given
+                row = zip(header, values, strict=False)
+                yield reader.line_num, {k: v for k, v in row if v != ""}
         except UnicodeDecodeError as exc:
             raise BadRequest(f"{path} near line {reader.line_num + 1}: not UTF-8 text "
                              f"({exc.reason}); save the file as UTF-8") from None
 
 
-def read_csv_folder(tables: dict[str, Path], batch: ImportBatch, owner: str, meter: ProgressMeter,
-                     keys_fn: KeysFn | None) -> Iterator[list[Prepared]]:
+@dataclass
+class CsvFolder:
+    """The students of one folder, whole: (raw nested record, where each part came from:
+    field-path prefix -> (file, line)), in students.csv order."""
+
+    students_file: str
+    students: list[tuple[dict[str, Any], dict[str, tuple[str, int]]]] = field(
+        default_factory=list)
+
+
+def assemble_csv_folder(tables: dict[str, Path], batch: ImportBatch,
+                        meter: ProgressMeter) -> CsvFolder:
+    """Read every table and join the child rows to their students; rows that cannot be
+    placed are rejected in `batch`."""
     studs: dict[str, dict[str, Any]] = {}
     where: dict[str, dict[str, tuple[str, int]]] = {}  # sid -> path prefix -> location
     spath = str(tables["students"])
@@ -93,22 +129,61 @@ def read_csv_folder(tables: dict[str, Path], batch: ImportBatch, owner: str, met
                 else:
                     items.append(row)
             where[sid][prefix] = (cpath, line)
-    ready: list[Prepared] = []
+    folder = CsvFolder(spath)
     for sid, raw in studs.items():
         for enr in raw["enrollments"]:
             enr.pop("__prefix", None)
-        spot = where[sid]
+        folder.students.append((raw, where[sid]))
+    return folder
+
+
+def check_students(raws: list[dict[str, Any]], owner: str,
+                   keys_fn: KeysFn | None) -> list[Checked]:
+    """Validate and prepare assembled students, in order."""
+    out: list[Checked] = []
+    for raw in raws:
         try:
             student = validate_student(raw, owner_state=owner)
         except InvalidStudent as exc:
-            for path_field, reason in exc.errors:
-                prefix = max((p for p in spot if path_field.startswith(p)), key=len)
-                file, line = spot[prefix]
-                batch.reject(file, line, [(path_field[len(prefix):], reason)])
+            out.append((None, exc.errors))
             continue
-        if batch.accept(student.state_student_id, spath, spot[""][1]):
-            ready.append(prepare(student, keys_fn))
-        if len(ready) >= CHUNK_STUDENTS:
-            yield ready
-            ready = []
-    yield ready
+        out.append((prepare(student, keys_fn), None))
+    return out
+
+
+def _check_packed(packed: bytes, owner: str, keys_fn: KeysFn | None) -> bytes:
+    """`check_students` in a worker process (marshal both ways)."""
+    return marshal.dumps(check_students(marshal.loads(packed), owner, keys_fn))  # noqa: S302
+
+
+def checked_chunks(folder: CsvFolder, owner: str, keys_fn: KeysFn | None,
+                   pool: ProcessPoolExecutor | None, workers: int) -> Iterator[list[Checked]]:
+    """`check_students` of each CHUNK_STUDENTS students of `folder`, in order: by `pool`
+    (the first chunks submitted now), or in-process as they are asked for."""
+    chunks = (folder.students[i:i + CHUNK_STUDENTS]
+              for i in range(0, len(folder.students), CHUNK_STUDENTS))
+    if pool is None:
+        return (check_students([raw for raw, _ in c], owner, keys_fn) for c in chunks)
+    jobs = ((marshal.dumps([raw for raw, _ in c]), owner, keys_fn) for c in chunks)
+    return in_order(pool, _check_packed, jobs, workers)
+
+
+def csv_students(folder: CsvFolder, results: Iterable[list[Checked]],
+                 batch: ImportBatch) -> Iterator[list[Prepared]]:
+    """Record each student's errors at the file and line they came from and yield the
+    accepted students, a chunk at a time."""
+    spath = folder.students_file
+    position = 0
+    for outcomes in results:
+        ready: list[Prepared] = []
+        for prepared, errors in outcomes:
+            spot = folder.students[position][1]
+            position += 1
+            if prepared is None:
+                for path_field, reason in errors or []:
+                    prefix = max((p for p in spot if path_field.startswith(p)), key=len)
+                    file, line = spot[prefix]
+                    batch.reject(file, line, [(path_field[len(prefix):], reason)])
+            elif batch.accept(prepared[0], spath, spot[""][1]):
+                ready.append(prepared)
+        yield ready

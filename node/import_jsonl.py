@@ -3,11 +3,11 @@
 Owns the JSON Lines half of `node.importer`. A file is cut at line ends into pieces of
 about CHUNK_BYTES bytes; `prepare_piece` reads one piece, decodes it, parses each line,
 validates it (`protocol.records.validate_student`) and turns it into table rows with
-blocking keys (`node.record_upsert.prepare`). Files of PARALLEL_MIN lines or more are prepared by
-a pool of forked worker processes that get only (path, start, end) and send back marshal
-bytes, at most AHEAD pieces per worker in flight, so the importing process never holds
-the whole file; smaller files, and a keys function that cannot be sent to a process, take
-the same steps in-process with the same results.
+blocking keys (`node.record_upsert.prepare`). Files of PARALLEL_MIN lines or more are
+prepared by the worker processes of `node.import_workers`, which get only (path, start,
+end) and send back marshal bytes, a few pieces per worker in flight, so the importing
+process never holds the whole file; smaller files, and a keys function that cannot be
+sent to a process, take the same steps in-process with the same results.
 
 Lines are numbered as an editor shows them: `\\n`, `\\r\\n` or a lone `\\r` ends a line
 (Python's universal newlines); a UTF-8 byte order mark at the start is skipped. A line
@@ -18,28 +18,22 @@ export setting, and importing only their ASCII lines would be a half import.
 from __future__ import annotations
 
 import codecs
-import gc
-import itertools
 import json
 import marshal
-import multiprocessing
-import pickle
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from node.errors import BadRequest
 from node.import_batch import ImportBatch, ProgressMeter
+from node.import_workers import in_order
 from node.record_upsert import KeysFn, Prepared, prepare
 from protocol.records import InvalidStudent, validate_student
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
-PARALLEL_MIN = 5_000  # lines in a file before worker processes are used
 CHUNK_BYTES = 1 << 20  # bytes per piece (~400 students): one work item and one write
-AHEAD = 3  # pieces in flight per worker
 
 # One line's outcome: (line number within its piece, prepared student, or None and the
 # (field, reason) errors of that line).
@@ -122,34 +116,6 @@ def _prepare_packed(path: str, start: int, end: int, owner: str,
     return marshal.dumps(prepare_piece(path, start, end, owner, keys_fn))
 
 
-def _worker_start() -> None:
-    """Each forked worker freezes the heap it inherited, so its garbage collector never
-    walks (and copies on write) the parent's objects, and then switches the collector
-    off: a worker makes no reference cycles, and collections cost it ~5%."""
-    gc.freeze()
-    gc.disable()
-
-
-def can_send(fn: KeysFn | None) -> bool:
-    """Whether `fn` can be sent to a worker process."""
-    try:
-        pickle.dumps(fn)
-    except (pickle.PicklingError, AttributeError, TypeError):
-        return False
-    return True
-
-
-def start_pool(workers: int) -> ProcessPoolExecutor:
-    """Forked workers: no re-import of `__main__`, nothing to load again. The children run
-    pure Python (json, validation, keys) and leave by os._exit, so they never touch the
-    parent's SQLite connection; all of them are forked at the first submit, which
-    `pieces` makes from the calling thread while the store's writer thread is idle."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return ProcessPoolExecutor(workers)
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_worker_start)
-
-
 def pieces(plan: JsonlPlan, owner: str, keys_fn: KeysFn | None,
            pool: ProcessPoolExecutor | None, workers: int) -> Iterator[Piece]:
     """The prepared pieces of `plan` in order: from `pool` (the first ones submitted
@@ -157,19 +123,7 @@ def pieces(plan: JsonlPlan, owner: str, keys_fn: KeysFn | None,
     jobs = ((plan.name, start, end, owner, keys_fn) for start, end in plan.ranges)
     if pool is None:
         return (prepare_piece(*job) for job in jobs)
-    pending = deque(pool.submit(_prepare_packed, *job)
-                    for job in itertools.islice(jobs, AHEAD * workers))
-    return _in_order(pool, pending, jobs)
-
-
-def _in_order(pool: ProcessPoolExecutor, pending: deque[Future[bytes]],
-              jobs: Iterator[tuple[str, int, int, str, KeysFn | None]]) -> Iterator[Piece]:
-    while pending:
-        packed = pending.popleft().result()
-        job = next(jobs, None)
-        if job is not None:
-            pending.append(pool.submit(_prepare_packed, *job))
-        yield marshal.loads(packed)  # noqa: S302 (bytes from our own workers)
+    return in_order(pool, _prepare_packed, jobs, workers)
 
 
 def jsonl_students(plan: JsonlPlan, results: Iterable[Piece], batch: ImportBatch,

@@ -26,16 +26,9 @@ from sqlite_utils import Database
 
 from node.errors import BadRequest
 from node.import_batch import ImportBatch, ProgressMeter
-from node.import_csv import CSV_TABLES, read_csv_folder
-from node.import_jsonl import (
-    JSONL_SUFFIXES,
-    PARALLEL_MIN,
-    can_send,
-    jsonl_students,
-    pieces,
-    plan_pieces,
-    start_pool,
-)
+from node.import_csv import CSV_TABLES, assemble_csv_folder, checked_chunks, csv_students
+from node.import_jsonl import JSONL_SUFFIXES, jsonl_students, pieces, plan_pieces
+from node.import_workers import PARALLEL_MIN, can_send, start_pool
 from node.record_upsert import KeysFn, Prepared, UpsertResult, _default_keys, upsert_prepared
 from node.store import Reject, Store, now_iso
 
@@ -159,7 +152,8 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
     """Import `paths` into `store`: one transaction for every valid student and the run row.
 
     `workers` worker processes (default: one per usable core; 0: none) prepare JSON Lines
-    files of at least `parallel_min` lines.
+    files of at least `parallel_min` lines and CSV folders of at least `parallel_min`
+    students.
     """
     started = now_iso()
     show = sys.stderr.isatty() if progress is None else progress
@@ -177,14 +171,23 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
         with _collector_paused():
             for kind, path, tables in groups:
                 if kind == "csv":
-                    streams.append(read_csv_folder(tables, batch, owner_state, meter, fn))
+                    folder = assemble_csv_folder(tables, batch, meter)
+                    count = len(folder.students)
+                    expected += count
+                    if parallel and count >= parallel_min:
+                        pool = pool or start_pool(workers)
+                        checked = checked_chunks(folder, owner_state, fn, pool, workers)
+                    else:
+                        checked = checked_chunks(folder, owner_state, fn, None, workers)
+                    streams.append(csv_students(folder, checked, batch))
                     continue
                 plan = plan_pieces(path)
                 expected += plan.lines
-                if parallel and plan.lines >= parallel_min and pool is None:
-                    pool = start_pool(workers)
-                use = pool if parallel and plan.lines >= parallel_min else None
-                results = pieces(plan, owner_state, fn, use, workers)
+                if parallel and plan.lines >= parallel_min:
+                    pool = pool or start_pool(workers)
+                    results = pieces(plan, owner_state, fn, pool, workers)
+                else:
+                    results = pieces(plan, owner_state, fn, None, workers)
                 streams.append(jsonl_students(plan, results, batch, meter))
 
             def work(db: Database) -> tuple[int, UpsertResult]:  # Store.call: one transaction

@@ -470,3 +470,41 @@ def test_the_garbage_collector_is_back_as_it_was(tmp_path: Path, store: Store,
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_csv_in_workers_gives_the_same_database_and_rejects(
+        tmp_path: Path, raw: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    import node.import_csv as import_csv
+
+    monkeypatch.setattr(import_csv, "CHUNK_STUDENTS", 4)  # several work items and writes
+    folder = write_csv(tmp_path / "csv", raw)
+    students = (folder / "students.csv").read_text(encoding="utf-8").splitlines()
+    students.insert(3, "")  # a blank line
+    students.append(students[5])  # a duplicate id
+    students.append(students[6] + ",extra,values" + "," * 40)  # too many values
+    (folder / "students.csv").write_text("\n".join(students) + "\n", encoding="utf-8")
+    with (folder / "assessments.csv").open("a", encoding="utf-8", newline="") as fh:
+        fh.write("GHOST1" + "," * 8 + "\n")  # no such student
+    courses = folder / "courses.csv"
+    rows = list(csv.DictReader(courses.open(encoding="utf-8")))
+    rows[1]["credits_granted"] = "lots"
+    with courses.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    reports, dumps = [], []
+    for workers in (0, 2):
+        with Store(tmp_path / f"w{workers}.db") as s:
+            reports.append(import_files(s, [folder], owner_state="TX", keys_fn=keys,
+                                        workers=workers, parallel_min=0,
+                                        write_rejects_files=False))
+            dumps.append(dump(s))
+    serial, parallel = reports
+    got = [(Path(r.file).name, r.line, r.field) for r in serial.rejects]
+    assert got == [(Path(r.file).name, r.line, r.field) for r in parallel.rejects]
+    assert ("students.csv", 33, "state_student_id") in got  # the duplicate (after a blank)
+    assert ("students.csv", 34, "(line)") in got
+    assert ("courses.csv", 3, "credits_granted") in got
+    assert any(name == "assessments.csv" and f == "state_student_id" for name, _, f in got)
+    assert serial.students == parallel.students == 29
+    assert serial.result == parallel.result and dumps[0] == dumps[1]
