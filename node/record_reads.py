@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from node.errors import NotFound
 from node.store import _chunks, _placeholders
-from protocol.records import TABLE_SPECS
+from protocol.record_fields import TABLE_SPECS
 
 
 def _clean(table: str, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from node.store import _chunks, _placeholders, now_iso
-from protocol.records import COLUMNS, Student
+from protocol.record_fields import COLUMNS
+from protocol.records import Student
 
 KeysFn = Callable[[Mapping[str, Any]], list[str]]
 

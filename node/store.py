@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlite_utils import Database, Migrations
 
 from node.errors import StorageError
-from protocol.records import CHILD_LISTS, TABLE_SPECS, Student
+from protocol.record_fields import TABLE_SPECS
+from protocol.records import CHILD_LISTS, Student
 
 if TYPE_CHECKING:
     from node.record_upsert import KeysFn, UpsertResult

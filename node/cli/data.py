@@ -52,7 +52,7 @@ def import_cmd(config_path: str, files: tuple[str, ...], progress: bool | None) 
 
 
 def _write_csv(folder: Path, students: list[dict[str, Any]]) -> None:
-    from protocol.records import COLUMNS
+    from protocol.record_fields import COLUMNS
 
     folder.mkdir(parents=True, exist_ok=True)
     tables: dict[str, list[dict[str, Any]]] = {t: [] for t in COLUMNS}
