@@ -1,14 +1,15 @@
 """Import throughput: the real importer path against a plain sqlite3.executemany.
 
-Generates N synthetic students (default 100,000), writes them as JSON Lines, imports them
-through `node.importer.import_files` (parse, validate, blocking keys, one transaction,
-no progress bar) into a fresh store, then in the same run inserts exactly the rows the
+Generates N synthetic students (default 100,000), writes them as JSON Lines (or, with
+`--format csv`, as a folder of CSV tables), imports them through
+`node.importer.import_files` (parse, validate, blocking keys, one transaction, no
+progress bar) into a fresh store, then in the same run inserts exactly the rows the
 importer wrote (students, child tables, match keys) with plain `executemany` into a
 fresh database with the same schema, in one transaction. Prints rows/s and the ratio,
 plus the CPU seconds of each side (the importer's include its worker processes) and the
 load average, since other jobs on the machine move the wall-clock figures.
 
-    PYTHONPATH=. python bench/import_bench.py [--count N]
+    PYTHONPATH=. python bench/import_bench.py [--count N] [--format jsonl|csv]
 """
 
 from __future__ import annotations
@@ -31,15 +32,23 @@ TABLES = ("students", "qualifying_moves", "enrollments", "courses", "assessments
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="import-bench-"))
     t0 = time.perf_counter()
     students = generate_students("TX", args.count, seed=1)
-    src = tmp / "tx.jsonl"
-    with src.open("w", encoding="utf-8") as fh:
-        for s in students:
-            fh.write(json.dumps(s, ensure_ascii=False) + "\n")
-    print(f"generated {len(students)} students in {time.perf_counter() - t0:.1f} s")
+    if args.format == "csv":
+        from node.cli.data import _write_csv
+
+        src = tmp / "tx-csv"
+        _write_csv(src, students)
+    else:
+        src = tmp / "tx.jsonl"
+        with src.open("w", encoding="utf-8") as fh:
+            for s in students:
+                fh.write(json.dumps(s, ensure_ascii=False) + "\n")
+    del students  # the importer's process should not carry the generator's data
+    print(f"generated {args.count} {args.format} students in {time.perf_counter() - t0:.1f} s")
 
     store = Store(tmp / "import.db")
     load_before = Path("/proc/loadavg").read_text().split()[0]
@@ -80,7 +89,7 @@ def main() -> None:
     conn.close()
 
     print(f"rows written: {total} ({', '.join(f'{t} {n}' for t, n in rows.items())})")
-    print(f"importer (parse+validate+keys+upsert): {t_import:.2f} s, "
+    print(f"importer ({args.format}: parse+validate+keys+upsert): {t_import:.2f} s, "
           f"{total / t_import:,.0f} rows/s, {args.count / t_import:,.0f} students/s, "
           f"{cpu_import:.2f} CPU s")
     print(f"plain executemany, same rows:          {t_plain:.2f} s, "

@@ -61,7 +61,7 @@ class ProgressMeter:
             self.progress.start()
             self.task = self.progress.add_task("import", total=total)
 
-    def advance(self, n: int) -> None:
+    def advance(self, n: float) -> None:
         if self.progress is not None:
             self.progress.advance(self.task, n)
 

@@ -2,7 +2,7 @@
 
 Owns the CSV half of `node.importer`: one file per table (students.csv plus any of
 qualifying_moves.csv, enrollments.csv, courses.csv, assessments.csv; headers are the
-field names of protocol/records.py), child rows joined to their student by
+field names of protocol/record_fields.py), child rows joined to their student by
 `state_student_id` and courses to their enrollment by `enrollment_id`
 (`assemble_csv_folder`, in the importing process: the tables must all be read before
 any student is whole), and every error reported at the file and line of the row that
@@ -34,9 +34,12 @@ CHUNK_STUDENTS = 1_000  # students per work item and per write
 Checked = tuple[Prepared | None, list[tuple[str, str]] | None]
 
 
+READ_SHARE = 0.5  # of the progress bar for reading the tables; checking and saving: the rest
+
+
 def _counted(fh: Iterable[str], meter: ProgressMeter) -> Iterator[str]:
     for line in fh:
-        meter.advance(len(line))
+        meter.advance(len(line) * READ_SHARE)
         yield line
 
 
@@ -73,6 +76,7 @@ class CsvFolder:
     field-path prefix -> (file, line)), in students.csv order."""
 
     students_file: str
+    size: int  # bytes of all its tables, for the progress bar
     students: list[tuple[dict[str, Any], dict[str, tuple[str, int]]]] = field(
         default_factory=list)
 
@@ -129,7 +133,7 @@ def assemble_csv_folder(tables: dict[str, Path], batch: ImportBatch,
                 else:
                     items.append(row)
             where[sid][prefix] = (cpath, line)
-    folder = CsvFolder(spath)
+    folder = CsvFolder(spath, sum(p.stat().st_size for p in tables.values()))
     for sid, raw in studs.items():
         for enr in raw["enrollments"]:
             enr.pop("__prefix", None)
@@ -168,8 +172,8 @@ def checked_chunks(folder: CsvFolder, owner: str, keys_fn: KeysFn | None,
     return in_order(pool, _check_packed, jobs, workers)
 
 
-def csv_students(folder: CsvFolder, results: Iterable[list[Checked]],
-                 batch: ImportBatch) -> Iterator[list[Prepared]]:
+def csv_students(folder: CsvFolder, results: Iterable[list[Checked]], batch: ImportBatch,
+                 meter: ProgressMeter) -> Iterator[list[Prepared]]:
     """Record each student's errors at the file and line they came from and yield the
     accepted students, a chunk at a time."""
     spath = folder.students_file
@@ -186,4 +190,5 @@ def csv_students(folder: CsvFolder, results: Iterable[list[Checked]],
                     batch.reject(file, line, [(path_field[len(prefix):], reason)])
             elif batch.accept(prepared[0], spath, spot[""][1]):
                 ready.append(prepared)
+        meter.advance(folder.size * (1 - READ_SHARE) * len(outcomes) / len(folder.students))
         yield ready

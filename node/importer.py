@@ -179,7 +179,7 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
                         checked = checked_chunks(folder, owner_state, fn, pool, workers)
                     else:
                         checked = checked_chunks(folder, owner_state, fn, None, workers)
-                    streams.append(csv_students(folder, checked, batch))
+                    streams.append(csv_students(folder, checked, batch, meter))
                     continue
                 plan = plan_pieces(path)
                 expected += plan.lines
