@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from crypto import merkle
 from crypto.errors import KeyFileError, NoteError, ProofError, SignatureInvalid
 from crypto.keys import SigningKey, check_public_key
+from crypto.merkle_verify import verify_inclusion
 from crypto.note import (
     OpenedNote,
     Signer,
@@ -340,7 +341,7 @@ def verify_tlog_proof(
         )
     cp = opened.checkpoint
     try:
-        merkle.verify_inclusion(leaf_hash, p.index, cp.size, p.proof, cp.root)
+        verify_inclusion(leaf_hash, p.index, cp.size, p.proof, cp.root)
     except ProofError as exc:
         raise ProofError(f"tlog-proof for entry {p.index} of log {cp.origin}: {exc}") from exc
     return opened

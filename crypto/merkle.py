@@ -1,8 +1,9 @@
-"""RFC 9162 (Certificate Transparency v2) Merkle tree: hashing, proofs, verification.
+"""RFC 9162 (Certificate Transparency v2) Merkle tree: hashing, roots, proof generation.
 
-Owns the tree arithmetic of the exchange log; follows RFC 9162 §2.1 (identical to
-RFC 6962 §2.1): SHA-256, leaf hash `H(0x00 || data)`, interior node
-`H(0x01 || left || right)`, `MTH({}) = SHA-256("")`.
+Owns the tree arithmetic of the log's side (the prover); follows RFC 9162 §2.1
+(identical to RFC 6962 §2.1), with proofs per §2.1.3.1 and §2.1.4.1: SHA-256, leaf
+hash `H(0x00 || data)`, interior node `H(0x01 || left || right)`,
+`MTH({}) = SHA-256("")`.
 
 Storage model. A log keeps, for every *complete aligned subtree*, its hash under the
 key `(level, index)`: the hash over leaves `[index * 2**level, (index + 1) * 2**level)`.
@@ -24,10 +25,9 @@ exactly the nodes it will read: `append_reads`, `root_nodes`, `inclusion_nodes`,
     rows = store.fetch_nodes(wanted)              # {(level, index): hash}
     proof = merkle.inclusion_proof(index, size, merkle.mapping_reader(rows))
 
-Verification (`verify_inclusion`, `verify_consistency`) returns None and raises
-`ProofError`; it passes every transparency-dev/merkle test vector. `MemoryTree` is an
-in-memory log for auditors and tests, and `root_from_leaf_hashes` computes the root of a
-full export quickly.
+`MemoryTree` is an in-memory log for auditors and tests, and `root_from_leaf_hashes`
+computes the root of a full export quickly. Checking proofs (RFC 9162 §2.1.3.2,
+§2.1.4.2) is `crypto.merkle_verify`, which builds on this module's hashing.
 """
 
 from __future__ import annotations
@@ -196,6 +196,12 @@ def _check_sizes(old_size: int, new_size: int) -> None:
         raise ProofError(f"old tree size {old_size} is larger than new tree size {new_size}")
 
 
+def _check_hash(value: bytes, what: str) -> None:
+    if not isinstance(value, bytes) or len(value) != HASH_LEN:
+        got = len(value) if isinstance(value, bytes) else type(value).__name__
+        raise ProofError(f"{what} must be a {HASH_LEN}-byte SHA-256 hash, got {got}")
+
+
 # --- computing from stored nodes ---------------------------------------------------------
 
 
@@ -238,122 +244,6 @@ def consistency_proof(old_size: int, new_size: int, read: HashReader) -> list[by
     """
     _check_sizes(old_size, new_size)
     return [_range_hash(lo, hi, read) for lo, hi in _consistency_ranges(old_size, new_size)]
-
-
-# --- verification --------------------------------------------------------------------------
-
-
-def _check_hash(value: bytes, what: str) -> None:
-    if not isinstance(value, bytes) or len(value) != HASH_LEN:
-        got = len(value) if isinstance(value, bytes) else type(value).__name__
-        raise ProofError(f"{what} must be a {HASH_LEN}-byte SHA-256 hash, got {got}")
-
-
-def _check_proof(proof: Sequence[bytes]) -> None:
-    for i, p in enumerate(proof):
-        _check_hash(p, f"proof hash #{i}")
-
-
-def root_from_inclusion_proof(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes]
-) -> bytes:
-    """The root implied by an inclusion proof (RFC 9162 §2.1.3.2); raises on a bad shape."""
-    _check_hash(leaf, "leaf hash")
-    _check_proof(proof)
-    if not 0 <= index < size:
-        raise ProofError(f"leaf index {index} is outside a tree of size {size}")
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            raise ProofError(
-                f"inclusion proof has {len(proof)} hashes, too many for index {index} "
-                f"in a tree of size {size}"
-            )
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError(
-            f"inclusion proof has {len(proof)} hashes, too few for index {index} "
-            f"in a tree of size {size}"
-        )
-    return r
-
-
-def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> None:
-    """Raise `ProofError` unless `proof` shows leaf hash `leaf` at `index` under `root`."""
-    computed = root_from_inclusion_proof(leaf, index, size, proof)
-    _check_hash(root, "root hash")
-    if computed != root:
-        raise ProofError(
-            f"inclusion proof for leaf {index} does not lead to the root of the tree of size {size}"
-        )
-
-
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> None:
-    """Raise `ProofError` unless `proof` shows the tree `old_root` is a prefix of `new_root`.
-
-    RFC 9162 §2.1.4.2. An old size of 0 is rejected: a proof from the empty tree is
-    meaningless, so callers treat that case as trivially consistent themselves.
-    """
-    if old_size < 0 or new_size < 0:
-        raise ProofError("tree sizes must not be negative")
-    if old_size > new_size:
-        raise ProofError(f"old tree size {old_size} is larger than new tree size {new_size}")
-    if old_size == 0:
-        raise ProofError("a consistency proof from an empty tree (old size 0) proves nothing")
-    if old_size == new_size:
-        if proof:
-            raise ProofError("tree sizes are equal, so the consistency proof must be empty")
-        if old_root != new_root:
-            raise ProofError(f"two different roots for the same tree size {old_size}")
-        return
-    _check_hash(old_root, "old root")
-    _check_hash(new_root, "new root")
-    _check_proof(proof)
-    if not proof:
-        raise ProofError(f"consistency proof from size {old_size} to {new_size} is empty")
-    path = list(proof)
-    if old_size & (old_size - 1) == 0:  # a power of two: the old root is the first node
-        path.insert(0, old_root)
-    fn, sn = old_size - 1, new_size - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise ProofError(
-                f"consistency proof from size {old_size} to {new_size} has too many hashes"
-            )
-        if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError(
-            f"consistency proof from size {old_size} to {new_size} has too few hashes"
-        )
-    if fr != old_root:
-        raise ProofError(f"consistency proof does not lead to the old root (size {old_size})")
-    if sr != new_root:
-        raise ProofError(f"consistency proof does not lead to the new root (size {new_size})")
 
 
 # --- whole-tree helpers --------------------------------------------------------------------

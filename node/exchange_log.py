@@ -19,7 +19,6 @@ from typing import Any
 
 from aiohttp import web
 
-from crypto import merkle
 from crypto.checkpoint import (
     Checkpoint,
     CosignatureSigner,
@@ -30,6 +29,7 @@ from crypto.checkpoint import (
 )
 from crypto.errors import CryptoError
 from crypto.keys import SigningKey
+from crypto.merkle_verify import verify_consistency
 from crypto.note import NoteSigner, OpenedNote, add_signatures, parse_note
 from node.errors import Conflict, NotFound, StorageError
 from node.exchange_log_store import ExchangeLogStore
@@ -80,8 +80,8 @@ class ExchangeLog(ExchangeLogStore):
         if last is not None and last[0] > 0:
             old_size, old_root, _ = last
             try:
-                merkle.verify_consistency(old_size, size, old_root, root,
-                                          self._consistency(old_size, size))
+                verify_consistency(old_size, size, old_root, root,
+                                   self._consistency(old_size, size))
             except CryptoError as exc:
                 raise StorageError(f"{self.path}: refusing to sign a checkpoint of size {size}: "
                                    f"it is not consistent with the signed one of size "

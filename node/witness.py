@@ -22,7 +22,6 @@ import logging
 import time
 from collections.abc import Sequence
 
-from crypto import merkle
 from crypto.checkpoint import (
     CosignatureVerifier,
     add_cosignature,
@@ -31,6 +30,7 @@ from crypto.checkpoint import (
     verify_cosignature,
 )
 from crypto.errors import CryptoError
+from crypto.merkle_verify import verify_consistency
 from crypto.note import NoteVerifier, parse_note
 from node.errors import BadRequest, Conflict
 from node.exchange_log import ExchangeLog
@@ -73,7 +73,7 @@ def cosign_peer_checkpoint(log_: ExchangeLog, peer: str, peer_keys: Sequence[byt
                            f"proof from size {old_size}, not {request.old_size}")
         try:
             if old_size > 0:
-                merkle.verify_consistency(old_size, cp.size, old_root, cp.root, request.proof)
+                verify_consistency(old_size, cp.size, old_root, cp.root, request.proof)
         except CryptoError as exc:
             _rewrite(log_, peer, f"{peer}'s checkpoint of size {cp.size} is not consistent "
                      f"with the checkpoint of size {old_size} we cosigned ({exc}): {peer} "

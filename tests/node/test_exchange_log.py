@@ -17,6 +17,7 @@ import pytest
 from crypto import merkle
 from crypto.checkpoint import open_checkpoint, parse_tlog_proof, verify_tlog_proof
 from crypto.errors import ProofError
+from crypto.merkle_verify import verify_consistency, verify_inclusion
 from node.audit_files import verify_folder
 from node.errors import NotFound, StorageError
 from tests.node.auditlog_helpers import FIND, Federation, entry_for, exchange, seal
@@ -174,9 +175,9 @@ def test_rfc9162_vectors_through_the_stored_tree(fed: Federation, tmp_path: Path
                 _b64s(v["proof"]), base64.b64decode(v["root"]))
         if v["wantErr"]:
             with pytest.raises(ProofError):
-                merkle.verify_inclusion(*args)
+                verify_inclusion(*args)
             continue
-        merkle.verify_inclusion(*args)
+        verify_inclusion(*args)
         if v["treeSize"] <= 8 and args[0] == merkle.leaf_hash(REFERENCE_LEAVES[v["leafIdx"]]):
             assert log.inclusion_proof(v["leafIdx"], v["treeSize"]) == args[3]
             checked += 1
@@ -186,9 +187,9 @@ def test_rfc9162_vectors_through_the_stored_tree(fed: Federation, tmp_path: Path
                 base64.b64decode(v["root2"]), _b64s(v["proof"]))
         if v["wantErr"]:
             with pytest.raises(ProofError):
-                merkle.verify_consistency(*args)
+                verify_consistency(*args)
             continue
-        merkle.verify_consistency(*args)
+        verify_consistency(*args)
         if 0 < v["size1"] <= v["size2"] <= 8 and args[3] == log.root(v["size2"]):
             assert log.consistency_proof(v["size1"], v["size2"]) == args[4]
             checked += 1
