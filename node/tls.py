@@ -112,6 +112,11 @@ def _listener_context(cfg: NodeConfig, peer_certs: Iterable[bytes]) -> ssl.SSLCo
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     _load_chain(ctx, cfg)
     ctx.verify_mode = ssl.CERT_OPTIONAL  # browsers and tools without a certificate still connect
+    # No session tickets: a resumed session skips the client-certificate check, so a peer
+    # dropped from the trust store could come back on an old session. (TLS 1.2 session
+    # ids stay resumable for OpenSSL's 300 s session lifetime: ssl offers no switch.)
+    ctx.options |= ssl.OP_NO_TICKET
+    ctx.num_tickets = 0
     if cfg.server.tls_client_ca is not None:
         try:
             ctx.load_verify_locations(str(cfg.server.tls_client_ca))

@@ -3,8 +3,10 @@ client-certificate check, enrollment carrying the pin (PROTOCOL-ANCHORS.md §1.3
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import socket
 import ssl
 import stat
 from pathlib import Path
@@ -232,13 +234,48 @@ async def test_trust_is_dropped_when_a_peer_is_no_longer_active(tmp_path: Path) 
             except aiohttp.ClientError:
                 return False
 
+    port = int(url.rsplit(":", 1)[1])
+
+    contexts = {}
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        contexts[version] = ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        ctx.maximum_version = version
+        ctx.load_cert_chain(str(ca.config_path.parent / "tls/cert.pem"),
+                            str(ca.config_path.parent / "tls/key.pem"))
+
+    def session_of(version: ssl.TLSVersion, session=None):  # type: ignore[no-untyped-def]
+        """One request as CA over a raw TLS socket (resuming `session`): (answered,
+        session)."""
+        ctx = contexts[version]
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+                    ctx.wrap_socket(raw, session=session) as conn:
+                conn.sendall(b"GET /ok HTTP/1.1\r\nHost: tx\r\nConnection: close\r\n\r\n")
+                answer = conn.recv(4096)
+                return answer.endswith(b"ok"), conn.session
+        except (OSError, ssl.SSLError):
+            return False, None
+
+    loop = asyncio.get_running_loop()
     try:
         assert await reaches(ca) and await reaches(fl)
+        sessions = {}
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ok, sessions[version] = await loop.run_in_executor(None, session_of, version)
+            assert ok
         fl_entry = SimpleNamespace(node_id="FL", tls_cert_sha256=fl_pin, endpoints=())
         view = SimpleNamespace(peers=lambda: [fl_entry])  # CA revoked: gone from peers()
         assert await trust.refresh(view) == 0  # type: ignore[arg-type]
         assert trust.pins == {fl_pin}
         assert not await reaches(ca)
+        # nor does an old TLS 1.3 session (no tickets are issued); a TLS 1.2 session can be
+        # resumed for OpenSSL's 300 s session lifetime (docs/SECURITY.md §5)
+        ok, _ = await loop.run_in_executor(None, session_of, ssl.TLSVersion.TLSv1_3,
+                                           sessions[ssl.TLSVersion.TLSv1_3])
+        assert not ok
+        ok, _ = await loop.run_in_executor(None, session_of, ssl.TLSVersion.TLSv1_2)
+        assert not ok
         assert await reaches(fl)
         broken = SimpleNamespace(peers=lambda: 1 / 0)  # directory unavailable: keep all
         assert await trust.refresh(broken) == 0  # type: ignore[arg-type]
