@@ -59,7 +59,7 @@ def import_drop_folder(store: Any, folder: Path, owner_state: str) -> dict[str, 
     for path in pending(folder):
         try:
             report = import_files(store, [path], owner_state=owner_state, progress=False,
-                                  workers=0)
+                                  workers=0, pause_gc=False)  # the node's loop runs on
         except (NodeError, ProtocolError, OSError) as exc:
             log.warning("drop-folder import of %s failed: %s", path.name, exc)
             counts["failed"] += 1

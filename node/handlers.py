@@ -6,7 +6,8 @@ exchange log). The holder decides per purpose and role what a reply contains
 (data minimization): `find` releases only the demographics needed to decide
 identity; `fetch` releases the record tables the purpose needs. A handle given only
 as a `near_match` (maybe another child: a sibling, a twin) is released to a data
-administrator resolving the match, and to staff only once an active link names it.
+administrator resolving the match (purpose `data_quality`), and otherwise only once an
+active link names it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node import federation_store as fed
-from node.links import ADMIN_ROLE, linked_handle
+from node.links import ADMIN_ROLE, LINK_PURPOSE, linked_handle
 from node.matching import TermFrequencies, blocking_keys, score_candidates
 from node.record_reads import candidates as store_candidates
 from node.record_reads import read_student
@@ -140,6 +141,11 @@ def release(record: dict[str, Any], purpose: str) -> dict[str, Any]:
     return out
 
 
+def _resolving(fetch: Fetch) -> bool:
+    """A data administrator resolving a near match (identity, not enrollment)."""
+    return fetch.requester.role == ADMIN_ROLE and fetch.purpose == LINK_PURPOSE
+
+
 def _fetch(db: Any, peer: str, fetch: Fetch, services: Services) -> Answer:
     if fetch.requester.role not in RECORD_ROLES:
         raise _forbid(f"role {fetch.requester.role} may not read student records")
@@ -151,10 +157,10 @@ def _fetch(db: Any, peer: str, fetch: Fetch, services: Services) -> Answer:
             missing.append(handle)
             continue
         sid, matched = found
-        if not (matched or fetch.requester.role == ADMIN_ROLE or linked_handle(db, peer, handle)):
-            raise _forbid(f"record {handle} was given to {peer} only as a near match: staff "
-                          "may fetch it once data administrators have linked the child "
-                          "(worklist, two-person rule)")
+        if not (matched or _resolving(fetch) or linked_handle(db, peer, handle)):
+            raise _forbid(f"record {handle} was given to {peer} only as a near match: it is "
+                          "released once data administrators have linked the child (worklist, "
+                          f"two-person rule), or to a data administrator for {LINK_PURPOSE}")
         try:
             record = read_student(db, sid)
         except Exception:  # deleted since the find

@@ -148,12 +148,13 @@ def _collector_paused() -> Iterator[None]:
 def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
                  progress: bool | None = None, keys_fn: KeysFn | None = None,
                  write_rejects_files: bool = True, workers: int | None = None,
-                 parallel_min: int = PARALLEL_MIN) -> ImportReport:
+                 parallel_min: int = PARALLEL_MIN, pause_gc: bool = True) -> ImportReport:
     """Import `paths` into `store`: one transaction for every valid student and the run row.
 
     `workers` worker processes (default: one per usable core; 0: none) prepare JSON Lines
     files of at least `parallel_min` lines and CSV folders of at least `parallel_min`
-    students.
+    students. `pause_gc`: turn the cyclic garbage collector off for the run (the CLI);
+    a long-running process with other work (the node's drop-folder job) keeps it on.
     """
     started = now_iso()
     show = sys.stderr.isatty() if progress is None else progress
@@ -168,7 +169,7 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
     streams: list[Iterator[list[Prepared]]] = []
     expected = 0
     try:
-        with _collector_paused():
+        with _collector_paused() if pause_gc else contextlib.nullcontext():
             for kind, path, tables in groups:
                 if kind == "csv":
                     folder = assemble_csv_folder(tables, batch, meter)

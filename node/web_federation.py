@@ -157,11 +157,12 @@ def _result_rows(event: dict[str, Any], purpose: str, admin: bool) -> list[dict[
         d = c.get("demographics") or {}
         local = bool(event.get("local"))
         value = c["record"] if local else f"{event['state']}:{c['handle']}"
-        held = not local and not admin and c.get("outcome") == "near_match"
+        held = (not local and c.get("outcome") == "near_match"
+                and not (admin and purpose == "data_quality"))
         rows.append({
             "c": c, "name": " ".join(str(d[k]) for k in (*NAME_FIELDS, "suffix") if d.get(k)),
             "place": ", ".join(str(d[k]) for k in PLACE_FIELDS if d.get(k)) or "—",
-            "agree": agreement_text(c.get("agreements") or {}), "held": held,
+            "agree": agreement_text(c.get("agreements") or {}), "held": held, "admin": admin,
             "field": "local" if local else "r", "value": value,
             "href": "/record?" + urlencode({"purpose": purpose,
                                             ("local" if local else "r"): value}),

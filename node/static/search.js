@@ -10,7 +10,7 @@
   const recordForm = document.getElementById("record-form");
   const button = document.getElementById("search-button");
   // A state releases a record found only as a near match (maybe a sibling or a twin) to a
-  // data administrator, and to staff once administrators have linked the child.
+  // data administrator resolving it (purpose data_quality), else once it is linked.
   const isAdmin = form.dataset.admin === "yes";
   // How comparison levels and fields are said: the same words as the server-side page.
   const LEVELS = JSON.parse(form.dataset.levels || "{}");
@@ -92,7 +92,8 @@
       const d = c.demographics || {};
       const name = fullName(d);
       const id = `pick-${line.state}-${i}`;
-      const held = !line.local && !isAdmin && c.outcome === "near_match";
+      const held = !line.local && c.outcome === "near_match" &&
+        !(isAdmin && purpose === "data_quality");
       const box = el("input", { type: "checkbox", id, name: line.local ? "local" : "r",
                                 value: line.local ? c.record : `${line.state}:${c.handle}`,
                                 checked: c.outcome === "match", disabled: held });
@@ -101,7 +102,8 @@
       const who = el("td", {}, held ? el("span", { text: name })
                                     : el("a", { href: recordLink(line.state, c, line.local), text: name }));
       if (held) who.append(el("div", { class: "help", text:
-        "Near match: opens once a data administrator has linked it (worklist)." }));
+        isAdmin ? "Near match: open it with the purpose Data quality to resolve it."
+                : "Near match: opens once a data administrator has linked it (worklist)." }));
       const agree = agreementText(c.agreements);
       if (agree) who.append(el("div", { class: "help", text: agree }));
       const place = [d.birth_city, d.birth_state, d.birth_country].filter(Boolean).join(", ");

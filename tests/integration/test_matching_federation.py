@@ -81,6 +81,8 @@ def test_near_match_worklist_two_person_link_and_next_find(fed: Federation) -> N
     with pytest.raises(urllib.error.HTTPError) as refused:
         fed.control("FL", "/local/v1/fetch", ask)
     assert "only as a near match" in refused.value.read().decode()
+    with pytest.raises(urllib.error.HTTPError):  # an administrator, but to enroll: no
+        fed.control("FL", "/local/v1/fetch", dict(ask, user_id="admin1", role="data_admin"))
     got = fed.control("FL", "/local/v1/fetch", dict(ask, user_id="admin1", role="data_admin",
                                                    purpose="data_quality"))
     assert [s["owner"] for s in got["snapshots"]] == ["CA"]

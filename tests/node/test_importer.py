@@ -470,6 +470,14 @@ def test_the_garbage_collector_is_back_as_it_was(tmp_path: Path, store: Store,
         assert not gc.isenabled()
     finally:
         gc.enable()
+    seen = []  # inside a node (the drop-folder job) the collector stays on
+    import_files(store, [src], owner_state="TX", keys_fn=lambda r: seen.append(gc.isenabled())
+                 or ["k"], pause_gc=False)
+    assert seen and all(seen)
+    seen.clear()
+    import_files(store, [src], owner_state="TX", keys_fn=lambda r: seen.append(gc.isenabled())
+                 or ["k"])
+    assert seen and not any(seen)
 
 
 def test_csv_in_workers_gives_the_same_database_and_rejects(
