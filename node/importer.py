@@ -172,6 +172,9 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
         with _collector_paused() if pause_gc else contextlib.nullcontext():
             for kind, path, tables in groups:
                 if kind == "csv":
+                    # ~130 bytes a student: fork the workers before the folder is read
+                    if parallel and tables["students"].stat().st_size >= parallel_min * 100:
+                        pool = pool or start_pool(workers, now=True)
                     folder = assemble_csv_folder(tables, batch, meter)
                     count = len(folder.students)
                     expected += count
