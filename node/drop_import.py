@@ -6,7 +6,9 @@ importer as `statenode import` (all-or-nothing, rejects reported with file, line
 field and reason). A file is taken only once it has not changed for `SETTLE_S`
 seconds (an upload in progress is left alone). Afterwards the input and its rejects
 file move to `processed/` (imported, possibly with rejects) or `failed/` (nothing
-stored), stamped with the time, so nothing is imported twice.
+stored), stamped with the time, so nothing is imported twice. The input is read and
+checked in the job's thread before the store's writer is taken (`prepare_first`), so
+the node keeps answering peers while a large file is checked.
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ def import_drop_folder(store: Any, folder: Path, owner_state: str) -> dict[str, 
     counts = {"imported": 0, "failed": 0, "students": 0, "rejected_rows": 0}
     for path in pending(folder):
         try:
+            # the node keeps serving: checked in this thread first, the GC stays on
             report = import_files(store, [path], owner_state=owner_state, progress=False,
-                                  workers=0, pause_gc=False)  # the node's loop runs on
+                                  workers=0, pause_gc=False, prepare_first=True)
         except (NodeError, ProtocolError, OSError) as exc:
             log.warning("drop-folder import of %s failed: %s", path.name, exc)
             counts["failed"] += 1

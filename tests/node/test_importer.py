@@ -317,15 +317,19 @@ def test_parallel_path_gives_the_same_database_and_rejects(
 
     monkeypatch.setattr(import_jsonl, "CHUNK_BYTES", 5000)  # several work items and writes
     reports, dumps, rejects = [], [], []
-    for workers in (0, 2):
-        (tmp_path / f"w{workers}").mkdir()
-        src = write_jsonl(tmp_path / f"w{workers}" / "tx.jsonl", mixed)
-        with Store(tmp_path / f"w{workers}.db") as s:
+    for workers, first in ((0, False), (2, False), (0, True)):
+        (tmp_path / f"w{workers}{first}").mkdir()
+        src = write_jsonl(tmp_path / f"w{workers}{first}" / "tx.jsonl", mixed)
+        with Store(tmp_path / f"w{workers}{first}.db") as s:
             reports.append(import_files(s, [src], owner_state="TX", keys_fn=keys,
-                                        workers=workers, parallel_min=0))
+                                        workers=workers, parallel_min=0, prepare_first=first))
             dumps.append(dump(s))
         rejects.append(Path(f"{src}.rejects.jsonl").read_text())
-    serial, parallel = reports
+    serial, parallel, prepared_first = reports
+    assert prepared_first.result == serial.result and dumps[2] == dumps[0]
+    assert prepared_first.rejects == tuple(
+        r.__class__(r.file.replace("w0False", "w0True"), r.line, r.field, r.reason)
+        for r in serial.rejects) and rejects[2] == rejects[0]
     assert [(r.line, r.field, r.reason) for r in serial.rejects] == \
            [(r.line, r.field, r.reason) for r in parallel.rejects]
     assert {r.line for r in serial.rejects} == {11, 13, 14, 35}  # JSON, fields, 2 duplicates
@@ -516,3 +520,23 @@ def test_csv_in_workers_gives_the_same_database_and_rejects(
     assert any(name == "assessments.csv" and f == "state_student_id" for name, _, f in got)
     assert serial.students == parallel.students == 29
     assert serial.result == parallel.result and dumps[0] == dumps[1]
+
+
+def test_prepare_first_checks_in_the_calling_thread(tmp_path: Path, store: Store,
+                                                    raw: list[dict[str, Any]]) -> None:
+    """The drop-folder job's mode: the store's writer thread (busy for every write of a
+    running node) is taken only for the writes, not while students are checked."""
+    import threading
+
+    src = write_jsonl(tmp_path / "x.jsonl", raw[:5])
+    threads: list[str] = []
+
+    def spy(record: Any) -> list[str]:
+        threads.append(threading.current_thread().name)
+        return keys(record)
+
+    import_files(store, [src], owner_state="TX", keys_fn=spy, workers=0)
+    assert threads and all(t.startswith("store") for t in threads)
+    threads.clear()
+    import_files(store, [src], owner_state="TX", keys_fn=spy, workers=0, prepare_first=True)
+    assert threads == [threading.current_thread().name] * 5
