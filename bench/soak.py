@@ -8,7 +8,7 @@ operation's scheduled start, so a stalled node shows up as latency, not as a slo
 schedule), spread over the three nodes:
 
   find 40%   federated find through the local control API (fans out to both peers)
-  fetch 20%  fetch of a record handle one of the earlier finds returned
+  fetch 20%  staff fetch of a record handle one of the earlier finds returned as a match
   move 10%   move notice queued to a random peer (delivered by the outbox job)
   ui   30%   GET /login, /healthz and /metrics of a node (the staff UI's public pages)
 
@@ -83,6 +83,8 @@ class Load:
                 self.partial += 1
         for peer, answer in answers.items():
             for cand in answer.get("candidates") or []:
+                if cand.get("outcome") != "match":  # staff open matches (near: worklist)
+                    continue
                 with self.lock:
                     pool = self.handles[state]
                     pool.append((peer, cand["handle"]))
@@ -95,7 +97,8 @@ class Load:
             return self.find(state)
         holder, handle = self._random(pool)
         reply = self.fed.control(state, "/local/v1/fetch",
-                                 {"state": holder, "handles": [handle], "purpose": "enrollment"})
+                                 {"state": holder, "handles": [handle], "purpose": "enrollment",
+                                  "user_id": "soak", "role": "staff"})
         for snap in reply["snapshots"]:
             if not snap["signature_verified"]:
                 raise ValueError("snapshot signature did not verify")
