@@ -14,6 +14,7 @@ else in-process, with the same results.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import marshal
 from collections.abc import Iterable, Iterator
@@ -37,37 +38,47 @@ Checked = tuple[Prepared | None, list[tuple[str, str]] | None]
 READ_SHARE = 0.5  # of the progress bar for reading the tables; checking and saving: the rest
 
 
-def _counted(fh: Iterable[str], meter: ProgressMeter) -> Iterator[str]:
-    for line in fh:
-        meter.advance(len(line) * READ_SHARE)
-        yield line
+def _text_lines(path: Path, meter: ProgressMeter) -> Iterator[str]:
+    """The file's lines as text, split where universal newlines split them (\n, \r\n, a
+    lone \r) and decoded one by one, so a byte that is not UTF-8 is named with its line;
+    a UTF-8 byte order mark at the start is skipped."""
+    number = 0
+    with path.open("rb") as fh:
+        for block in fh:
+            meter.advance(len(block) * READ_SHARE)
+            if number == 0 and block.startswith(codecs.BOM_UTF8):
+                block = block[len(codecs.BOM_UTF8):]
+            for encoded in block.splitlines(keepends=True):
+                number += 1
+                try:
+                    yield encoded.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise BadRequest(
+                        f"{path} line {number}: not UTF-8 text (byte 0x{encoded[exc.start]:02X} "
+                        f"at byte {exc.start + 1} of the line); save the file as UTF-8 and "
+                        "import it again") from None
 
 
 def _csv_rows(path: Path, meter: ProgressMeter) -> Iterator[tuple[int, dict[str, str]]]:
     """(line, row) per data row, without its empty values (empty means "not given");
     a row with more values than the header becomes {"(line)": reason}. Blank lines are
     skipped; `line` is where the row ends, as csv.DictReader counts."""
-    with path.open("r", encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(_counted(fh, meter))
-        try:
-            header: list[str] | None = []
-            while header == []:  # blank lines before the header, as csv.DictReader
-                header = next(reader, None)
-            if header is None:
-                return
-            width = len(header)
-            for values in reader:
-                if not values:
-                    continue
-                if len(values) > width:
-                    yield reader.line_num, {"(line)": "more values than header columns"}
-                    continue
-                # fewer values than columns: the missing ones are not given
-                row = zip(header, values, strict=False)
-                yield reader.line_num, {k: v for k, v in row if v != ""}
-        except UnicodeDecodeError as exc:
-            raise BadRequest(f"{path} near line {reader.line_num + 1}: not UTF-8 text "
-                             f"({exc.reason}); save the file as UTF-8") from None
+    reader = csv.reader(_text_lines(path, meter))
+    header: list[str] | None = []
+    while header == []:  # blank lines before the header, as csv.DictReader
+        header = next(reader, None)
+    if header is None:
+        return
+    width = len(header)
+    for values in reader:
+        if not values:
+            continue
+        if len(values) > width:
+            yield reader.line_num, {"(line)": "more values than header columns"}
+            continue
+        # fewer values than columns: the missing ones are not given
+        row = zip(header, values, strict=False)
+        yield reader.line_num, {k: v for k, v in row if v != ""}
 
 
 @dataclass

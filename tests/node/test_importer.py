@@ -451,8 +451,9 @@ def test_a_csv_file_that_is_not_utf8_is_named(tmp_path: Path, store: Store) -> N
     folder = tmp_path / "csv"
     folder.mkdir()
     (folder / "students.csv").write_bytes(
-        "state_student_id,first_name\nA1,Ana\nA2,José\n".encode("latin-1"))
-    with pytest.raises(BadRequest, match=r"students\.csv near line \d: not UTF-8 text"):
+        "state_student_id,first_name\r\nA1,Ana\rA2,José\n".encode("latin-1"))
+    with pytest.raises(BadRequest, match=r"students\.csv line 3: not UTF-8 text \(byte 0xE9 "
+                                         r"at byte 7 of the line\)"):
         import_files(store, [folder], owner_state="TX", keys_fn=keys)
     assert snapshot(store)["students"] == 0
 
