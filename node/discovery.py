@@ -9,8 +9,11 @@ Each node announces `_statenode._tcp.local.` as `"{node_id}-{key_id[:8]}"` with
 TXT `node`, `kid` (signing key id), `v` (protocol version) and `tls`, and
 browses for the others. A found address is listed by `discovered(node_id)`
 only after (1) `kid` equals the key id of that node's entry in our trusted
-directory snapshot and (2) the key document at that address verifies with
-the directory's signing key(s) for that node.
+directory snapshot, (2) the key document at that address verifies with
+the directory's signing key(s) for that node and, when the entry pins a TLS
+certificate, (3) the address is https and presents that certificate (checked as
+for every request to a peer, `node.tls.request_ssl`): the host then proves it
+holds the node's TLS key, not only that it can replay its public key document.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -30,6 +33,12 @@ from node.directory_client import DirectoryView
 from node.errors import NodeError
 from node.key_documents import fetch_key_document, verify_peer_key_document
 from protocol.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from protocol.directory import DirectoryEntry
+
+#: aiohttp's `ssl=` for a request to a URL of a directory entry (see node.tls.request_ssl)
+SslFor = Callable[["DirectoryEntry", str], Any]
 
 log = logging.getLogger("statenode.discovery")
 
@@ -55,7 +64,9 @@ class Discovery:
 
     def __init__(self, view: DirectoryView, node_id: str, key_id: str, port: int, *,
                  host: str = "127.0.0.1", tls: bool = False,
-                 interfaces: list[str] | None = None, timeout: float = 5.0) -> None:
+                 interfaces: list[str] | None = None, timeout: float = 5.0,
+                 ssl_for: SslFor | None = None,
+                 connector: Callable[[], aiohttp.BaseConnector] | None = None) -> None:
         self.view = view
         self.node_id = node_id
         self.key_id = key_id
@@ -64,6 +75,8 @@ class Discovery:
         self.scheme = "https" if tls else "http"
         self.interfaces = interfaces
         self.timeout = timeout
+        self.ssl_for = ssl_for
+        self.connector = connector
         self.instance = f"{node_id}-{key_id[:8]}"
         self._zc: AsyncZeroconf | None = None
         self._browser: AsyncServiceBrowser | None = None
@@ -79,7 +92,8 @@ class Discovery:
         if self.interfaces is not None:
             kw["interfaces"] = self.interfaces
         self._zc = AsyncZeroconf(**kw)
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(
+            connector=self.connector() if self.connector is not None else None)
         self._browser = AsyncServiceBrowser(self._zc.zeroconf, [SERVICE_TYPE],
                                             handlers=[self._on_change])
         if announce and self.port:
@@ -168,9 +182,11 @@ class Discovery:
                                         or kid != _kid(entry.next_signing_key)):
                 return f"announced key id {kid} is not {node}'s key in the directory"
             assert self._session is not None
-            data = await fetch_key_document(self._session, url, timeout=self.timeout)
+            ssl_arg = self.ssl_for(entry, url) if self.ssl_for is not None else True
+            data = await fetch_key_document(self._session, url, timeout=self.timeout,
+                                            ssl=ssl_arg)
             verify_peer_key_document(data, entry, now_ms=now_ms)
-        except (NodeError, ProtocolError) as exc:
+        except (NodeError, ProtocolError, ValueError) as exc:  # ValueError: http, pinned
             return str(exc)
         return None
 
@@ -202,6 +218,7 @@ async def discovery_ctx(app: web.Application) -> AsyncIterator[None]:
     """
     from node.app import CONFIG, KEYS
     from node.directory_routes import DIRECTORY
+    from node.tls import client_connector, request_ssl
 
     cfg = app[CONFIG]
     if not cfg.discovery.mdns:
@@ -209,7 +226,9 @@ async def discovery_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     port = _port_of(cfg.server.public_url) or cfg.server.port
     disc = Discovery(app[DIRECTORY], cfg.node.id, app[KEYS].signing.key_id, port,
-                     host=cfg.server.host, tls=cfg.server.tls_cert is not None)
+                     host=cfg.server.host, tls=cfg.server.tls_cert is not None,
+                     ssl_for=lambda entry, url: request_ssl(cfg, entry, url),
+                     connector=lambda: client_connector(cfg))
     try:
         await disc.start(announce=bool(port))
     except OSError as exc:

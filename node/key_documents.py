@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
@@ -91,13 +92,18 @@ class PeerKeyCache:
 
 
 async def fetch_key_document(session: aiohttp.ClientSession, endpoint: str, *,
-                             timeout: float) -> bytes:
+                             timeout: float, ssl: Any = True) -> bytes:
+    """The raw key document at `endpoint` (`ssl`: aiohttp's, e.g. a `node.tls.SpkiPin`)."""
     url = endpoint.rstrip("/") + KEYS_PATH
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout),
+                               ssl=ssl) as resp:
             if resp.status != 200:
                 raise PeerUnavailable(f"{url} answered HTTP {resp.status}")
             return await read_capped(resp)
+    except aiohttp.ServerFingerprintMismatch:
+        raise PeerUnavailable(f"{url} presented a TLS certificate that does not match the "
+                              "directory pin") from None
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise PeerUnavailable(f"{url}: {type(exc).__name__} {exc}".rstrip()) from exc
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 import uuid
 from pathlib import Path
@@ -132,3 +133,46 @@ async def test_discovery_refuses_everything_without_a_directory(tmp_path: Path) 
         assert "authority_key is not set" in " ".join(tx.rejected.values())
     finally:
         await asyncio.gather(other.stop(), tx.stop())
+
+
+async def test_a_pinned_node_must_prove_its_tls_key(tmp_path: Path, aiohttp_server) -> None:
+    """An address announcing a node whose directory entry pins a TLS certificate is used
+    only if it serves https with that certificate: replaying the node's (public, signed)
+    key document from another host is not enough. No multicast needed: the check alone."""
+    from node.server import start_site
+    from node.tls import client_connector, own_pin, peer_trust, request_ssl, server_context
+    from tests.node.test_tls import tls_node
+
+    clock = Clock(time.time())
+    auth = make_authority(tmp_path / "auth", clock)
+    auth_server = await aiohttp_server(create_authority_app(auth))
+    tx, ca = tls_node(tmp_path, "TX"), tls_node(tmp_path, "CA", authority=auth)
+    ca_cert = ssl.PEM_cert_to_DER_cert((ca.config_path.parent / "tls/cert.pem").read_text())
+    for listener in (tx, ca):  # both listeners know CA's client certificate
+        peer_trust(listener).add(ca_cert)
+    sites = []
+    for cert_of in (tx, ca):  # TX's key document behind TX's and behind CA's certificate
+        app = web.Application()
+        app[KEYRING] = KeyRing(tx, load_keys(tx))
+        setup_directory_routes(app)
+        sites.append(await start_site(app, "127.0.0.1", 0,
+                                      ssl_context=server_context(cert_of)))
+    (real_runner, real), (fake_runner, impostor) = sites
+    info = info_for(tx, real)
+    auth.enroll(info.__class__(**{**info.__dict__, "tls_cert_sha256": own_pin(tx)}))
+    view = DirectoryView(with_urls(ca, str(auth_server.make_url(""))), now=clock)
+    disc = Discovery(view, "CA", load_keys(ca).signing.key_id, 0,
+                     ssl_for=lambda entry, url: request_ssl(ca, entry, url))
+    disc._session = aiohttp.ClientSession(connector=client_connector(ca))
+    try:
+        assert await view.refresh(disc._session)
+        kid = info.key_id
+        assert await disc._check("TX", kid, real) is None
+        why = await disc._check("TX", kid, impostor)
+        assert why is not None and "does not match the directory pin" in why
+        why = await disc._check("TX", kid, real.replace("https://", "http://"))
+        assert why is not None and "is not https" in why
+    finally:
+        await disc._session.close()
+        await real_runner.cleanup()
+        await fake_runner.cleanup()

@@ -42,8 +42,9 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def tls_node(tmp_path: Path, state: str, *, require: bool = True):  # type: ignore[no-untyped-def]
-    cfg = make_node(tmp_path, state, endpoint="https://127.0.0.1:9")
+def tls_node(tmp_path: Path, state: str, *, require: bool = True,  # type: ignore[no-untyped-def]
+             authority=None):
+    cfg = make_node(tmp_path, state, endpoint="https://127.0.0.1:9", authority=authority)
     code, out = run("tls", "init", "-c", str(cfg.config_path))
     assert code == 0, out
     text = cfg.config_path.read_text().replace(
