@@ -31,12 +31,18 @@ MAX_LISTED = 20
 def import_cmd(config_path: str, files: tuple[str, ...], progress: bool | None) -> None:
     """Import student records from CSV tables or JSON Lines FILES (see docs/IMPORT.md)."""
     from config.load import load_config
+    from node.backup import node_running
     from node.importer import import_files
     from node.store import Store
 
     cfg = load_config(config_path)
+    live = node_running(cfg) is not None
+    if live:  # keep the write lock on node.db short: the node writes there too
+        click.echo("the node is running: every student is checked first, then all are "
+                   "written in one short transaction", err=True)
     with Store(cfg.storage.database) as store:
-        report = import_files(store, files, owner_state=cfg.node.id, progress=progress)
+        report = import_files(store, files, owner_state=cfg.node.id, progress=progress,
+                              prepare_first=live)
     res = report.result
     click.echo(f"import run {report.run_id}: {report.students} valid students "
                f"({res.inserted} new, {res.updated} changed, {res.unchanged} unchanged), "

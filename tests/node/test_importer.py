@@ -258,6 +258,25 @@ def test_cli_exit_codes(tmp_path: Path, config: Path, raw: list[dict[str, Any]])
     assert res.exit_code == 1 and "unknown input format" in res.output
 
 
+def test_cli_import_next_to_a_running_node_checks_first(
+        tmp_path: Path, config: Path, raw: list[dict[str, Any]]) -> None:
+    """With the node running (control.json names a live process), the CLI checks every
+    student before it takes the write lock on node.db, and says so."""
+    from config import load_config
+    from node.control_api import control_file
+
+    good = write_jsonl(tmp_path / "good.jsonl", raw[:3])
+    ctl = control_file(load_config(config))
+    ctl.write_text(json.dumps({"pid": os.getpid(), "url": "http://127.0.0.1:9"}))
+    res = CliRunner().invoke(cli, ["import", "-c", str(config), str(good)], obj={})
+    assert res.exit_code == 0, res.output
+    assert "the node is running: every student is checked first" in res.output
+    assert "3 valid students (3 new" in res.output
+    ctl.write_text(json.dumps({"pid": 2**22 + 12345, "url": "http://127.0.0.1:9"}))  # gone
+    res = CliRunner().invoke(cli, ["import", "-c", str(config), str(good)], obj={})
+    assert res.exit_code == 0 and "node is running" not in res.output
+
+
 def test_cli_demo_data_with_overlap(tmp_path: Path, config: Path) -> None:
     runner = CliRunner()
     ca, tx = tmp_path / "ca.jsonl", tmp_path / "tx.jsonl"
