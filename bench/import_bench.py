@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -35,6 +36,13 @@ def main() -> None:
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="import-bench-"))
+    try:
+        run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # ~0.5 GB of inputs and databases
+
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
     t0 = time.perf_counter()
     students = generate_students("TX", args.count, seed=1)
     if args.format == "csv":
