@@ -203,6 +203,8 @@ def node_running(cfg: NodeConfig) -> str | None:
     try:
         ctl = json.loads(path.read_text())
         os.kill(int(ctl["pid"]), 0)
+    except PermissionError:  # alive, run by another user (the service account)
+        return str(ctl.get("url", ""))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return str(ctl.get("url", ""))

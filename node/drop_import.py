@@ -68,6 +68,12 @@ def import_drop_folder(store: Any, folder: Path, owner_state: str) -> dict[str, 
             counts["failed"] += 1
             _move(path, folder, "failed")
             continue
+        except Exception as exc:  # a bug must not jam the folder; its text may hold data
+            log.error("drop-folder import of %s failed unexpectedly (%s); moved to failed/",
+                      path.name, type(exc).__name__)
+            counts["failed"] += 1
+            _move(path, folder, "failed")
+            continue
         counts["imported"] += 1
         counts["students"] += report.students
         counts["rejected_rows"] += report.rejected_rows

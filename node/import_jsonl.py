@@ -100,6 +100,10 @@ def prepare_piece(path: str, start: int, end: int, owner: str,
             outcomes.append((number, None, [("(line)", f"not valid JSON ({exc.msg})")]))
             raws[number] = line
             continue
+        except RecursionError:
+            outcomes.append((number, None, [("(line)", "not valid JSON (nested too deeply)")]))
+            raws[number] = line[:200]
+            continue
         try:
             student = validate_student(raw, owner_state=owner)
         except InvalidStudent as exc:

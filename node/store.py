@@ -142,6 +142,37 @@ def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
         yield items[i:i + size]
 
 
+@contextlib.contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """One transaction that takes SQLite's write lock when it starts (BEGIN IMMEDIATE).
+
+    With a plain (deferred) BEGIN, a transaction that reads and then writes fails at
+    once, without waiting out the busy timeout, when another process (`statenode
+    import` next to the running node) wrote in between; taking the lock first makes it
+    wait instead. Inside an open transaction it is a savepoint (sqlite-utils' atomic).
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    try:
+        db.conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:  # a read-only database: reads still work
+        if "readonly" not in str(exc).replace("-", "").replace(" ", "").lower():
+            raise
+        db.conn.execute("BEGIN")
+    try:
+        yield db
+    except BaseException:
+        db.conn.rollback()  # a no-op if an error already ended the transaction
+        raise
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        db.conn.rollback()
+        raise
+
+
 class Store:
     """The node's database; every operation runs on one writer thread."""
 
@@ -175,7 +206,7 @@ class Store:
 
     def _guarded(self, fn: Callable[..., T], db: Database, *args: Any) -> T:
         try:
-            with db.atomic():
+            with write_transaction(db):
                 return fn(db, *args)
         except sqlite3.Error as exc:
             raise _storage_error(exc, self.path) from exc

@@ -41,3 +41,34 @@ def test_drop_folder_imports_once_and_moves_files(node_dir: Path, tmp_path: Path
     assert any(n.endswith("batch1.jsonl") for n in processed)
     assert any(".rejects." in n for n in processed)
     assert fresh.exists() and not good.exists()
+
+
+def test_an_unreadable_input_does_not_jam_the_folder(node_dir: Path, tmp_path: Path,
+                                                     monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A folder whose import fails (here a CSV field over the csv module's limit, and an
+    unexpected error) moves to failed/, and the inputs after it are still imported."""
+    import node.drop_import as drop_import
+
+    drop = tmp_path / "drop"
+    (drop / "a-csv").mkdir(parents=True)
+    (drop / "a-csv" / "students.csv").write_text(
+        "state_student_id,first_name\nTX1," + "x" * 200_000 + "\n")
+    later = drop / "b.jsonl"
+    later.write_text("".join(json.dumps(r) + "\n" for r in generate_students("TX", 3, 4)))
+    for p in (drop / "a-csv" / "students.csv", drop / "a-csv", later):
+        _old(p)
+    cfg = load_config(node_dir / "node.toml")
+    with Store(cfg.storage.database) as store:
+        counts = import_drop_folder(store, drop, "TX")
+        assert counts["failed"] == 1 and counts["imported"] == 1 and counts["students"] == 3
+        assert any(p.name.endswith("a-csv") for p in (drop / "failed").iterdir())
+        boom = drop / "c.jsonl"
+        boom.write_text(json.dumps(generate_students("TX", 1, 5)[0]) + "\n")
+        _old(boom)
+
+        def broken(*_a, **_k):  # type: ignore[no-untyped-def]
+            raise ZeroDivisionError("a bug")
+
+        monkeypatch.setattr(drop_import, "import_files", broken)
+        assert import_drop_folder(store, drop, "TX")["failed"] == 1
+        assert not boom.exists()

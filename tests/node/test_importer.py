@@ -560,3 +560,23 @@ def test_prepare_first_checks_in_the_calling_thread(tmp_path: Path, store: Store
     threads.clear()
     import_files(store, [src], owner_state="TX", keys_fn=spy, workers=0, prepare_first=True)
     assert threads == [threading.current_thread().name] * 5
+
+
+def test_pathological_rows_are_named_not_tracebacks(tmp_path: Path, store: Store,
+                                                    raw: list[dict[str, Any]]) -> None:
+    """JSON nested deeper than Python's recursion limit is a rejected line; a CSV field
+    over the csv module's 128 KiB limit refuses the folder, naming the line."""
+    src = write_jsonl(tmp_path / "deep.jsonl", [raw[0], "[" * 100_000 + "]" * 100_000])
+    report = import_files(store, [src], owner_state="TX", keys_fn=keys)
+    assert [(r.line, r.field, r.reason) for r in report.rejects] == [
+        (2, "(line)", "not valid JSON (nested too deeply)")]
+    assert report.result.inserted == 1
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "students.csv").write_text("state_student_id,first_name\nA1,Ana\nA2,"
+                                         + "x" * 200_000 + "\n")
+    before = snapshot(store)
+    with pytest.raises(BadRequest, match=r"students\.csv line 3: not a readable CSV row "
+                                         r"\(field larger than field limit"):
+        import_files(store, [folder], owner_state="TX", keys_fn=keys)
+    assert snapshot(store) == before

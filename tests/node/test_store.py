@@ -164,3 +164,32 @@ def test_duplicates_in_one_batch_keep_the_last(store: Store, raw: list[dict[str,
     res = store.upsert_students(valid([raw[0], other]), keys_fn=keys)
     assert res.inserted == 1
     assert store.get_student(raw[0]["state_student_id"])["first_name"] == "Último"
+
+
+def test_two_processes_writing_wait_for_each_other(tmp_path: Path) -> None:
+    """`statenode import` next to the running node: a transaction that reads and then
+    writes is not refused because the other connection wrote in between (BEGIN
+    IMMEDIATE takes the write lock first; the other side waits its busy timeout)."""
+    import threading
+    import time
+
+    run = ("INSERT INTO import_runs (started_at, finished_at, files, students, inserted, "
+           "updated, unchanged, rejected) VALUES ('a', 'b', '[]', 0, 0, 0, 0, 0)")
+    with Store(tmp_path / "node.db") as node, Store(tmp_path / "node.db") as cli:
+        done: list[str] = []
+
+        def node_writes() -> None:
+            node.call(lambda db: db.execute(run))
+            done.append("node")
+
+        def reads_then_writes(db: Any) -> threading.Thread:
+            db.execute("SELECT count(*) FROM students").fetchone()
+            other = threading.Thread(target=node_writes)
+            other.start()
+            time.sleep(0.2)  # the node tries to write meanwhile: it must wait, not win
+            db.execute(run)
+            return other
+
+        other = cli.call(reads_then_writes)
+        other.join(10)
+        assert done == ["node"] and cli.count("import_runs") == 2
