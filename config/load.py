@@ -28,6 +28,7 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
 _SIZE_UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
 _CHOICES = {
+    "server.tls_min_version": ("1.3", "1.2"),
     "logging.level": ("debug", "info", "warning", "error"),
     "logging.format": ("text", "json"),
 }

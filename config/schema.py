@@ -49,6 +49,11 @@ class ServerSection:
         "Mutual TLS: accept federation exchanges only from a client certificate matching "
         "the sender's directory pin (403 otherwise); needs tls_cert",
     )
+    tls_min_version: str = _f(
+        "1.3",
+        "Oldest TLS version the listener accepts, 1.3 or 1.2; with 1.2 a peer dropped from "
+        "the directory can resume a TLS session from before for up to 300 s",
+    )
     metrics_from: tuple[str, ...] = _f(
         ["127.0.0.1", "::1"], "Client addresses or networks allowed to scrape GET /metrics"
     )

@@ -109,12 +109,14 @@ def server_context(cfg: NodeConfig) -> ssl.SSLContext | None:
 def _listener_context(cfg: NodeConfig, peer_certs: Iterable[bytes]) -> ssl.SSLContext:
     """A server context trusting exactly `peer_certs` (DER) and `server.tls_client_ca`."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.minimum_version = (ssl.TLSVersion.TLSv1_2 if cfg.server.tls_min_version == "1.2"
+                           else ssl.TLSVersion.TLSv1_3)
     _load_chain(ctx, cfg)
     ctx.verify_mode = ssl.CERT_OPTIONAL  # browsers and tools without a certificate still connect
     # No session tickets: a resumed session skips the client-certificate check, so a peer
-    # dropped from the trust store could come back on an old session. (TLS 1.2 session
-    # ids stay resumable for OpenSSL's 300 s session lifetime: ssl offers no switch.)
+    # dropped from the trust store could come back on an old session. TLS 1.3 resumes
+    # only with tickets; TLS 1.2 session ids stay resumable for OpenSSL's 300 s session
+    # lifetime (ssl offers no switch), hence server.tls_min_version = "1.3" by default.
     ctx.options |= ssl.OP_NO_TICKET
     ctx.num_tickets = 0
     if cfg.server.tls_client_ca is not None:

@@ -261,21 +261,19 @@ async def test_trust_is_dropped_when_a_peer_is_no_longer_active(tmp_path: Path) 
     loop = asyncio.get_running_loop()
     try:
         assert await reaches(ca) and await reaches(fl)
-        sessions = {}
-        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
-            ok, sessions[version] = await loop.run_in_executor(None, session_of, version)
-            assert ok
+        ok, session = await loop.run_in_executor(None, session_of, ssl.TLSVersion.TLSv1_3)
+        assert ok
+        # TLS 1.2 is refused by default (server.tls_min_version = "1.3"): its session ids
+        # would stay resumable for 300 s after a peer is dropped
+        ok, _ = await loop.run_in_executor(None, session_of, ssl.TLSVersion.TLSv1_2)
+        assert not ok
         fl_entry = SimpleNamespace(node_id="FL", tls_cert_sha256=fl_pin, endpoints=())
         view = SimpleNamespace(peers=lambda: [fl_entry])  # CA revoked: gone from peers()
         assert await trust.refresh(view) == 0  # type: ignore[arg-type]
         assert trust.pins == {fl_pin}
         assert not await reaches(ca)
-        # nor does an old TLS 1.3 session (no tickets are issued); a TLS 1.2 session can be
-        # resumed for OpenSSL's 300 s session lifetime (docs/SECURITY.md §5)
-        ok, _ = await loop.run_in_executor(None, session_of, ssl.TLSVersion.TLSv1_3,
-                                           sessions[ssl.TLSVersion.TLSv1_3])
-        assert not ok
-        ok, _ = await loop.run_in_executor(None, session_of, ssl.TLSVersion.TLSv1_2)
+        # nor does an old TLS 1.3 session (no tickets are issued)
+        ok, _ = await loop.run_in_executor(None, session_of, ssl.TLSVersion.TLSv1_3, session)
         assert not ok
         assert await reaches(fl)
         broken = SimpleNamespace(peers=lambda: 1 / 0)  # directory unavailable: keep all
@@ -283,3 +281,15 @@ async def test_trust_is_dropped_when_a_peer_is_no_longer_active(tmp_path: Path) 
         assert trust.pins == {fl_pin}
     finally:
         await runner.cleanup()
+
+
+def test_tls_min_version_is_honoured(tmp_path: Path) -> None:
+    tx = tls_node(tmp_path, "TX")
+    assert server_context(tx).minimum_version is ssl.TLSVersion.TLSv1_3  # type: ignore[union-attr]
+    old = dataclasses.replace(tx, server=dataclasses.replace(tx.server, tls_min_version="1.2"),
+                              config_path=tmp_path / "other.toml")
+    assert server_context(old).minimum_version is ssl.TLSVersion.TLSv1_2  # type: ignore[union-attr]
+    text = tx.config_path.read_text().replace("[keys]", 'tls_min_version = "1.1"\n\n[keys]')
+    tx.config_path.write_text(text)
+    with pytest.raises(ConfigError, match=r"server.tls_min_version.*must be one of 1.3, 1.2"):
+        load_config(tx.config_path)
