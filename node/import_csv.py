@@ -33,9 +33,8 @@ CSV_TABLES = ("students", "qualifying_moves", "enrollments", "courses", "assessm
 CHUNK_STUDENTS = 1_000  # students per work item and per write
 # One student's outcome: its prepared rows, or None and its (field path, reason) errors.
 Checked = tuple[Prepared | None, list[tuple[str, str]] | None]
-
-
 READ_SHARE = 0.5  # of the progress bar for reading the tables; checking and saving: the rest
+READ_BLOCK = 1 << 16  # bytes read at a time
 
 
 def _text_lines(path: Path, meter: ProgressMeter) -> Iterator[str]:
@@ -48,7 +47,7 @@ def _text_lines(path: Path, meter: ProgressMeter) -> Iterator[str]:
         meter.advance(len(head) * READ_SHARE)
         # the start of a line not ended yet (or ended by a \r a \n may follow), in parts
         pending = [b""] if head == codecs.BOM_UTF8 else [head]
-        while block := fh.read(_READ_BLOCK):
+        while block := fh.read(READ_BLOCK):
             meter.advance(len(block) * READ_SHARE)
             if b"\n" not in block and b"\r" not in block:
                 pending.append(block)  # a long line: join it once, when it ends
@@ -62,8 +61,6 @@ def _text_lines(path: Path, meter: ProgressMeter) -> Iterator[str]:
         if rest:
             yield _decoded(path, number + 1, rest)
 
-
-_READ_BLOCK = 1 << 16
 
 
 def _decoded(path: Path, number: int, encoded: bytes) -> str:

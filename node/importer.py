@@ -204,13 +204,10 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
                 chunks = list(chunks)
 
             def work(db: Database) -> tuple[int, UpsertResult]:  # Store.call: one transaction
-                result = upsert_prepared(db, chunks,
-                                         expected=expected)
+                result = upsert_prepared(db, chunks, expected=expected)
                 return _record_run(db, started, files, batch, result), result
 
             run_id, result = store.call(work)
-    except UnicodeDecodeError as exc:  # a CSV file
-        raise BadRequest(f"an input file is not UTF-8 text ({exc.reason})") from exc
     finally:
         meter.stop()
         if pool is not None:
