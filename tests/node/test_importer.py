@@ -580,3 +580,26 @@ def test_pathological_rows_are_named_not_tracebacks(tmp_path: Path, store: Store
                                          r"\(field larger than field limit"):
         import_files(store, [folder], owner_state="TX", keys_fn=keys)
     assert snapshot(store) == before
+
+
+def test_csv_read_in_tiny_blocks_gives_the_same_rows(
+        tmp_path: Path, raw: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Line ends split across read blocks (\\r|\\n), lone \\r, a BOM and a quoted field
+    with a line break inside: the same rejects and records whatever the block size."""
+    import node.import_csv as import_csv
+
+    folder = write_csv(tmp_path / "csv", raw[:8])
+    text = (folder / "students.csv").read_text(encoding="utf-8").splitlines()
+    body = "\r\n".join(text[:4]) + "\r" + "\n".join(text[4:]) + "\n"
+    body = body.replace(raw[2]["first_name"], f'"{raw[2]["first_name"]}\nX"', 1)
+    (folder / "students.csv").write_bytes(b"\xef\xbb\xbf" + body.encode())
+    results = []
+    for block in (1, 3, 1 << 16):
+        monkeypatch.setattr(import_csv, "READ_BLOCK", block)
+        with Store(tmp_path / f"b{block}.db") as s:
+            report = import_files(s, [folder], owner_state="TX", keys_fn=keys,
+                                  write_rejects_files=False)
+            results.append(([(r.line, r.field) for r in report.rejects], dump(s)))
+    assert results[0] == results[1] == results[2]
+    assert results[0][0] and results[0][0][0][1] == "first_name"  # the line break in a name
+    assert len(results[0][1]["ids"]) == 7
