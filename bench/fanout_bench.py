@@ -29,7 +29,6 @@ import asyncio
 import base64
 import copy
 import json
-import os
 import shutil
 import signal
 import statistics
@@ -42,7 +41,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_processes import start_listening, stop  # a sibling module (see its docstring)
+
 REQUESTER, SLOW, DEAD = "TX", "WY", "VT"
 TERRITORIES = frozenset({"AS", "GU", "MP", "VI", "BI", "PR", "DC"})
 STUDENTS = 5
@@ -160,23 +160,6 @@ def group_main(argv: list[str]) -> None:
     asyncio.run(main())
 
 
-def start(cmd: list[str], name: str, log: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    with log.open("a") as err:
-        proc = subprocess.Popen([sys.executable, *cmd], stdout=subprocess.PIPE, stderr=err,
-                                text=True, env=env, cwd=ROOT)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("listening on "):
-            return proc
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise SystemExit(f"{name} did not start; see {log}")
-
-
 def rss_mb(procs: list[subprocess.Popen[str]]) -> float:
     """Resident memory of the processes, from /proc (0 where unreadable)."""
     total = 0
@@ -189,17 +172,6 @@ def rss_mb(procs: list[subprocess.Popen[str]]) -> float:
             if row.startswith("VmRSS:"):
                 total += int(row.split()[1])
     return total / 1024
-
-
-def stop(procs: list[subprocess.Popen[str]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 # ---- measuring ------------------------------------------------------------------------
@@ -245,16 +217,18 @@ def main() -> None:
         states: list[str] = manifest["states"]
         served = [s for s in states if s not in (REQUESTER, DEAD)]
         started = time.perf_counter()
-        procs.append(start(["-m", "node", "directory", "serve", "-c",
-                            str(workdir / "directory" / "directory.toml")], "directory",
-                           workdir / "directory" / "directory.log"))
+        procs.append(start_listening(["-m", "node", "directory", "serve", "-c",
+                                      str(workdir / "directory" / "directory.toml")],
+                                     "directory", workdir / "directory" / "directory.log")[0])
         groups = [served[i:i + args.per_process]
                   for i in range(0, len(served), args.per_process)]
         for n, group in enumerate(groups):
-            procs.append(start([__file__, "_group", str(workdir), f"{args.slow:g}", *group],
-                               f"node group {n}", workdir / f"group-{n}.log"))
-        procs.append(start(["-m", "node", "serve", "-c", str(workdir / REQUESTER / "node.toml")],
-                           REQUESTER, workdir / REQUESTER / "node.log"))
+            procs.append(start_listening(
+                [__file__, "_group", str(workdir), f"{args.slow:g}", *group],
+                f"node group {n}", workdir / f"group-{n}.log", timeout=120)[0])
+        procs.append(start_listening(
+            ["-m", "node", "serve", "-c", str(workdir / REQUESTER / "node.toml")],
+            REQUESTER, workdir / REQUESTER / "node.log", timeout=120)[0])
         print(f"started the directory, {len(served)} nodes in {len(groups)} processes and "
               f"{REQUESTER} in {time.perf_counter() - started:.1f} s; {SLOW} slow "
               f"({args.slow:g} s), {DEAD} dead, peer timeout {args.timeout:g} s")

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+from bench_processes import start_listening, stop  # a sibling module (see its docstring)
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET, SENDER = "TX", "CA"
@@ -119,38 +120,6 @@ def build(workdir: Path, students: int) -> dict[str, Any]:
     manifest = {"students": students, "query": query}
     manifest_path.write_text(json.dumps(manifest))
     return manifest
-
-
-def start(args: list[str], name: str, log: Path, cpu: int) -> tuple[subprocess.Popen[str], str]:
-    """Start `python -m node ARGS` (or this script with ARGS[0] = path) pinned to `cpu`."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, *args] if args[0].endswith(".py") else [sys.executable, "-m", "node",
-                                                                     *args]
-    with log.open("a") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env,
-                                cwd=ROOT)
-    os.sched_setaffinity(proc.pid, {cpu})
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("listening on "):
-            return proc, line.split("listening on ", 1)[1].strip()
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise SystemExit(f"{name} did not start; see {log}")
-
-
-def stop(procs: list[subprocess.Popen[str]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 # ---- sealing the request pool ---------------------------------------------------------
@@ -367,15 +336,18 @@ def main() -> None:
     procs: list[subprocess.Popen[str]] = []
     try:
         manifest = build(workdir, args.students)
-        proc, _ = start(["directory", "serve", "-c", str(workdir / "directory" /
-                                                         "directory.toml")],
-                        "directory", workdir / "directory" / "directory.log", CLIENT_CPU)
+        proc, _ = start_listening(
+            ["-m", "node", "directory", "serve", "-c",
+             str(workdir / "directory" / "directory.toml")],
+            "directory", workdir / "directory" / "directory.log", cpu=CLIENT_CPU)
         procs.append(proc)
-        proc, _ = start(["serve", "-c", str(workdir / SENDER / "node.toml")], SENDER,
-                        workdir / SENDER / "node.log", CLIENT_CPU)
+        proc, _ = start_listening(
+            ["-m", "node", "serve", "-c", str(workdir / SENDER / "node.toml")], SENDER,
+            workdir / SENDER / "node.log", cpu=CLIENT_CPU)
         procs.append(proc)
-        proc, node_url = start(["serve", "-c", str(workdir / TARGET / "node.toml")], TARGET,
-                               workdir / TARGET / "node.log", SERVER_CPU)
+        proc, node_url = start_listening(
+            ["-m", "node", "serve", "-c", str(workdir / TARGET / "node.toml")], TARGET,
+            workdir / TARGET / "node.log", cpu=SERVER_CPU)
         procs.append(proc)
         started = time.perf_counter()
         pool = seal_pool(workdir, manifest["query"], args.pool + 1)
@@ -389,8 +361,9 @@ def main() -> None:
         pool_file.write_bytes(msgpack.packb(pool))
         reply_file = workdir / "reply.msgpack"
         reply_file.write_bytes(reply)
-        bare_proc, bare_url = start([__file__, "_bare", str(reply_file)], "bare endpoint",
-                                    workdir / "bare.log", SERVER_CPU)
+        bare_proc, bare_url = start_listening([__file__, "_bare", str(reply_file)],
+                                              "bare endpoint", workdir / "bare.log",
+                                              cpu=SERVER_CPU)
         procs.append(bare_proc)
         per_round = args.seconds / args.rounds
         print(f"{args.rounds} rounds of node then bare, {per_round:g} s each, "
@@ -415,7 +388,7 @@ def main() -> None:
               f"{os.getloadavg()[0]:.1f}")
         pool_file.unlink()
     finally:
-        stop(procs)
+        stop(procs, grace=15)
         if temp:
             shutil.rmtree(workdir, ignore_errors=True)
 
