@@ -9,6 +9,7 @@ Screenshots go to test-artifacts/screenshots/<test>-<page>.png (kept by CI).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -146,15 +147,22 @@ def browser() -> Iterator[Any]:
         playwright.stop()
 
 
-@pytest.fixture
-def page(browser: Any, node: RunningNode) -> Iterator[Any]:
-    context = browser.new_context(base_url=node.url, viewport={"width": 1280, "height": 900})
+@contextlib.contextmanager
+def browser_page(browser: Any, timeout_ms: int, **options: Any) -> Iterator[Any]:
+    """A page in a fresh browser context (own cookies) of 1280×900, closed afterwards."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(timeout_ms)
     try:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Any, node: RunningNode) -> Iterator[Any]:
+    with browser_page(browser, 10_000, base_url=node.url) as page:
+        yield page
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, browser_page
 from tests.browser.test_pages import assert_labelled, focused
 from tests.integration.harness import GUADALUPE_CA, GUADALUPE_TX, Federation, child
 
@@ -56,13 +56,8 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
 
 @pytest.fixture
 def web(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
+    with browser_page(browser, 15_000) as page:
         yield page
-    finally:
-        context.close()
 
 
 def sign_in(page: Any, fed: Federation, state: str, username: str) -> None:
@@ -125,11 +120,7 @@ def test_search_asks_for_the_required_fields(fed: Federation, web: Any) -> None:
 
 def test_search_works_without_javascript(fed: Federation, browser: Any, shoot: Any) -> None:
     """A plain form post: the whole answer on one page, then the consolidated record."""
-    context = browser.new_context(java_script_enabled=False,
-                                  viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    try:
+    with browser_page(browser, 20_000, java_script_enabled=False) as page:
         sign_in(page, fed, "FL", "staff")
         nav(page, "Search all states")
         page.get_by_role("button", name="Search all states").click()  # nothing filled in
@@ -153,8 +144,6 @@ def test_search_works_without_javascript(fed: Federation, browser: Any, shoot: A
         page.get_by_role("button", name="Open consolidated record of the ticked records").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Guadalupe Hernández López")
         expect(page.locator("#provenance").get_by_text("verified", exact=True)).to_have_count(2)
-    finally:
-        context.close()
 
 
 def test_consolidated_record_with_credit_totals_and_print_view(fed: Federation, web: Any,
