@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from crypto import merkle
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.note import NoteSigner
-from node.audit_files import verify_folder
+from node.audit.export_files import verify_folder
 from protocol.audit import LogEntry
 from protocol.audit_verify import _levels, verify_export
 from tests.node.auditlog_helpers import FIND, Federation, entry_for, seal

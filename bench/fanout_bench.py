@@ -68,13 +68,13 @@ def known_child(state: str, template: dict[str, Any]) -> dict[str, Any]:
 def build(workdir: Path, count: int, timeout: float) -> dict[str, Any]:
     """Create the directory and `count` nodes (or reuse them); return the manifest."""
     from config import load_config
-    from node.authority import Authority
-    from node.authority_config import init_authority
-    from node.cli.setup import node_info, write_node
-    from node.demo import free_port
-    from node.importer import import_files
-    from node.store import Store
-    from node.synthetic import generate_students
+    from node.authority.registry import Authority
+    from node.authority.settings import init_authority
+    from node.importing.importer import import_files
+    from node.importing.synthetic import generate_students
+    from node.ops.demo import free_port
+    from node.ops.node_folder import node_info, write_node
+    from node.store.database import Store
     from protocol.directory import NodeInfo
 
     manifest_path = workdir / "fanout-bench.json"
@@ -127,7 +127,7 @@ def group_main(argv: list[str]) -> None:
 
     from config import load_config
     from node.app import create_app
-    from node.server import start_site
+    from node.ops.serve import start_site
 
     workdir, delay, states = Path(argv[0]), float(argv[1]), argv[2:]
 

@@ -34,7 +34,7 @@ DEFINED = {200, 400, 401, 403, 409, 413, 421, 429, 503}
 
 def make_sealer(fed: object) -> object:
     from config import load_config
-    from node.identity import load_keys
+    from node.directory.identity import load_keys
     from protocol.envelope import seal_envelope
     from protocol.messages import Demographics, Find, FindCriteria, Requester
 

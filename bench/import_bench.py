@@ -2,7 +2,7 @@
 
 Generates N synthetic students (default 100,000), writes them as JSON Lines (or, with
 `--format csv`, as a folder of CSV tables), imports them through
-`node.importer.import_files` (parse, validate, blocking keys, one transaction, no
+`node.importing.importer.import_files` (parse, validate, blocking keys, one transaction, no
 progress bar) into a fresh store, then in the same run inserts exactly the rows the
 importer wrote (students, child tables, match keys) with plain `executemany` into a
 fresh database with the same schema, in one transaction. Prints rows/s and the ratio,
@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from node.importer import import_files
-from node.store import Store
-from node.synthetic import generate_students
+from node.importing.importer import import_files
+from node.importing.synthetic import generate_students
+from node.store.database import Store
 
 TABLES = ("students", "qualifying_moves", "enrollments", "courses", "assessments", "match_keys")
 

@@ -1,6 +1,6 @@
 """Benchmark of identity matching (issue 4): accuracy on labelled synthetic data, latency.
 
-Labelled set: a source state's children from node.synthetic.generate_students, queries
+Labelled set: a source state's children from node.importing.synthetic.generate_students, queries
 from derive_overlap (the same children seen by another state: dropped accents, swapped,
 hyphenated or missing surnames, nicknames, typos, day/month swaps) plus a share of
 children the index does not hold at all. The index holds the source state plus
@@ -23,8 +23,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from node.matching import MatchIndex
-from node.synthetic import derive_overlap, generate_students
+from node.importing.synthetic import derive_overlap, generate_students
+from node.matching.index import MatchIndex
 
 TOP_FIELDS = ("state_student_id", "first_name", "middle_name", "last_name_1", "last_name_2",
               "sex", "birth_date", "birth_city", "birth_state", "birth_country",

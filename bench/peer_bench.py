@@ -67,13 +67,13 @@ def _append_config(path: Path, text: str) -> None:
 def build(workdir: Path, students: int) -> dict[str, Any]:
     """Create directory + TX (`students` records) + CA (5 records); return the manifest."""
     from config import load_config
-    from node.authority import Authority
-    from node.authority_config import init_authority
-    from node.cli.setup import node_info, write_node
-    from node.demo import free_port
-    from node.importer import import_files
-    from node.store import Store
-    from node.synthetic import generate_students
+    from node.authority.registry import Authority
+    from node.authority.settings import init_authority
+    from node.importing.importer import import_files
+    from node.importing.synthetic import generate_students
+    from node.ops.demo import free_port
+    from node.ops.node_folder import node_info, write_node
+    from node.store.database import Store
     from protocol.directory import NodeInfo
 
     manifest_path = workdir / "peer-bench.json"
@@ -127,7 +127,7 @@ def build(workdir: Path, students: int) -> dict[str, Any]:
 def seal_pool(workdir: Path, query: dict[str, Any], count: int) -> list[bytes]:
     """`count` fresh find envelopes CA → TX sealed with the keys on disk."""
     from config import load_config
-    from node.identity import load_keys
+    from node.directory.identity import load_keys
     from protocol.envelope import seal_envelope
     from protocol.messages import Demographics, Find, FindCriteria, Requester
 
@@ -147,7 +147,7 @@ def seal_pool(workdir: Path, query: dict[str, Any], count: int) -> list[bytes]:
 def check_reply(workdir: Path, body: bytes) -> str:
     """Open TX's reply with CA's keys; describe the candidates (proves matching ran)."""
     from config import load_config
-    from node.identity import load_keys
+    from node.directory.identity import load_keys
     from protocol.envelope import ReplayCache, open_envelope
     from protocol.messages import FindReply
 
@@ -286,7 +286,7 @@ def bare_main(argv: list[str]) -> None:
     """`peer_bench.py _bare REPLY_FILE`: serve a fixed msgpack reply on a free port."""
     from aiohttp import web
 
-    from node.server import serve_forever
+    from node.ops.serve import serve_forever
 
     reply = Path(argv[0]).read_bytes()
 

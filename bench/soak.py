@@ -43,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from node.metrics import rss_bytes  # noqa: E402
+from node.control.metrics import rss_bytes  # noqa: E402
 from tests.integration.harness import Federation  # noqa: E402
 
 STATES = ["TX", "CA", "FL"]

@@ -9,7 +9,7 @@ signed entry field `tls_cert_sha256`. Pinning the key rather than the whole
 certificate lets a node renew its certificate with the same key without a new
 directory entry.
 
-Only this module touches X.509; `node.tls` builds `ssl` contexts from the files.
+Only this module touches X.509; `node.directory.tls_pinning` builds `ssl` contexts from the files.
 """
 
 from __future__ import annotations

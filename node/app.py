@@ -21,23 +21,19 @@ from aiohttp import web
 
 from config.schema import NodeConfig
 from node import __version__
-from node.identity import NodeKeys, load_keys
+from node.appkeys import CONFIG, KEYS, STARTED, STORE
+from node.directory.identity import NodeKeys, load_keys
 from node.services import Services
-from node.store import Store
+from node.store.database import Store
 from protocol.errors import ProtocolError
-
-CONFIG = web.AppKey("config", NodeConfig)
-KEYS = web.AppKey("keys", NodeKeys)
-STARTED = web.AppKey("started", float)
-STORE = web.AppKey("store", Store)
 
 log = logging.getLogger("statenode.app")
 
 
 def server_ssl_context(cfg: NodeConfig) -> ssl.SSLContext | None:
     """The listener's TLS context (optional client certificates pinned by the directory;
-    see node.tls); None when server.tls_cert is not set."""
-    from node.tls import server_context
+    see node.directory.tls_pinning); None when server.tls_cert is not set."""
+    from node.directory.tls_pinning import server_context
 
     return server_context(cfg)
 
@@ -51,8 +47,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    from node import federation_store
-
+    from node.store import federation_tables as federation_store
     store = Store(app[CONFIG].storage.database)
     await store.run(federation_store.apply_migrations)
     for apply in _extra_migrations():
@@ -65,25 +60,24 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 def _extra_migrations() -> list:  # type: ignore[type-arg]
     out = []
     try:
-        from node.accounts import apply_migrations as accounts_migrations
+        from node.store.accounts import apply_migrations as accounts_migrations
 
         out.append(accounts_migrations)
     except ImportError:  # pragma: no cover - during development only
         pass
-    from node.link_schema import apply_migrations as links_migrations
+    from node.store.link_tables import apply_migrations as links_migrations
 
     out.append(links_migrations)
     return out
 
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
-    from node.directory_routes import DIRECTORY, HTTP, KEYRING, PEER_KEYS
-    from node.discovery import DISCOVERY
-    from node.exchange_log import LOG, ExchangeLog
-    from node.handlers import refresh_term_frequencies
-    from node.peer_state import PeerStates
-    from node.services import SERVICES, Services
-    from node.witnessing import setup_witnessing
+    from node.appkeys import DIRECTORY, DISCOVERY, HTTP, KEYRING, LOG, PEER_KEYS, SERVICES
+    from node.audit.exchange_log import ExchangeLog
+    from node.directory.peer_health import PeerStates
+    from node.federation.answers import refresh_term_frequencies
+    from node.federation.witnessing import setup_witnessing
+    from node.services import Services
 
     cfg = app[CONFIG]
     exchange_log = ExchangeLog(cfg.storage.exchange_log, app[KEYS].signing, cfg.node.id)
@@ -96,7 +90,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SERVICES] = services
     app[LOG] = exchange_log
     setup_witnessing(services)
-    from node.link_routes import setup_links
+    from node.control.link_routes import setup_links
 
     setup_links(services)
     if DISCOVERY in app:
@@ -125,31 +119,28 @@ def seed_replay_cache(services: Services) -> int:
 
 
 async def _outbox_job(app: web.Application) -> dict[str, int]:
-    from node.outbox import deliver_due
-    from node.services import SERVICES
-
+    from node.appkeys import SERVICES
+    from node.federation.outbox import deliver_due
     return await deliver_due(app[SERVICES])
 
 
 async def _tf_job(app: web.Application) -> int:
-    from node.handlers import refresh_term_frequencies
-    from node.services import SERVICES
-
+    from node.appkeys import SERVICES
+    from node.federation.answers import refresh_term_frequencies
     return await refresh_term_frequencies(app[SERVICES])
 
 
 async def _prune_job(app: web.Application) -> int:
-    from node.services import SERVICES
-
+    from node.appkeys import SERVICES
     return app[SERVICES].replay.prune(int(time.time() * 1000))
 
 
 def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
-    from node.directory_routes import refresh_job, rotation_job
-    from node.drop_import import drop_import_job
-    from node.retention import retention_job
-    from node.tls import tls_peers_job
-    from node.witnessing import checkpoint_job, cosign_job
+    from node.directory.routes import refresh_job, rotation_job
+    from node.directory.tls_pinning import tls_peers_job
+    from node.federation.witnessing import checkpoint_job, cosign_job
+    from node.importing.drop_folder import drop_import_job
+    from node.store.retention import retention_job
 
     return {
         "checkpoint": (cfg.audit.checkpoint_interval, checkpoint_job),
@@ -166,13 +157,13 @@ def _job_registry(cfg: NodeConfig) -> dict[str, tuple[float, object]]:
 
 
 def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Application:
-    from node.audit_routes import setup_audit_routes
-    from node.control_api import TOKEN, setup_control_routes
-    from node.directory_routes import directory_ctx, setup_directory_routes
-    from node.discovery import discovery_ctx
-    from node.exchange import setup_exchange_routes
-    from node.jobs import REGISTRY, jobs_ctx
-
+    from node.appkeys import REGISTRY, TOKEN
+    from node.audit.routes import setup_audit_routes
+    from node.control.api import setup_control_routes
+    from node.directory.lan_discovery import discovery_ctx
+    from node.directory.routes import directory_ctx, setup_directory_routes
+    from node.federation.endpoint import setup_exchange_routes
+    from node.jobs import jobs_ctx
     app = web.Application(client_max_size=cfg.server.client_max_size)
     app[CONFIG] = cfg
     app[KEYS] = keys or load_keys(cfg)
@@ -189,16 +180,16 @@ def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Applicat
     setup_exchange_routes(app)
     setup_control_routes(app)
     setup_audit_routes(app)
-    from node.link_routes import setup_link_routes
+    from node.control.link_routes import setup_link_routes
 
     setup_link_routes(app)
-    from node.metrics import setup_metrics_routes
-    from node.signing_rotation import setup_rotation_routes
+    from node.control.metrics import setup_metrics_routes
+    from node.control.signing_rotation import setup_rotation_routes
 
     setup_metrics_routes(app)
     setup_rotation_routes(app)
     if cfg.web.enabled:
-        from node.web_app import setup_web
+        from node.web.setup import setup_web
 
         setup_web(app)
     return app

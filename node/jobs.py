@@ -22,6 +22,8 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from node.appkeys import JOBS, REGISTRY
+
 log = logging.getLogger("statenode.jobs")
 
 
@@ -57,10 +59,8 @@ class Jobs:
         return out
 
 
-JOBS = web.AppKey("jobs", Jobs)
 JobFactory = Callable[[web.Application], Awaitable[Any]]
 #: name -> (interval seconds from config, coroutine function of the app); filled by create_app.
-REGISTRY = web.AppKey("job_registry", dict)
 
 
 def _wrap(app: web.Application, status: JobStatus, fn: JobFactory) -> Callable[[], Awaitable[Any]]:

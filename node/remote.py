@@ -28,8 +28,7 @@ def _in(address: str, networks: tuple[str, ...]) -> bool:
 
 
 def client_address(request: web.Request) -> str:
-    from node.app import CONFIG
-
+    from node.appkeys import CONFIG
     remote = request.remote or ""
     proxies = request.app[CONFIG].server.trusted_proxies
     if proxies and _in(remote, proxies):

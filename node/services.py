@@ -13,18 +13,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 
 from config.schema import NodeConfig
-from node.identity import NodeKeys
-from node.peer_state import PeerStates, TokenBucket
+from node.directory.identity import NodeKeys
+from node.directory.peer_health import PeerStates, TokenBucket
 from protocol.envelope import ReplayCache
 
 if TYPE_CHECKING:
-    from node.directory_client import DirectoryView
-    from node.exchange_log import ExchangeLog
-    from node.key_documents import KeyRing, PeerKeyCache
-    from node.store import Store
+    from node.audit.exchange_log import ExchangeLog
+    from node.directory.client import DirectoryView
+    from node.directory.key_documents import KeyRing, PeerKeyCache
+    from node.store.database import Store
 
 
 @dataclass
@@ -73,4 +73,3 @@ class Services:
         return bucket.allow()
 
 
-SERVICES = web.AppKey("services", Services)

@@ -298,7 +298,7 @@ class NodeInfo:
     endpoints: tuple[str, ...]
     signing_key: bytes
     key_id: str
-    tls_cert_sha256: bytes | None = None  # SHA-256 of the TLS certificate's SPKI (node.tls)
+    tls_cert_sha256: bytes | None = None  # SHA-256 of the TLS certificate's SPKI (node.directory.tls_pinning)
 
     def to_json(self) -> str:
         d = {"node_id": self.node_id, "name": self.name, "endpoints": list(self.endpoints),

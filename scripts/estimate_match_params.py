@@ -3,7 +3,7 @@
 Owns the unsupervised estimation of issue 4 item 4 (DESIGN.md "Identity matching"):
 u per comparison level from random record pairs, m per level and the match prior λ by
 EM on blocked query/candidate pairs (u held fixed), on synthetic data from
-node.synthetic (a state's records and another state's overlapping records plus children
+node.importing.synthetic (a state's records and another state's overlapping records plus children
 it alone has). Writes node/data/match_params.json and prints what it estimated.
 
     PYTHONPATH=. /work/venv/bin/python scripts/estimate_match_params.py [--records 30000]
@@ -18,13 +18,13 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from node.match_normalize import Norm, normalize
-from node.match_scoring import FIELDS, LEVELS, PARAMS_FILE, Params, compare
-from node.matching import norm_keys
-from node.synthetic import derive_overlap, generate_students
+from node.importing.synthetic import derive_overlap, generate_students
+from node.matching.index import norm_keys
+from node.matching.normalize import Norm, normalize
+from node.matching.scoring import FIELDS, LEVELS, PARAMS_FILE, Params, compare
 
 # Decision settings: not estimated by EM; chosen with bench/match_bench.py (see the
-# docstring of node/match_scoring.py).
+# docstring of node/matching/scoring.py).
 SIBLING_PENALTY = -20.0
 MATCH_PROBABILITY = 0.999
 NEAR_PROBABILITY = 0.5

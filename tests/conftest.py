@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture
 def node_dir(tmp_path: Path) -> Path:
-    from node.cli.setup import write_node
+    from node.ops.node_folder import write_node
 
     folder = tmp_path / "tx"
     write_node(folder, state="TX", name="Texas", endpoint="http://127.0.0.1:0")

@@ -1,4 +1,4 @@
-"""`statenode users add|disable|enable|deactivate|list`: web UI accounts (node.accounts).
+"""`statenode users add|disable|enable|deactivate|list`: web UI accounts (node.store.accounts).
 
 Passwords come from a prompt (asked twice, never echoed) or from `--password-file`
 (first line; the file should be mode 0600). Disable is temporary; deactivate is
@@ -15,16 +15,16 @@ import click
 
 from config import load_config
 from crypto.passwords import hash_password
-from node import accounts
 from node.cli import cli, config_option
 from node.errors import BadRequest, Conflict
+from node.store import accounts
 
 if TYPE_CHECKING:
-    from node.store import Store
+    from node.store.database import Store
 
 
 def _store(config_path: str) -> Store:
-    from node.store import Store
+    from node.store.database import Store
 
     store = Store(load_config(config_path).storage.database)
     store.call(accounts.apply_migrations)

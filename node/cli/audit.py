@@ -16,11 +16,11 @@ import click
 
 from config import load_config
 from config.schema import NodeConfig
-from node.audit_files import decode_key, load_entries, verify_folder
+from node.audit.exchange_log import ExchangeLog
+from node.audit.export_files import decode_key, load_entries, verify_folder
 from node.cli import cli, config_option
+from node.directory.identity import load_keys
 from node.errors import NotFound
-from node.exchange_log import ExchangeLog
-from node.identity import load_keys
 from protocol.audit_verify import cross_check
 
 

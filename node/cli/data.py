@@ -3,7 +3,7 @@
 `import` loads CSV tables or JSON Lines into the node's store (docs/IMPORT.md) and exits
 0 when every row was imported, 3 when some rows were rejected (the rest is imported and
 the rejects are listed and written beside the inputs), 1 on an error (nothing stored).
-`demo-data` writes synthetic students (node/synthetic.py), optionally sharing a part of
+`demo-data` writes synthetic students (node/importing/synthetic.py), optionally sharing a part of
 the children with another state's file.
 """
 
@@ -31,9 +31,9 @@ MAX_LISTED = 20
 def import_cmd(config_path: str, files: tuple[str, ...], progress: bool | None) -> None:
     """Import student records from CSV tables or JSON Lines FILES (see docs/IMPORT.md)."""
     from config.load import load_config
-    from node.backup import node_running
-    from node.importer import import_files
-    from node.store import Store
+    from node.importing.importer import import_files
+    from node.ops.backup import node_running
+    from node.store.database import Store
 
     cfg = load_config(config_path)
     live = node_running(cfg) is not None
@@ -101,7 +101,7 @@ def _write_csv(folder: Path, students: list[dict[str, Any]]) -> None:
 def demo_data(state: str, count: int, seed: int, overlap: str | None, share: float,
               fmt: str, out: str) -> None:
     """Write COUNT synthetic students of STATE to OUT (ground truth in OUT.truth.csv)."""
-    from node.synthetic import STATE_FIPS, derive_overlap, generate_students
+    from node.importing.synthetic import STATE_FIPS, derive_overlap, generate_students
 
     state = state.upper()
     if state not in STATE_FIPS:

@@ -1,8 +1,8 @@
 """`statenode directory ...`: the federation authority's commands.
 
 Spec: DESIGN.md "Discovery" and "Who uses it" (federation authority); the
-operations themselves live in `node.authority`, the HTTP service in
-`node.authority_app`. Every change prints the new snapshot serial.
+operations themselves live in `node.authority.registry`, the HTTP service in
+`node.authority.web_service`. Every change prints the new snapshot serial.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from node.authority import Authority, entry_summary
-from node.authority_config import init_authority
+from node.authority.registry import Authority, entry_summary
+from node.authority.settings import init_authority
 from node.cli import cli
 
 dir_config_option = click.option(
@@ -127,8 +127,8 @@ def list_cmd(config_path: str, as_json: bool) -> None:
 @click.option("--host", default=None, help="Override server.host.")
 def serve(config_path: str, port: int | None, host: str | None) -> None:
     """Serve the signed directory snapshot until Ctrl-C."""
-    from node.authority_app import create_authority_app
-    from node.server import serve_forever
+    from node.authority.web_service import create_authority_app
+    from node.ops.serve import serve_forever
 
     authority = Authority.open(config_path)
     authority.current_snapshot()  # fail fast (key file, state) before binding

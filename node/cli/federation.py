@@ -9,7 +9,7 @@ import click
 
 from config import load_config
 from node.cli import cli, config_option
-from node.control_client import call, stream
+from node.control.client import call, stream
 from protocol.messages import PURPOSES
 
 PURPOSE = click.Choice(PURPOSES)
@@ -150,8 +150,8 @@ def notify_move(
 
 def _read_federation(config_path: str, fn: Any) -> Any:
     """Read the node's federation tables directly (works whether or not the node runs)."""
-    from node import federation_store as fed
-    from node.store import Store
+    from node.store import federation_tables as fed
+    from node.store.database import Store
 
     cfg = load_config(config_path)
     with Store(cfg.storage.database) as store:
@@ -164,8 +164,7 @@ def _read_federation(config_path: str, fn: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True)
 def inbox(config_path: str, as_json: bool) -> None:
     """List received move notices (expected arrivals)."""
-    from node import federation_store as fed
-
+    from node.store import federation_tables as fed
     items = _read_federation(config_path, fed.inbox_list)
     if as_json:
         click.echo(json.dumps(items, indent=2))
@@ -187,8 +186,7 @@ def inbox(config_path: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def outbox(config_path: str, as_json: bool) -> None:
     """List queued and delivered move notices and links."""
-    from node import federation_store as fed
-
+    from node.store import federation_tables as fed
     items = _read_federation(config_path, fed.outbox_list)
     if as_json:
         click.echo(json.dumps(items, indent=2))
@@ -221,7 +219,7 @@ def demo(states: str, students: int, seed: int, folder: str, password: str | Non
     from pathlib import Path
 
     from config.load import US_STATES
-    from node.demo import run_demo
+    from node.ops.demo import run_demo
 
     wanted = [s.strip().upper() for s in states.split(",") if s.strip()]
     bad = [s for s in wanted if s not in US_STATES]

@@ -2,7 +2,7 @@
 
 The near-match worklist and cross-state links (DESIGN.md "Identity matching"; MSIX.md
 §1.3: a link takes effect only after a second data administrator validates it). The
-commands call the running node's local control API (`node.link_routes`), because
+commands call the running node's local control API (`node.control.link_routes`), because
 validating or revoking a link sends a `link` message to the other state.
 """
 
@@ -16,7 +16,7 @@ import click
 
 from config import load_config
 from node.cli import cli, config_option
-from node.control_client import call
+from node.control.client import call
 
 _ADMIN_NAME = click.option(
     "--admin", required=True,

@@ -1,7 +1,7 @@
 """`statenode doctor`, `backup`, `restore` and `keys rotate-signing`.
 
-Spec: the issue "Reliability, security and operations" item 4; node/doctor.py (checks),
-node/backup.py (online copy and restore), node/signing_rotation.py (key rotation through
+Spec: the issue "Reliability, security and operations" item 4; node/ops/doctor.py (checks),
+node/ops/backup.py (online copy and restore), node/control/signing_rotation.py (key rotation through
 the directory). Every command prints one readable line per fact; errors end as one line
 and exit code 1 (node.cli).
 """
@@ -17,7 +17,7 @@ import click
 from config import load_config
 from node.cli import cli, config_option
 from node.cli.setup import keys as keys_group
-from node.doctor import FAIL, OK, WARN, Check, run_checks, worst
+from node.ops.doctor import FAIL, OK, WARN, Check, run_checks, worst
 
 _STYLE = {OK: ("OK  ", "green"), WARN: ("WARN", "yellow"), FAIL: ("FAIL", "red")}
 
@@ -59,7 +59,7 @@ def doctor(config_path: str, as_json: bool, thorough: bool, timeout: float) -> N
               help="Also copy the key files (mode 0600); see README before using it.")
 def backup(config_path: str, out: Path, include_keys: bool) -> None:
     """Write a consistent online copy of the node's database and exchange log to OUT."""
-    from node.backup import backup as run_backup
+    from node.ops.backup import backup as run_backup
 
     cfg = load_config(config_path)
     report = run_backup(cfg, out, include_keys=include_keys)
@@ -75,7 +75,7 @@ def backup(config_path: str, out: Path, include_keys: bool) -> None:
 @click.option("--with-keys", is_flag=True, help="Also restore the keys the backup holds.")
 def restore(config_path: str, folder: Path, with_keys: bool) -> None:
     """Restore a backup FOLDER made by `statenode backup` (the node must be stopped)."""
-    from node.backup import restore as run_restore
+    from node.ops.backup import restore as run_restore
 
     cfg = load_config(config_path)
     manifest = run_restore(cfg, folder, with_keys=with_keys)
@@ -95,8 +95,7 @@ def restore(config_path: str, folder: Path, with_keys: bool) -> None:
 def rotate_signing(config_path: str, step: str) -> None:
     """Rotate the node's signing key through the directory: --prepare, then the authority
     announces it, then --switch, then the authority promotes it."""
-    from node import signing_rotation as rot
-
+    from node.control import signing_rotation as rot
     cfg = load_config(config_path)
     if step == "prepare":
         public = rot.prepare(cfg)
@@ -110,11 +109,10 @@ def rotate_signing(config_path: str, step: str) -> None:
     if step == "switch":
         retired = rot.switch(cfg)
         click.echo(f"now signing with the new key; the old one is kept as keys/{retired}")
-        from node.backup import node_running
+        from node.ops.backup import node_running
 
         if node_running(cfg):
-            from node import control_client
-
+            from node.control import client as control_client
             reply = control_client.call(cfg, "/local/v1/keys/reload", {})
             click.echo(f"the running node reloaded its keys (signing key "
                        f"{reply['signing_key_id']})")

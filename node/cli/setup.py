@@ -12,93 +12,8 @@ import click
 from config import load_config
 from config.load import US_STATES
 from node.cli import cli, config_option
-from node.errors import Conflict
-from node.identity import create_keys, load_keys
-
-NODE_TOML = """\
-# statenode configuration for {state}; see node.example.toml for every setting.
-[node]
-id = "{state}"
-name = "{name}"
-
-[server]
-host = "{host}"
-port = {port}
-public_url = "{public_url}"
-
-[keys]
-signing_key = "keys/signing.pem"
-encryption_dir = "keys/encryption"
-
-[storage]
-database = "node.db"
-
-[directory]
-# Fill in from the federation authority: its URL(s) and public key (trust anchor).
-urls = [{directory_urls}]
-authority_key = "{authority_key}"
-cache_file = "directory.msgpack"
-"""
-
-
-def node_info(cfg_path: str) -> dict[str, object]:
-    cfg = load_config(cfg_path)
-    keys = load_keys(cfg)
-    from node.tls import own_pin
-
-    scheme = "https" if cfg.server.tls_cert is not None else "http"
-    endpoint = cfg.server.public_url or f"{scheme}://{cfg.server.host}:{cfg.server.port}"
-    info: dict[str, object] = {
-        "node_id": cfg.node.id,
-        "name": cfg.node.name or cfg.node.id,
-        "endpoints": [endpoint],
-        "signing_key": base64.b64encode(keys.signing.public).decode(),
-        "key_id": keys.signing.key_id,
-    }
-    pin = own_pin(cfg)
-    if pin is not None:
-        info["tls_cert_sha256"] = pin.hex()
-    return info
-
-
-def write_node(
-    folder: Path,
-    *,
-    state: str,
-    name: str,
-    endpoint: str,
-    directory_urls: tuple[str, ...] = (),
-    authority_key: str = "",
-) -> Path:
-    """Create DIR/node.toml, DIR/keys/ and DIR/node.db; refuse to overwrite a node."""
-    from urllib.parse import urlsplit
-
-    config_path = folder / "node.toml"
-    if config_path.exists() or (folder / "keys").exists():
-        raise Conflict(f"{folder}: a node already exists here; refusing to overwrite it")
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(
-            f"must be a URL like http://127.0.0.1:8443 (got {endpoint!r})", param_hint="--endpoint"
-        )
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    folder.mkdir(parents=True, exist_ok=True)
-    text = NODE_TOML.format(
-        state=state,
-        name=name.replace('"', "'"),
-        host=parts.hostname,
-        port=port,
-        public_url="" if port == 0 else endpoint,
-        directory_urls=", ".join(f'"{u}"' for u in directory_urls),
-        authority_key=authority_key,
-    )
-    config_path.write_text(text)
-    cfg = load_config(config_path)
-    create_keys(cfg)
-    from node.store import Store
-
-    Store(cfg.storage.database).close()
-    return config_path
+from node.directory.identity import load_keys
+from node.ops.node_folder import node_info, write_node
 
 
 @cli.command()
@@ -184,9 +99,8 @@ def _bound(cfg: object, url: str, app: object, token: str) -> None:
     """Once bound: write control.json and announce on the LAN at the real port."""
     import asyncio
 
-    from node.control_api import write_control_file
-    from node.discovery import DISCOVERY
-
+    from node.appkeys import DISCOVERY
+    from node.control.api import write_control_file
     write_control_file(cfg, url, token)  # type: ignore[arg-type]
     disc = app.get(DISCOVERY)  # type: ignore[attr-defined]
     announced = cfg.server.port or cfg.server.public_url  # type: ignore[attr-defined]
@@ -201,9 +115,9 @@ def _bound(cfg: object, url: str, app: object, token: str) -> None:
 def serve(config_path: str, port: int | None, host: str | None) -> None:
     """Run the node service until Ctrl-C."""
     from node.app import create_app, server_ssl_context
-    from node.control_api import TOKEN
-    from node.logs import setup_logging
-    from node.server import serve_forever
+    from node.appkeys import TOKEN
+    from node.ops.logs import setup_logging
+    from node.ops.serve import serve_forever
 
     cfg = load_config(config_path)
     setup_logging(cfg)

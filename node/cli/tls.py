@@ -1,6 +1,6 @@
 """`statenode tls init` and `statenode tls show`: the node's TLS key, certificate and pin.
 
-Spec: node.tls (mutual TLS pinned by the directory, PROTOCOL-ANCHORS.md §1.3).
+Spec: node.directory.tls_pinning (mutual TLS pinned by the directory, PROTOCOL-ANCHORS.md §1.3).
 `init` writes a new P-256 key (mode 0600) and a self-signed certificate and
 changes nothing else: it prints the `[server]` lines to add to node.toml and
 the pin the federation authority enrolls (`keys show --json` carries it once
@@ -17,8 +17,8 @@ import click
 from config import load_config
 from crypto.tls import generate_self_signed
 from node.cli import cli, config_option
+from node.directory.tls_pinning import own_pin
 from node.errors import Conflict
-from node.tls import own_pin
 
 
 @cli.group()

@@ -53,7 +53,7 @@ def _cli(*args: str, cwd: Path) -> str:
 
 def _students(path: Path) -> tuple[str, str]:
     """Write synthetic students; return the ids of the hostile-named one and a secondary one."""
-    from node.synthetic import generate_students
+    from node.importing.synthetic import generate_students
 
     students = generate_students("TX", 12, seed=11)
     students[0].update(first_name=XSS_NAME, middle_name="", last_name_1="O'Brien")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from node.demo import free_port
+from node.ops.demo import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -185,12 +185,12 @@ class Federation:
 
     def create(self) -> Federation:
         from config import load_config
-        from node.authority import Authority
-        from node.authority_config import init_authority
-        from node.cli.setup import node_info, write_node
-        from node.importer import import_files
-        from node.store import Store
-        from node.synthetic import generate_students
+        from node.authority.registry import Authority
+        from node.authority.settings import init_authority
+        from node.importing.importer import import_files
+        from node.importing.synthetic import generate_students
+        from node.ops.node_folder import node_info, write_node
+        from node.store.database import Store
         from protocol.directory import NodeInfo
 
         dir_port = free_port()

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 
 from config import load_config
-from node.doctor import check_database
 from node.errors import StorageError
-from node.importer import import_files
-from node.store import Store
-from node.synthetic import generate_students
+from node.importing.importer import import_files
+from node.importing.synthetic import generate_students
+from node.ops.doctor import check_database
+from node.store.database import Store
 from tests.integration.harness import ROOT, Federation, count_rows
 from tests.integration.test_federation import _sealed_find
 
@@ -262,7 +262,7 @@ def test_read_only_database_gives_a_clear_error(node_dir: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize("how", ["max_page_count", "tmpfs"])
 def test_full_disk_gives_a_clear_error(tmp_path: Path, how: str) -> None:
-    from node.cli.setup import write_node
+    from node.ops.node_folder import write_node
 
     folder = tmp_path / "node"
     if how == "tmpfs":

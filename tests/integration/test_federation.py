@@ -11,7 +11,7 @@ import msgpack
 import pytest
 
 from config import load_config
-from node.identity import load_keys
+from node.directory.identity import load_keys
 from protocol.envelope import seal_envelope
 from protocol.messages import Demographics, Find, FindCriteria, Requester
 from tests.integration.harness import Federation, child, count_rows
@@ -97,7 +97,7 @@ def test_cli_find_prints_states(federation: Federation) -> None:
 
 def _sealed_find(fed: Federation, sender: str, recipient: str, **kw: Any) -> bytes:
     """A real envelope sealed with the sender's keys from disk."""
-    from node.key_documents import verify_peer_key_document  # noqa: F401 (import check)
+    from node.directory.key_documents import verify_peer_key_document  # noqa: F401 (import check)
 
     cfg = load_config(fed.config(sender))
     keys = load_keys(cfg)

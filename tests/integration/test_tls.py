@@ -1,4 +1,4 @@
-"""Mutual TLS between real node processes, pinned by the signed directory (node.tls).
+"""Mutual TLS between real node processes, pinned by the signed directory (node.directory.tls_pinning).
 
 TX and CA run https listeners with `require_client_cert = true` and are enrolled
 with the SPKI pins of their certificates: a federated find between them works.
@@ -40,12 +40,12 @@ class TlsFederation(Federation):
 
     def create(self) -> TlsFederation:
         from config import load_config
-        from node.authority import Authority
-        from node.authority_config import init_authority
-        from node.cli.setup import node_info, write_node
-        from node.demo import free_port
-        from node.importer import import_files
-        from node.store import Store
+        from node.authority.registry import Authority
+        from node.authority.settings import init_authority
+        from node.importing.importer import import_files
+        from node.ops.demo import free_port
+        from node.ops.node_folder import node_info, write_node
+        from node.store.database import Store
         from protocol.directory import NodeInfo
 
         dir_port = free_port()

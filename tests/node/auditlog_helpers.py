@@ -13,7 +13,7 @@ from crypto.keys import (
     key_id,
     signing_key_from_seed,
 )
-from node.exchange_log import ExchangeLog
+from node.audit.exchange_log import ExchangeLog
 from protocol.audit import LogEntry
 from protocol.directory import DirectoryEntry, DirectorySnapshot, sign_snapshot
 from protocol.envelope import SealedEnvelope, seal_envelope

@@ -9,9 +9,9 @@ from pathlib import Path
 from config import load_config
 from config.schema import NodeConfig
 from crypto.keys import generate_signing_key
-from node.authority import Authority
-from node.authority_config import init_authority
-from node.identity import load_keys
+from node.authority.registry import Authority
+from node.authority.settings import init_authority
+from node.directory.identity import load_keys
 from protocol.directory import NodeInfo
 
 T0 = 1_900_000_000.0
@@ -35,7 +35,7 @@ def make_authority(folder: Path, clock: Clock) -> Authority:
 
 def make_node(root: Path, state: str, *, authority: Authority | None = None,
               urls: tuple[str, ...] = (), endpoint: str = "http://127.0.0.1:9") -> NodeConfig:
-    from node.cli.setup import write_node
+    from node.ops.node_folder import write_node
 
     key = base64.b64encode(authority.public_key).decode() if authority else ""
     path = write_node(root / state.lower(), state=state, name=f"State {state}",

@@ -1,4 +1,4 @@
-"""Unit tests of node.accounts: users, statuses, password rules, throttling, sessions, views."""
+"""Unit tests of node.store.accounts: users, statuses, password rules, throttling, sessions, views."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from sqlite_utils import Database
 
 from crypto.passwords import TEST_COST, hash_password
-from node import accounts
 from node.errors import BadRequest, Conflict, NotFound
+from node.store import accounts
 
 PW = "correct horse battery staple"
 

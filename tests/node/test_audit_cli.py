@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from crypto.keys import generate_signing_key
+from node.audit.cosigning import apply_cosign_reply, build_cosign_request, cosign_peer_checkpoint
+from node.audit.exchange_log import ExchangeLog
 from node.cli import cli
-from node.exchange_log import ExchangeLog
-from node.witness import apply_cosign_reply, build_cosign_request, cosign_peer_checkpoint
 from tests.node.auditlog_helpers import Federation, exchange
 
 
@@ -192,7 +192,7 @@ def test_history_rewrite_after_witness_cosigned(world: dict[str, object],
 
 
 def test_witness_refuses_rewritten_history(world: dict[str, object], tmp_path: Path) -> None:
-    from node.witness import LogRewriteDetected
+    from node.audit.cosigning import LogRewriteDetected
     fed = Federation()
     logs = {n: fed.open_log(tmp_path, n) for n in ("TX", "CA")}
     for i in range(3):

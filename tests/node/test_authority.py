@@ -11,8 +11,8 @@ import pytest
 
 from config.errors import ConfigError
 from crypto.keys import generate_signing_key
-from node.authority import Authority, AuthorityError
-from node.authority_config import load_authority_config
+from node.authority.registry import Authority, AuthorityError
+from node.authority.settings import load_authority_config
 from node.errors import Conflict, NotFound
 from protocol.directory import verify_snapshot
 from protocol.errors import ErrorCode, ProtocolError

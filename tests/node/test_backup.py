@@ -1,4 +1,4 @@
-"""Online backup and restore (node/backup.py) and the retention purge (node/retention.py)."""
+"""Online backup and restore (node/ops/backup.py) and the retention purge (node/store/retention.py)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,17 @@ from click.testing import CliRunner
 
 from config import load_config
 from config.schema import NodeConfig
-from node import federation_store as fed
-from node.backup import backup, restore, verify_backup
+from node.audit.exchange_log import ExchangeLog
 from node.cli import cli
-from node.control_api import write_control_file
+from node.control.api import write_control_file
+from node.directory.identity import load_keys
 from node.errors import Conflict, NodeError, NotFound
-from node.exchange_log import ExchangeLog
-from node.identity import load_keys
-from node.importer import import_files
-from node.retention import purge
-from node.store import Store
-from node.synthetic import generate_students
+from node.importing.importer import import_files
+from node.importing.synthetic import generate_students
+from node.ops.backup import backup, restore, verify_backup
+from node.store import federation_tables as fed
+from node.store.database import Store
+from node.store.retention import purge
 from tests.integration.harness import count_rows
 from tests.node.auditlog_helpers import FIND, Federation, entry_for, seal
 
@@ -155,7 +155,7 @@ def test_retention_purges_only_what_policy_allows(cfg: NodeConfig) -> None:
     old_ms, new_ms = int((now - 40 * 86400) * 1000), int((now - 86400) * 1000)
     with Store(cfg.storage.database) as store:
         store.call(fed.apply_migrations)
-        from node.accounts import apply_migrations
+        from node.store.accounts import apply_migrations
 
         store.call(apply_migrations)
 
@@ -186,8 +186,8 @@ def test_retention_purges_only_what_policy_allows(cfg: NodeConfig) -> None:
 
 
 def test_retention_keeps_handles_in_use_or_linked(cfg: NodeConfig) -> None:
-    from node.link_schema import apply_migrations as links_migrations
-    from node.retention import purge
+    from node.store.link_tables import apply_migrations as links_migrations
+    from node.store.retention import purge
 
     day = 86400.0
     with Store(cfg.storage.database) as store:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from node.authority import Authority
-from node.authority_app import create_authority_app
+from node.authority.registry import Authority
+from node.authority.web_service import create_authority_app
 from node.cli import cli
 from protocol.directory import verify_snapshot
 from tests.node.dirfixtures import random_info

@@ -12,13 +12,14 @@ import pytest
 from aiohttp import web
 
 from config.errors import ConfigError
-from node.authority import Authority
-from node.authority_app import create_authority_app
-from node.directory_client import DirectoryUnavailable, DirectoryView
-from node.directory_routes import DIRECTORY, KEYRING, setup_directory_routes
+from node.appkeys import DIRECTORY, KEYRING
+from node.authority.registry import Authority
+from node.authority.web_service import create_authority_app
+from node.directory.client import DirectoryUnavailable, DirectoryView
+from node.directory.identity import load_keys
+from node.directory.key_documents import KeyRing, PeerKeyCache, own_key_document
+from node.directory.routes import setup_directory_routes
 from node.errors import PeerUnavailable
-from node.identity import load_keys
-from node.key_documents import KeyRing, PeerKeyCache, own_key_document
 from protocol.directory import verify_key_document
 from protocol.errors import EnvelopeRejected, ErrorCode
 from tests.node.dirfixtures import (

@@ -13,12 +13,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from node.authority_app import create_authority_app
-from node.directory_client import DirectoryView
-from node.directory_routes import KEYRING, setup_directory_routes
-from node.discovery import SERVICE_TYPE, Discovery
-from node.identity import load_keys
-from node.key_documents import KeyRing
+from node.appkeys import KEYRING
+from node.authority.web_service import create_authority_app
+from node.directory.client import DirectoryView
+from node.directory.identity import load_keys
+from node.directory.key_documents import KeyRing
+from node.directory.lan_discovery import SERVICE_TYPE, Discovery
+from node.directory.routes import setup_directory_routes
 from tests.node.dirfixtures import Clock, info_for, make_authority, make_node, with_urls
 
 pytestmark = pytest.mark.mdns
@@ -136,8 +137,14 @@ async def test_a_pinned_node_must_prove_its_tls_key(tmp_path: Path, aiohttp_serv
     """An address announcing a node whose directory entry pins a TLS certificate is used
     only if it serves https with that certificate: replaying the node's (public, signed)
     key document from another host is not enough. No multicast needed: the check alone."""
-    from node.server import start_site
-    from node.tls import client_connector, own_pin, peer_trust, request_ssl, server_context
+    from node.directory.tls_pinning import (
+        client_connector,
+        own_pin,
+        peer_trust,
+        request_ssl,
+        server_context,
+    )
+    from node.ops.serve import start_site
     from tests.node.test_tls import tls_node
 
     clock = Clock(time.time())

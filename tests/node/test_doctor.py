@@ -21,11 +21,11 @@ from click.testing import CliRunner
 from config import load_config
 from crypto.keys import generate_signing_key, key_id
 from node.cli import cli
-from node.demo import free_port
-from node.doctor import FAIL, OK, WARN, Check, run_checks, worst
+from node.control.signing_rotation import prepare, rotation_state, switch
+from node.directory.identity import load_keys
 from node.errors import Conflict, NotFound
-from node.identity import load_keys
-from node.signing_rotation import prepare, rotation_state, switch
+from node.ops.demo import free_port
+from node.ops.doctor import FAIL, OK, WARN, Check, run_checks, worst
 from protocol.directory import DirectoryEntry, DirectorySnapshot, sign_snapshot
 
 AUTHORITY = generate_signing_key()

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 from config import load_config
-from node.drop_import import import_drop_folder, pending
-from node.store import Store
-from node.synthetic import generate_students
+from node.importing.drop_folder import import_drop_folder, pending
+from node.importing.synthetic import generate_students
+from node.store.database import Store
 
 
 def _old(path: Path) -> None:
@@ -47,7 +47,7 @@ def test_an_unreadable_input_does_not_jam_the_folder(node_dir: Path, tmp_path: P
                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A folder whose import fails (here a CSV field over the csv module's limit, and an
     unexpected error) moves to failed/, and the inputs after it are still imported."""
-    import node.drop_import as drop_import
+    import node.importing.drop_folder as drop_import
 
     drop = tmp_path / "drop"
     (drop / "a-csv").mkdir(parents=True)

@@ -18,7 +18,7 @@ from crypto import merkle
 from crypto.checkpoint import open_checkpoint, parse_tlog_proof, verify_tlog_proof
 from crypto.errors import ProofError
 from crypto.merkle_verify import verify_consistency, verify_inclusion
-from node.audit_files import verify_folder
+from node.audit.export_files import verify_folder
 from node.errors import NotFound, StorageError
 from tests.node.auditlog_helpers import FIND, Federation, entry_for, exchange, seal
 

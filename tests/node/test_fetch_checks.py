@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import node.control_api as control_api
+import node.control.api as control_api
 from crypto.keys import generate_signing_key
 from protocol.messages import Fetch, FetchReply, Requester
 from protocol.record_snapshot import RecordSnapshot

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from node.app import create_app
-from node.directory_routes import PEER_KEYS
-from node.identity import load_keys
-from node.key_documents import _CachedDoc, own_key_document, verify_peer_key_document
+from node.appkeys import PEER_KEYS
+from node.directory.identity import load_keys
+from node.directory.key_documents import _CachedDoc, own_key_document, verify_peer_key_document
 from protocol.envelope import seal_envelope
 from protocol.messages import Demographics, Find, FindCriteria, Requester
 from tests.node.dirfixtures import Clock, info_for, make_authority, make_node

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from node.errors import NodeError
-from node.importer import import_files
-from node.store import Store
-from node.synthetic import generate_students
+from node.importing.importer import import_files
+from node.importing.synthetic import generate_students
+from node.store.database import Store
 
 RECORD_TABLES = ("students", "qualifying_moves", "enrollments", "courses", "assessments",
                  "match_keys")

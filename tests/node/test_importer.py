@@ -1,4 +1,4 @@
-"""Tests of the importer (node/importer.py) and the `import` / `demo-data` commands."""
+"""Tests of the importer (node/importing/importer.py) and the `import` / `demo-data` commands."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from node.cli import cli
 from node.errors import BadRequest, StorageError
-from node.importer import import_files
-from node.store import Store
-from node.synthetic import generate_students
+from node.importing.importer import import_files
+from node.importing.synthetic import generate_students
+from node.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = ("students", "qualifying_moves", "enrollments", "courses", "assessments",
@@ -213,15 +213,15 @@ def test_sigkill_mid_import_leaves_database_as_before(tmp_path: Path,
     src = write_jsonl(tmp_path / "b.jsonl", [dict(r, first_name="Nuevo") for r in raw])
     script = textwrap.dedent(f"""
         import os, signal, sys
-        import node.record_upsert as upsert
-        import node.store as store
+        import node.store.record_upsert as upsert
+        import node.store.database as store
         real = upsert._insert
         def killer(conn, table, lead, rows):
             real(conn, table, lead, rows)
             if table == "courses":  # students, moves, enrollments written, not committed
                 os.kill(os.getpid(), signal.SIGKILL)
         upsert._insert = killer
-        from node.importer import import_files
+        from node.importing.importer import import_files
         s = store.Store({str(db)!r})
         import_files(s, [{str(src)!r}], owner_state="TX", keys_fn=lambda r: ["k"])
         print("not killed")
@@ -263,7 +263,7 @@ def test_cli_import_next_to_a_running_node_checks_first(
     """With the node running (control.json names a live process), the CLI checks every
     student before it takes the write lock on node.db, and says so."""
     from config import load_config
-    from node.control_api import control_file
+    from node.control.api import control_file
 
     good = write_jsonl(tmp_path / "good.jsonl", raw[:3])
     ctl = control_file(load_config(config))
@@ -332,7 +332,7 @@ def mixed(tmp_path: Path, raw: list[dict[str, Any]]) -> list[Any]:
 
 def test_parallel_path_gives_the_same_database_and_rejects(
         tmp_path: Path, mixed: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    import node.import_jsonl as import_jsonl
+    import node.importing.json_lines as import_jsonl
 
     monkeypatch.setattr(import_jsonl, "CHUNK_BYTES", 5000)  # several work items and writes
     reports, dumps, rejects = [], [], []
@@ -383,7 +383,7 @@ def test_unpicklable_keys_fn_falls_back_to_in_process(tmp_path: Path, store: Sto
 def test_worker_failure_rolls_back_everything(tmp_path: Path, store: Store,
                                               raw: list[dict[str, Any]],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import node.import_jsonl as import_jsonl
+    import node.importing.json_lines as import_jsonl
 
     monkeypatch.setattr(import_jsonl, "CHUNK_BYTES", 1)  # one line per piece
     import_files(store, [write_jsonl(tmp_path / "a.jsonl", raw[:5])], owner_state="TX",
@@ -399,7 +399,7 @@ def test_worker_failure_rolls_back_everything(tmp_path: Path, store: Store,
 
 def test_bulk_path_rebuilds_indexes_and_matches_the_plain_path(
         tmp_path: Path, raw: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
-    import node.record_upsert as store_mod
+    import node.store.record_upsert as store_mod
 
     src = write_jsonl(tmp_path / "x.jsonl", raw)
     with Store(tmp_path / "plain.db") as s:
@@ -425,7 +425,7 @@ def test_bulk_path_rebuilds_indexes_and_matches_the_plain_path(
 def test_line_ends_and_bom_are_numbered_as_an_editor_shows_them(
         tmp_path: Path, raw: list[dict[str, Any]], workers: int,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import node.import_jsonl as import_jsonl
+    import node.importing.json_lines as import_jsonl
 
     lines = [json.dumps(r, ensure_ascii=False).encode() for r in raw[:6]]
     # \r\n, a lone \r, a blank line and a bad line, over pieces of about one line each
@@ -450,7 +450,7 @@ def test_line_ends_and_bom_are_numbered_as_an_editor_shows_them(
 def test_a_line_that_is_not_utf8_refuses_the_file_and_names_the_line(
         tmp_path: Path, store: Store, raw: list[dict[str, Any]], workers: int,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import node.import_jsonl as import_jsonl
+    import node.importing.json_lines as import_jsonl
 
     import_files(store, [write_jsonl(tmp_path / "a.jsonl", raw[:3])], owner_state="TX",
                  keys_fn=keys)
@@ -506,7 +506,7 @@ def test_the_garbage_collector_is_back_as_it_was(tmp_path: Path, store: Store,
 
 def test_csv_in_workers_gives_the_same_database_and_rejects(
         tmp_path: Path, raw: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
-    import node.import_csv as import_csv
+    import node.importing.csv_tables as import_csv
 
     monkeypatch.setattr(import_csv, "CHUNK_STUDENTS", 4)  # several work items and writes
     folder = write_csv(tmp_path / "csv", raw)
@@ -586,7 +586,7 @@ def test_csv_read_in_tiny_blocks_gives_the_same_rows(
         tmp_path: Path, raw: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
     """Line ends split across read blocks (\\r|\\n), lone \\r, a BOM and a quoted field
     with a line break inside: the same rejects and records whatever the block size."""
-    import node.import_csv as import_csv
+    import node.importing.csv_tables as import_csv
 
     folder = write_csv(tmp_path / "csv", raw[:8])
     text = (folder / "students.csv").read_text(encoding="utf-8").splitlines()

@@ -1,4 +1,4 @@
-"""node.links: worklist, two-person rule, link messages in and out, revoke, idempotency."""
+"""node.federation.links: worklist, two-person rule, link messages in and out, revoke, idempotency."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
-from node import accounts, link_schema, links
-from node import federation_store as fed
 from node.errors import Conflict, Forbidden, NotFound
-from node.record_upsert import upsert_students
-from node.store import Store
-from node.synthetic import generate_students
+from node.federation import links
+from node.importing.synthetic import generate_students
+from node.store import accounts
+from node.store import federation_tables as fed
+from node.store import link_tables as link_schema
+from node.store.database import Store
+from node.store.record_upsert import upsert_students
 from protocol.codec import unpack
 from protocol.messages import Link, Requester, from_body
 from protocol.records import validate_student

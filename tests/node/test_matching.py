@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from node.match_scoring import PARAMS_FILE, Params, load_params
-from node.matching import Hit, MatchIndex, TermFrequencies, score_candidates
+from node.matching.index import Hit, MatchIndex, TermFrequencies, score_candidates
+from node.matching.scoring import PARAMS_FILE, Params, load_params
 
 FAMILY: dict[str, Any] = {
     "last_name_1": "Hernández", "last_name_2": "López", "birth_city": "Morelia",

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from node.match_normalize import (
+from node.matching.index import blocking_keys
+from node.matching.normalize import (
     canonical_names,
     fold,
     given_tokens,
@@ -17,8 +18,7 @@ from node.match_normalize import (
     parse_date,
     split_surnames,
 )
-from node.match_phonetic import phonetic_key
-from node.matching import blocking_keys
+from node.matching.phonetic import phonetic_key
 
 
 @pytest.mark.parametrize(("raw", "folded"), [

@@ -10,9 +10,8 @@ import pytest
 
 from config import load_config
 from node.app import create_app
-from node.control_api import TOKEN
-from node.metrics import Family, allowed, escape_label, render, rss_bytes
-from node.services import SERVICES
+from node.appkeys import SERVICES, TOKEN
+from node.control.metrics import Family, allowed, escape_label, render, rss_bytes
 
 SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-z_]+="([^"\\\n]|\\.)*",?)*\})? '
                     r"(-?[0-9.e+-]+|NaN|[+-]Inf)$")

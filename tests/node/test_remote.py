@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from config.load import load_config_data
-from node.app import CONFIG
+from node.appkeys import CONFIG
 from node.remote import client_address
 
 

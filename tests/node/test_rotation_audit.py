@@ -19,11 +19,11 @@ from click.testing import CliRunner
 from crypto.checkpoint import open_checkpoint
 from crypto.keys import SigningKey, generate_signing_key, key_id
 from crypto.note import NoteVerifier, parse_note
-from node.audit_files import _check_chunk, read_export, verify_folder
-from node.authority import Authority, AuthorityError
+from node.audit.cosigning import apply_cosign_reply, build_cosign_request, cosign_peer_checkpoint
+from node.audit.exchange_log import ExchangeLog
+from node.audit.export_files import _check_chunk, read_export, verify_folder
+from node.authority.registry import Authority, AuthorityError
 from node.cli import cli
-from node.exchange_log import ExchangeLog
-from node.witness import apply_cosign_reply, build_cosign_request, cosign_peer_checkpoint
 from protocol.audit_verify import directory_entries, load_directory
 from protocol.directory import (
     DirectoryEntry,

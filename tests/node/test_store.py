@@ -1,4 +1,4 @@
-"""Tests of the SQLite store (node/store.py): schema, upsert, versions, atomicity, errors."""
+"""Tests of the SQLite store (node/store/database.py): schema, upsert, versions, atomicity, errors."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from node.errors import NotFound, StorageError
-from node.record_upsert import upsert_students
-from node.store import Store
-from node.synthetic import generate_students
+from node.importing.synthetic import generate_students
+from node.store.database import Store
+from node.store.record_upsert import upsert_students
 from protocol.records import validate_student
 
 

@@ -1,4 +1,4 @@
-"""Tests of the synthetic record generator (node/synthetic.py)."""
+"""Tests of the synthetic record generator (node/importing/synthetic.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from node.synthetic import _strip_accents, derive_overlap, generate_students
+from node.importing.synthetic import _strip_accents, derive_overlap, generate_students
 from protocol.records import validate_student
 
 

@@ -1,4 +1,4 @@
-"""node.tls and `statenode tls`: pins from the directory, outbound pin check, inbound
+"""node.directory.tls_pinning and `statenode tls`: pins from the directory, outbound pin check, inbound
 client-certificate check, enrollment carrying the pin (PROTOCOL-ANCHORS.md §1.3)."""
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from config import load_config
 from config.errors import ConfigError
 from crypto.tls import generate_self_signed, spki_sha256
 from node.cli import cli
-from node.server import start_site
-from node.tls import (
+from node.directory.tls_pinning import (
     PinningConnector,
     SpkiPin,
     client_connector,
@@ -33,6 +32,7 @@ from node.tls import (
     request_ssl,
     server_context,
 )
+from node.ops.serve import start_site
 from protocol.directory import NodeInfo
 from tests.node.dirfixtures import Clock, make_authority, make_node
 

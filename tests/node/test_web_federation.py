@@ -10,10 +10,10 @@ import json
 from datetime import date
 from typing import Any
 
-from node import accounts
-from node.store import Store
-from node.web_record import consolidate, order_parts, parse_refs
-from node.web_worklist import comparison
+from node.store import accounts
+from node.store.database import Store
+from node.web.record_pages import consolidate, order_parts, parse_refs
+from node.web.worklist_pages import comparison
 from tests.node.test_web_security import Web, token_of, web  # noqa: F401
 
 PAGES = {

@@ -19,12 +19,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from config import load_config
 from crypto.passwords import TEST_COST, hash_password
-from node import accounts
 from node.app import create_app
-from node.cli.setup import write_node
-from node.store import Store
-from node.synthetic import generate_students
-from node.web_app import CSP, CSRF_EXEMPT_PREFIXES, WEB, setup_web
+from node.appkeys import WEB
+from node.importing.synthetic import generate_students
+from node.ops.node_folder import write_node
+from node.store import accounts
+from node.store.database import Store
+from node.web.setup import setup_web
+from node.web.site import CSP, CSRF_EXEMPT_PREFIXES
 from protocol.records import validate_student
 
 PW = "correct horse battery staple"

@@ -1,0 +1,246 @@
+"""The node's signed exchange log: checkpoints, cosignatures, witnessing state, export.
+
+Spec: DESIGN.md "Audit log"; C2SP tlog-checkpoint v1.0.0 / signed-note (origin = key name
+= node id), tlog-cosignature v1, tlog-proof@v1. `ExchangeLog` extends the Merkle-tree
+store of node/audit/log_store.py (schema, group-commit appends, proofs) with the rows
+of `checkpoints` (every signed tree head with the cosignatures received), `witnessed` (the
+last checkpoint we cosigned for each peer) and `witness_alerts`, receipts for single
+entries, and the auditor's export folder. Every operation runs on the store's writer thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from crypto.checkpoint import (
+    Checkpoint,
+    CosignatureSigner,
+    TlogProof,
+    format_tlog_proof,
+    parse_checkpoint,
+    sign_checkpoint,
+)
+from crypto.errors import CryptoError
+from crypto.keys import SigningKey
+from crypto.merkle_verify import verify_consistency
+from crypto.note import NoteSigner, OpenedNote, add_signatures, parse_note
+from node.audit.log_store import ExchangeLogStore
+from node.errors import Conflict, NotFound, StorageError
+from protocol.audit import LogEntry, entry_line
+
+log = logging.getLogger(__name__)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ExchangeLog(ExchangeLogStore):
+    """Append-only, signed exchange log of one node (see the module docstring)."""
+
+    def __init__(self, path: str | Path, signing_key: SigningKey, origin: str) -> None:
+        self.origin = origin
+        self.signer = NoteSigner(origin, signing_key)
+        self.cosigner = CosignatureSigner(origin, signing_key)
+        super().__init__(path)
+
+    def use_signing_key(self, signing_key: SigningKey) -> None:
+        """Sign checkpoints and cosignatures with `signing_key` from now on (after a signing
+        key rotation's switch); the next `sign_checkpoint` also adds its signature to the
+        latest checkpoint when the log has not grown since."""
+        self.signer = NoteSigner(self.origin, signing_key)
+        self.cosigner = CosignatureSigner(self.origin, signing_key)
+
+    # --- checkpoints --------------------------------------------------------------------
+    def _latest_row(self) -> tuple[int, bytes, str] | None:
+        row = self.db.conn.execute(
+            "SELECT size, root, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]), str(row[2]))
+
+    def _sign(self, now_ms: int) -> str:
+        with self._transaction():
+            return self._sign_in_tx(now_ms)
+
+    def _sign_in_tx(self, now_ms: int) -> str:
+        size = self._size
+        last = self._latest_row()
+        if last is not None and last[0] == size:
+            return self._countersign(size, last[2])
+        if last is not None and last[0] > size:
+            raise StorageError(f"{self.path}: the last signed checkpoint covers {last[0]} "
+                               f"entries but the log has {size}; refusing to sign")
+        root = self._root(size)
+        if last is not None and last[0] > 0:
+            old_size, old_root, _ = last
+            try:
+                verify_consistency(old_size, size, old_root, root,
+                                   self._consistency(old_size, size))
+            except CryptoError as exc:
+                raise StorageError(f"{self.path}: refusing to sign a checkpoint of size {size}: "
+                                   f"it is not consistent with the signed one of size "
+                                   f"{old_size} ({exc})") from exc
+        note = sign_checkpoint(Checkpoint(self.origin, size, root), [self.signer])
+        self.db.conn.execute("INSERT INTO checkpoints (size, root, note, signed_ms) "
+                             "VALUES (?, ?, ?, ?)", (size, root, note, now_ms))
+        return note
+
+    def _countersign(self, size: int, note: str) -> str:
+        """The stored checkpoint of `size`, signed by our current key too (same text, so not
+        a second checkpoint: after a key switch the latest one verifies with the new key)."""
+        text, sigs = parse_note(note)
+        if any(s.name == self.origin and s.key_id == self.signer.key_id for s in sigs):
+            return note
+        note = add_signatures(OpenedNote(text, sigs), [self.signer])
+        self.db.conn.execute("UPDATE checkpoints SET note = ? WHERE size = ?", (note, size))
+        return note
+
+    def sign_checkpoint(self, now_ms: int | None = None) -> str:
+        """Sign a checkpoint of the current tree; when the size is unchanged return the last
+        one (re-signing would give the same bytes), with our signature added if it was signed
+        by an earlier key. Raises `StorageError` rather than sign a
+        checkpoint inconsistent with the last one signed (even the empty tree gets one)."""
+        return self._call(self._sign, _now_ms() if now_ms is None else now_ms)
+
+    async def sign_checkpoint_async(self, now_ms: int | None = None) -> str:
+        """`sign_checkpoint` for the event loop (the scheduler job)."""
+        return await self._run(self._sign, _now_ms() if now_ms is None else now_ms)
+
+    def latest_checkpoint(self) -> str:
+        """The latest signed checkpoint note with its cosignatures (signs one if none)."""
+        def get() -> str:
+            last = self._latest_row()
+            return last[2] if last is not None else self._sign(_now_ms())
+        return self._call(get)
+
+    def checkpoint_note(self, size: int) -> str | None:
+        note = self._call(self._q1, "SELECT note FROM checkpoints WHERE size = ?", (size,))
+        return None if note is None else str(note)
+
+    def cosigned_checkpoints(self) -> list[str]:
+        """Earlier checkpoints that carry cosignatures, oldest first (for exports)."""
+        return self._call(lambda: [str(r[0]) for r in self.db.conn.execute(
+            "SELECT note FROM checkpoints WHERE cosigners != '' ORDER BY size")])
+
+    def cosigned_size(self, peer: str) -> int:
+        """The largest tree size `peer` has cosigned for us (0 if none)."""
+        def get() -> int:
+            best = 0
+            for size, names in self.db.conn.execute(
+                    "SELECT size, cosigners FROM checkpoints WHERE cosigners != ''"):
+                if peer in str(names).split(","):
+                    best = max(best, int(size))
+            return best
+        return self._call(get)
+
+    def add_cosignature(self, cosigned_note: str, witness: str) -> str:
+        """Merge the (already verified) cosignature lines of `cosigned_note` into our stored
+        checkpoint with the same text; return the stored note."""
+        def merge() -> str:
+            with self._transaction():
+                return merge_in_tx()
+
+        def merge_in_tx() -> str:
+            text, sigs = parse_note(cosigned_note)
+            cp = parse_checkpoint(text)
+            row = self.db.conn.execute("SELECT note, cosigners FROM checkpoints WHERE size = ?",
+                                       (cp.size,)).fetchone()
+            if row is None:
+                raise NotFound(f"we never signed a checkpoint of size {cp.size}")
+            mine_text, mine = parse_note(row[0])
+            if mine_text != text:
+                raise Conflict(f"{witness} cosigned a checkpoint of size {cp.size} that is not "
+                               "the one we signed")
+            have = {(s.name, s.key_id) for s in mine}
+            new = (s for s in sigs if s.name == witness and (s.name, s.key_id) not in have)
+            merged = OpenedNote(text, (*mine, *new))
+            note = merged.text + "\n" + "".join(s.line() for s in merged.signatures)
+            names = sorted({*filter(None, str(row[1]).split(",")), witness})
+            self.db.conn.execute("UPDATE checkpoints SET note = ?, cosigners = ? WHERE size = ?",
+                                 (note, ",".join(names), cp.size))
+            return note
+        return self._call(merge)
+
+    def receipt(self, index: int) -> str:
+        """A C2SP tlog-proof@v1 for entry `index` (signs a checkpoint first if needed)."""
+        def make() -> str:
+            if not 0 <= index < self._size:
+                raise NotFound(f"entry {index} is not in the exchange log ({self._size} "
+                               "entries)")
+            last = self._latest_row()
+            if last is None or last[0] <= index:
+                self._sign(_now_ms())
+                last = self._latest_row()
+            assert last is not None
+            proof = self._inclusion(index, last[0])
+            return format_tlog_proof(TlogProof(index, tuple(proof), last[2]))
+        return self._call(make)
+
+    # --- witnessing state ---------------------------------------------------------------
+    def witnessed(self, peer: str) -> tuple[int, bytes, str] | None:
+        """(size, root, note) of the last checkpoint we cosigned for `peer`."""
+        def get() -> tuple[int, bytes, str] | None:
+            row = self.db.conn.execute("SELECT size, root, note FROM witnessed WHERE peer = ?",
+                                       (peer,)).fetchone()
+            return None if row is None else (int(row[0]), bytes(row[1]), str(row[2]))
+        return self._call(get)
+
+    def set_witnessed(self, peer: str, expect_size: int | None, size: int, root: bytes,
+                      note: str) -> None:
+        """Store the checkpoint we cosigned, if our stored size is still `expect_size`."""
+        def put() -> None:
+            with self._transaction():
+                put_in_tx()
+
+        def put_in_tx() -> None:
+            cur = self._q1("SELECT size FROM witnessed WHERE peer = ?", (peer,))
+            if cur != expect_size:
+                raise Conflict(f"a concurrent cosign request for {peer} changed the witnessed "
+                               "size; retry")
+            self.db.conn.execute("INSERT OR REPLACE INTO witnessed VALUES (?, ?, ?, ?, ?)",
+                                 (peer, size, root, note, _now_ms()))
+        self._call(put)
+
+    def record_alert(self, peer: str, message: str, note: str) -> None:
+        log.error("exchange log of %s: %s", peer, message)
+        self._call(lambda: self.db.conn.execute(
+            "INSERT INTO witness_alerts (peer, time_ms, message, note) VALUES (?, ?, ?, ?)",
+            (peer, _now_ms(), message, note)))
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return self._call(lambda: [
+            {"peer": r[0], "time_ms": r[1], "message": r[2]} for r in self.db.conn.execute(
+                "SELECT peer, time_ms, message FROM witness_alerts ORDER BY id")])
+
+    # --- export -------------------------------------------------------------------------
+    def export(self, out_dir: str | Path, directory_snapshot: bytes,
+               authority_key: bytes | None) -> int:
+        """Write the auditor's folder for the latest checkpoint; return its entry count."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        note = self.latest_checkpoint()
+        size = parse_checkpoint(parse_note(note)[0]).size
+        history = [n for n in self.cosigned_checkpoints() if n != note]
+        (out / "checkpoint").write_text(note)
+        (out / "verifier-key").write_text(self.signer.verifier().vkey() + "\n")
+        (out / "checkpoints").write_text("".join(
+            json.dumps({"note": n}) + "\n" for n in history))
+        (out / "directory.msgpack").write_bytes(directory_snapshot)
+        if authority_key is not None:
+            (out / "authority-key").write_text(base64.b64encode(authority_key).decode() + "\n")
+
+        def dump() -> None:
+            with (out / "entries.jsonl").open("w", encoding="utf-8") as fh:
+                rows = self.db.conn.execute("SELECT idx, leaf FROM leaves WHERE idx < ? "
+                                            "ORDER BY idx", (size,))
+                for idx, leaf in rows:
+                    leaf = bytes(leaf)
+                    fh.write(entry_line(idx, leaf, LogEntry.from_leaf(leaf)) + "\n")
+        self._call(dump)
+        return size
+
+

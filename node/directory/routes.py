@@ -1,0 +1,82 @@
+"""The directory client wired into the node's aiohttp app: app keys, routes, jobs.
+
+Spec: DESIGN.md "Discovery" (any node is a directory mirror: it serves the
+snapshot it trusts) and "Identities and keys" (it serves its own key
+document); PROTOCOL-ANCHORS.md §1.2 and §2.1.
+
+- `DIRECTORY`, `PEER_KEYS`, `KEYRING`, `HTTP` app keys, set by `directory_ctx`
+  (the cleanup context: cache loaded, one refresh at startup if needed).
+- `setup_directory_routes(app)` serves `GET /federation/v1/directory` and `/keys`.
+- `refresh_job`, `rotation_job` the scheduler's job bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from node.appkeys import DIRECTORY, HTTP, KEYRING, PEER_KEYS
+from node.directory.client import DIRECTORY_PATH, DirectoryUnavailable, DirectoryView
+from node.directory.key_documents import KEYS_PATH, KeyRing, PeerKeyCache
+
+MSGPACK = "application/msgpack"
+
+
+
+
+async def serve_directory(request: web.Request) -> web.Response:
+    view = request.app[DIRECTORY]
+    try:
+        snap = view.current()
+    except DirectoryUnavailable as exc:
+        status = 404 if view.snapshot is None and view.stale is None else 503
+        return web.json_response({"error": str(exc)}, status=status)
+    return web.Response(body=snap.raw, content_type=MSGPACK,
+                        headers={"Cache-Control": "no-cache"})
+
+
+async def serve_keys(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[KEYRING].key_document(), content_type=MSGPACK,
+                        headers={"Cache-Control": "no-cache"})
+
+
+def setup_directory_routes(app: web.Application) -> None:
+    app.router.add_get(DIRECTORY_PATH, serve_directory)
+    app.router.add_get(KEYS_PATH, serve_keys)
+
+
+async def directory_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: DIRECTORY (cache loaded), PEER_KEYS, KEYRING and an HTTP session.
+
+    Needs `node.app.CONFIG` and `node.app.KEYS` set before startup. Does one
+    refresh at startup (bounded by peers.timeout per source) when no usable
+    cache was found.
+    """
+    from node.appkeys import CONFIG, KEYS
+    cfg = app[CONFIG]
+    view = DirectoryView(cfg)
+    await asyncio.to_thread(view.load_cache)
+    app[DIRECTORY] = view
+    app[PEER_KEYS] = PeerKeyCache(timeout=cfg.peers.timeout)
+    app[KEYRING] = KeyRing(cfg, app[KEYS])
+    from node.directory.tls_pinning import client_connector
+
+    session = aiohttp.ClientSession(connector=client_connector(cfg))
+    app[HTTP] = session
+    if view.snapshot is None and view.sources():
+        await view.refresh(session)
+    yield
+    await session.close()
+
+
+async def refresh_job(app: web.Application) -> bool:
+    """Scheduler job (every `directory.refresh_interval`)."""
+    return await app[DIRECTORY].refresh(app[HTTP])
+
+
+async def rotation_job(app: web.Application) -> bool:
+    """Scheduler job (e.g. hourly): rotate encryption keys when due."""
+    return await app[KEYRING].rotate()

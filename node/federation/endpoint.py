@@ -1,0 +1,231 @@
+"""Inbound `POST /federation/v1/exchange`: open, authorize, log, answer, log, reply.
+
+Follows DESIGN.md "Envelope": the clear fields let us drop mail from unknown
+senders before any crypto; the envelope is opened with the directory's keys
+for the sender; every rejection is counted and answered with a signed `error`
+reply where the sender is a known, active node (a plain JSON 4xx otherwise).
+Both the request and the reply are appended to the exchange log *before* the
+reply leaves. A retried move notice (same message id) is not a replay error:
+it gets the receipt of the stored copy, so delivery is exactly-once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from node.appkeys import SERVICES
+from node.directory.tls_pinning import client_pin_problem
+from node.errors import NodeError
+from node.federation.answers import Answer, answer, stored_receipt
+from node.federation.log_entries import opened_entry, sealed_entry
+from node.services import Services
+from node.store import federation_tables as fed
+from protocol.audit import LogEntry
+from protocol.envelope import (
+    OpenedEnvelope,
+    SealedEnvelope,
+    WireFields,
+    open_envelope,
+    peek,
+    seal_envelope,
+)
+from protocol.errors import EnvelopeRejected, ErrorCode, MessageTooLarge, ProtocolError
+from protocol.messages import MESSAGE_TYPES, Error, Message
+
+log = logging.getLogger("statenode.exchange")
+MSGPACK = "application/msgpack"
+
+STATUS = {
+    ErrorCode.MALFORMED: 400,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_VERSION: 400,
+    ErrorCode.UNKNOWN_SENDER: 403,
+    ErrorCode.SENDER_NOT_ACTIVE: 403,
+    ErrorCode.WRONG_RECIPIENT: 421,
+    ErrorCode.UNKNOWN_KEY: 400,
+    ErrorCode.HEADER_MISMATCH: 400,
+    ErrorCode.EXPIRED: 400,
+    ErrorCode.NOT_YET_VALID: 400,
+    ErrorCode.REPLAY: 409,
+    ErrorCode.BAD_SIGNATURE: 401,
+    ErrorCode.DECRYPTION_FAILED: 400,
+    ErrorCode.INVALID_RECORD: 400,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.DIRECTORY_EXPIRED: 503,
+    ErrorCode.INTERNAL: 500,
+}
+IDEMPOTENT_TYPES = frozenset({"move_notice", "link"})
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def plain_error(code: ErrorCode, message: str) -> web.Response:
+    return web.json_response({"error": code.value, "message": message}, status=STATUS[code])
+
+
+class _ReplayProbe:
+    """Passed to open_envelope as its replay cache: remembers a replay instead of raising,
+    so a retried idempotent message can be answered with its stored receipt."""
+
+    def __init__(self, services: Services) -> None:
+        self.cache = services.replay
+        self.replayed = False
+
+    def check_and_add(self, sender: str, message_id: bytes, *, keep_until_ms: int,
+                      now_ms: int) -> None:
+        try:
+            self.cache.check_and_add(sender, message_id, keep_until_ms=keep_until_ms,
+                                     now_ms=now_ms)
+        except EnvelopeRejected as exc:
+            if exc.code is not ErrorCode.REPLAY:
+                raise
+            self.replayed = True
+
+
+async def _seal_reply(services: Services, peer: str, message: Message, *, purpose: str,
+                      reply_to: bytes, status: int = 200) -> tuple[SealedEnvelope, web.Response]:
+    now = _now_ms()
+    snapshot = services.directory.current(now)
+    entry = snapshot.entry(peer)
+    if entry is None:
+        raise ProtocolError(f"{peer} is not in the directory", code=ErrorCode.UNKNOWN_SENDER)
+    key = await services.peer_keys.encryption_key(services.session, entry, now)
+    sealed = seal_envelope(
+        signing_key=services.keys.signing, sender=services.node_id, recipient=peer,
+        recipient_key=key.public, recipient_key_id=key.key_id, message=message, now_ms=now,
+        ttl_ms=int(services.cfg.exchange.message_ttl * 1000), purpose=purpose,
+        reply_to=reply_to)
+    return sealed, web.Response(body=sealed.wire, status=status, content_type=MSGPACK)
+
+
+async def _error_reply(services: Services, clear: WireFields, code: ErrorCode, message: str,
+                       *, purpose: str = "data_quality", reply_to: bytes | None = None,
+                       request_entry: LogEntry | None = None) -> web.Response:
+    """A signed error reply if we can seal one to the sender; a plain JSON error otherwise."""
+    kind = clear.type if clear.type in MESSAGE_TYPES else "unknown"  # never attacker text
+    services.metrics.rejections[code.value] += 1
+    services.metrics.requests[(kind, f"rejected:{code.value}")] += 1
+    log.info("rejected %s from %s: %s", kind, clear.sender, code.value)
+    if reply_to is None:
+        return plain_error(code, message)
+    try:
+        sealed, response = await _seal_reply(services, clear.sender, Error(code, message),
+                                             purpose=purpose, reply_to=reply_to,
+                                             status=STATUS[code])
+    except Exception:  # no key for the sender: fall back to plain
+        return plain_error(code, message)
+    out = sealed_entry(services, sealed, peer=clear.sender, direction="out", user_id="",
+                       user_role="", student_ids=())
+    await services.log.append_many([request_entry, out] if request_entry else [out])
+    return response
+
+
+async def handle_exchange(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    # before anything is authenticated, limit by address too: a stranger claiming to be
+    # TX must not use up TX's allowance (4x, since one address may host several peers)
+    if not services.allow(f"addr:{request.remote}", factor=4):
+        services.metrics.rejections[ErrorCode.RATE_LIMITED.value] += 1
+        return plain_error(ErrorCode.RATE_LIMITED, "too many requests from this address")
+    try:
+        wire = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        services.metrics.rejections[ErrorCode.TOO_LARGE.value] += 1
+        return plain_error(ErrorCode.TOO_LARGE, "request body is over the size limit")
+    try:
+        clear = peek(wire)
+    except MessageTooLarge as exc:
+        services.metrics.rejections[ErrorCode.TOO_LARGE.value] += 1
+        return plain_error(ErrorCode.TOO_LARGE, str(exc))
+    except ProtocolError as exc:
+        services.metrics.rejections[exc.code.value] += 1
+        return plain_error(exc.code, str(exc))
+    problem = client_pin_problem(request, services.cfg, services.directory, clear.sender)
+    if problem is not None:
+        services.metrics.rejections["tls_client_cert"] += 1
+        log.info("rejected %s from %s: client certificate (%s)", clear.type, clear.sender,
+                 problem)
+        return plain_error(ErrorCode.FORBIDDEN, problem)
+    if not services.allow(clear.sender):
+        services.metrics.rejections[ErrorCode.RATE_LIMITED.value] += 1
+        return plain_error(ErrorCode.RATE_LIMITED, f"too many requests from {clear.sender}")
+    now = _now_ms()
+    probe = _ReplayProbe(services)
+    try:
+        opened = open_envelope(
+            wire, my_id=services.node_id, my_keys=services.keys.encryption,
+            sender_key_lookup=lambda node: services.directory.sender_keys(node, now_ms=now),
+            now_ms=now, seen=probe,  # type: ignore[arg-type]
+            max_skew_ms=int(services.cfg.exchange.max_clock_skew * 1000))
+    except ProtocolError as exc:  # nothing authenticated to reply to: plain error
+        return await _error_reply(services, clear, exc.code, str(exc))
+    try:
+        return await _answer_opened(services, clear, opened, probe.replayed)
+    except Exception as exc:
+        # nothing was answered: the sender may retry with the same message id
+        if not probe.replayed:
+            services.replay.discard(opened.header.sender, opened.header.message_id)
+        if isinstance(exc, NodeError):  # e.g. the disk is full: tell the sender to retry
+            services.metrics.rejections[ErrorCode.INTERNAL.value] += 1
+            log.warning("could not answer %s from %s: %s", opened.header.type,
+                        clear.sender, exc.__class__.__name__)
+            return web.json_response({"error": ErrorCode.INTERNAL.value,
+                                      "message": "the node cannot answer now; retry later"},
+                                     status=503)
+        raise
+
+
+async def _answer_opened(services: Services, clear: WireFields, opened: OpenedEnvelope,
+                         replayed: bool) -> web.StreamResponse:
+    """Answer an authenticated envelope; log the request and reply before replying."""
+    header = opened.header
+    if services.peers.get(clear.sender).failures:
+        # heard from a peer we could not reach: deliver what waits for it now
+        await services.store.run(fed.outbox_make_due, clear.sender)
+    services.peers.success(clear.sender)
+    requester = (getattr(opened.message, "requester", None)
+                 or getattr(opened.message, "sent_by", None)
+                 or getattr(opened.message, "asserted_by", None))
+    request_entry: LogEntry | None = None
+    if replayed:
+        lookup = services.extra.get("receipts", {}).get(header.type, stored_receipt)
+        receipt = (await lookup(services, header.sender, header.message_id)
+                   if header.type in IDEMPOTENT_TYPES else None)
+        if receipt is None:
+            return await _error_reply(
+                services, clear, ErrorCode.REPLAY,
+                f"message {header.message_id.hex()} from {header.sender} was already received",
+                purpose=header.purpose, reply_to=header.message_id)
+        result = Answer(receipt)
+    else:
+        request_entry = opened_entry(services, opened, peer=header.sender, direction="in",
+                                     user_id=getattr(requester, "user_id", ""),
+                                     user_role=getattr(requester, "role", ""), student_ids=())
+        try:
+            result = await answer(services, header.sender, opened)
+        except ProtocolError as exc:
+            return await _error_reply(services, clear, exc.code, str(exc),
+                                      purpose=header.purpose, reply_to=header.message_id,
+                                      request_entry=request_entry)
+    sealed, response = await _seal_reply(services, header.sender, result.reply,
+                                         purpose=header.purpose, reply_to=header.message_id)
+    reply_entry = sealed_entry(services, sealed, peer=header.sender, direction="out",
+                               user_id=getattr(requester, "user_id", ""),
+                               user_role=getattr(requester, "role", ""),
+                               student_ids=result.student_ids)
+    # the request and its reply are durable, in one commit, before the reply leaves
+    await services.log.append_many([request_entry, reply_entry] if request_entry
+                                   else [reply_entry])
+    services.metrics.requests[(header.type, "ok")] += 1
+    return response
+
+
+def setup_exchange_routes(app: web.Application) -> None:
+    app.router.add_post("/federation/v1/exchange", handle_exchange)

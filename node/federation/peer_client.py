@@ -1,0 +1,238 @@
+"""Outbound exchanges: one request to one peer, and the federated `find` fan-out.
+
+`request()` seals a message to a peer (its current encryption key from its
+signed key document), logs it, POSTs it with the per-peer timeout, opens the
+signed reply (which must answer our message id and come from that peer) and
+logs the reply. Failures become `PeerUnavailable` with a reason; the peer's
+backoff grows on failure and resets on any signed reply (PROTOCOL-ANCHORS §2.4).
+
+`find_all()` sends a `find` to every active peer at once and yields each
+state's answer as it arrives; a slow or dead peer never delays the others
+beyond the timeout. The final `FindSummary` names who answered, who timed out
+and who failed and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from node.errors import PeerUnavailable
+from node.federation.log_entries import log_opened, log_sealed
+from node.services import Services
+from protocol.directory import DirectoryEntry
+from protocol.envelope import OpenedEnvelope, open_envelope, seal_envelope
+from protocol.errors import ErrorCode, ProtocolError
+from protocol.messages import Error, Find, FindCriteria, FindReply, Message, Requester
+
+MSGPACK = "application/msgpack"
+
+
+@dataclass(frozen=True)
+class PeerAnswer:
+    state: str
+    status: str  # "answered", "timeout", "failed"
+    reply: Message | None = None
+    error: str = ""
+    latency_ms: float = 0.0
+    backoff: bool = False  # the peer was in backoff when asked
+
+
+@dataclass
+class FindSummary:
+    answered: list[str] = field(default_factory=list)
+    timed_out: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def add(self, a: PeerAnswer) -> None:
+        if a.status == "answered":
+            self.answered.append(a.state)
+        elif a.status == "timeout":
+            self.timed_out.append(a.state)
+        else:
+            self.failed[a.state] = a.error
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def request(services: Services, peer: str, message: Message, *, purpose: str,
+                  user_id: str = "", user_role: str = "", message_id: bytes | None = None,
+                  timeout: float | None = None) -> OpenedEnvelope:
+    """Send one message to `peer` and return its opened, authenticated reply."""
+    timeout = services.cfg.peers.timeout if timeout is None else timeout
+    now = _now_ms()
+    snapshot = services.directory.current(now)
+    entry = snapshot.entry(peer)
+    if entry is None or entry.status != "active":
+        raise PeerUnavailable(f"{peer} is not an active node in the directory")
+    started = time.monotonic()
+    try:
+        key = await asyncio.wait_for(
+            services.peer_keys.encryption_key(services.session, entry, now), timeout)
+        sealed = seal_envelope(
+            signing_key=services.keys.signing, sender=services.node_id, recipient=peer,
+            recipient_key=key.public, recipient_key_id=key.key_id, message=message,
+            now_ms=now, ttl_ms=int(services.cfg.exchange.message_ttl * 1000),
+            purpose=purpose, message_id=message_id)
+        await log_sealed(services, sealed, peer=peer, direction="out", user_id=user_id,
+                         user_role=user_role, student_ids=())
+        body, kind, status = await _post(services, peer, list(entry.endpoints), sealed.wire,
+                                         timeout - (time.monotonic() - started), entry=entry)
+    except aiohttp.ServerFingerprintMismatch as exc:
+        from node.directory.tls_pinning import mismatch_reason
+
+        services.peers.failure(peer, "TLS pin mismatch")
+        services.metrics.outgoing[(peer, message.TYPE, "tls_pin")] += 1
+        raise PeerUnavailable(mismatch_reason(peer, exc)) from exc
+    except TimeoutError as exc:
+        services.peers.failure(peer, "timed out")
+        services.metrics.outgoing[(peer, message.TYPE, "timeout")] += 1
+        raise PeerUnavailable(f"{peer} did not answer within {timeout:g}s") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        services.peers.failure(peer, f"unreachable: {exc.__class__.__name__}")
+        services.metrics.outgoing[(peer, message.TYPE, "unreachable")] += 1
+        raise PeerUnavailable(f"{peer} is unreachable ({exc.__class__.__name__}: {exc})") from exc
+    except ProtocolError as exc:  # its key document did not verify, etc.
+        services.peers.failure(peer, exc.code.value)
+        raise PeerUnavailable(f"{peer}: {exc}") from exc
+    latency = (time.monotonic() - started) * 1000
+    if not kind.startswith(MSGPACK):
+        services.peers.failure(peer, f"HTTP {status}")
+        services.metrics.outgoing[(peer, message.TYPE, f"http_{status}")] += 1
+        detail = body[:200].decode("utf-8", "replace")
+        raise PeerUnavailable(f"{peer} refused the request (HTTP {status}: {detail})")
+    try:
+        reply = open_envelope(
+            body, my_id=services.node_id, my_keys=services.keys.encryption,
+            sender_key_lookup=lambda node: services.directory.sender_keys(node, now_ms=_now_ms()),
+            now_ms=_now_ms(), seen=services.replay,
+            max_skew_ms=int(services.cfg.exchange.max_clock_skew * 1000))
+    except ProtocolError as exc:
+        services.peers.failure(peer, f"bad reply: {exc.code.value}")
+        raise PeerUnavailable(f"{peer} sent a reply that does not verify: {exc}") from exc
+    if reply.header.sender != peer or reply.header.reply_to != sealed.header.message_id:
+        services.peers.failure(peer, "reply does not answer our request")
+        raise PeerUnavailable(f"{peer} sent a reply that does not answer our request")
+    skew = (reply.header.issued_at_ms - _now_ms()) / 1000
+    services.peers.success(peer, latency_ms=latency, clock_skew_s=skew)
+    services.metrics.peer_latency_ms[peer] = latency
+    await log_opened(services, reply, peer=peer, direction="in", user_id=user_id,
+                     user_role=user_role, student_ids=())
+    if isinstance(reply.message, Error):
+        services.metrics.outgoing[(peer, message.TYPE, reply.message.code.value)] += 1
+        raise PeerUnavailable(f"{peer} answered with error {reply.message.code.value}: "
+                              f"{reply.message.message}")
+    services.metrics.outgoing[(peer, message.TYPE, "ok")] += 1
+    return reply
+
+
+def endpoints_for(services: Services, peer: str, signed: list[str]) -> list[str]:
+    """The directory's endpoints, then LAN-discovered ones (each already checked against the
+    peer's key in the signed directory by `node.directory.lan_discovery`)."""
+    discovery = services.extra.get("discovery")
+    found = discovery.discovered(peer) if discovery is not None else []
+    return signed + [u for u in found if u not in signed]
+
+
+async def _post(services: Services, peer: str, signed: list[str], wire: bytes,
+                budget: float, entry: DirectoryEntry | None = None) -> tuple[bytes, str, int]:
+    """POST to the first endpoint that accepts a connection, within `budget` seconds; a peer
+    whose entry publishes a TLS pin is reached over https only, its pin checked (node.directory.tls_pinning)."""
+    from node.directory.tls_pinning import request_ssl
+
+    deadline = time.monotonic() + budget
+    urls = endpoints_for(services, peer, signed)
+    for i, url in enumerate(urls):
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            pin = request_ssl(services.cfg, entry, url)
+        except ValueError as exc:
+            if i == len(urls) - 1:
+                raise aiohttp.ClientConnectionError(str(exc)) from exc
+            continue
+        try:
+            async with services.session.post(
+                url.rstrip("/") + "/federation/v1/exchange", data=wire,
+                headers={"Content-Type": MSGPACK}, ssl=pin,
+                timeout=aiohttp.ClientTimeout(total=remaining),
+            ) as resp:
+                return await resp.read(), resp.headers.get("Content-Type", ""), resp.status
+        except aiohttp.ClientConnectionError:
+            if i == len(urls) - 1:
+                raise
+    raise aiohttp.ClientConnectionError(f"no endpoint for {peer}")
+
+
+async def _ask(services: Services, peer: str, find: Find, timeout: float) -> PeerAnswer:
+    started = time.monotonic()
+    backoff = services.peers.get(peer).in_backoff()
+    try:
+        reply = await asyncio.wait_for(
+            request(services, peer, find, purpose=find.purpose,
+                    user_id=find.requester.user_id, user_role=find.requester.role,
+                    timeout=timeout), timeout + 0.5)
+    except TimeoutError:
+        services.peers.failure(peer, "timed out")
+        return PeerAnswer(peer, "timeout", error=f"no answer within {timeout:g}s",
+                          latency_ms=(time.monotonic() - started) * 1000, backoff=backoff)
+    except PeerUnavailable as exc:
+        status = "timeout" if "did not answer within" in str(exc) else "failed"
+        return PeerAnswer(peer, status, error=str(exc),
+                          latency_ms=(time.monotonic() - started) * 1000, backoff=backoff)
+    return PeerAnswer(peer, "answered", reply=reply.message,
+                      latency_ms=(time.monotonic() - started) * 1000, backoff=backoff)
+
+
+def active_peers(services: Services) -> list[str]:
+    snapshot = services.directory.current(_now_ms())
+    return sorted(e.node_id for e in snapshot.entries
+                  if e.status == "active" and e.node_id != services.node_id
+                  and e.valid_until_ms > _now_ms())
+
+
+async def find_all(services: Services, criteria: FindCriteria, *, requester: Requester,
+                   purpose: str, peers: list[str] | None = None, timeout: float | None = None,
+                   summary: FindSummary | None = None) -> AsyncIterator[PeerAnswer]:
+    """Yield each peer's answer as it arrives; fill `summary` as they come."""
+    timeout = services.cfg.peers.timeout if timeout is None else timeout
+    targets = active_peers(services) if peers is None else peers
+    find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
+    tasks = [asyncio.create_task(_ask(services, p, find, timeout)) for p in targets]
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            answer = await next_done
+            if summary is not None:
+                summary.add(answer)
+            yield answer
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t
+
+
+async def find_everywhere(services: Services, criteria: FindCriteria, *, requester: Requester,
+                          purpose: str, timeout: float | None = None,
+                          ) -> tuple[list[PeerAnswer], FindSummary]:
+    summary = FindSummary()
+    answers = [a async for a in find_all(services, criteria, requester=requester,
+                                         purpose=purpose, timeout=timeout, summary=summary)]
+    return answers, summary
+
+
+def candidates_of(answer: PeerAnswer) -> list:  # type: ignore[type-arg]
+    if isinstance(answer.reply, FindReply):
+        return list(answer.reply.candidates)
+    return []
+
+
+__all__ = ["ErrorCode", "FindSummary", "PeerAnswer", "active_peers", "find_all",
+           "find_everywhere", "request"]

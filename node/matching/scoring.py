@@ -1,0 +1,284 @@
+"""Fellegi–Sunter scoring: comparison levels, frozen weights, TF adjustment, decisions.
+
+Owns the comparison of a query with one candidate (graded levels per field), the total
+log2 weight, the term-frequency adjustment for common names, the sibling/twin penalty and
+the match / near_match / no_match decision (issue 4 items 4-5, DESIGN.md "Identity
+matching"). Parameters (m and u per level, the EM match prior and the decision
+thresholds) are frozen in node/data/match_params.json, written by
+scripts/estimate_match_params.py, so every state scores alike.
+
+How the parameters and thresholds were chosen
+---------------------------------------------
+* u (chance agreement) per level comes from 200,000 random record pairs of a synthetic
+  state; m per level and the prior λ come from EM on the blocked query/candidate pairs of
+  a synthetic cross-state overlap, with u held fixed. No labels are used.
+* ``probability = 1 / (1 + 2^-(score + log2(λ / (1 - λ))))`` where score is the sum of
+  log2(m/u) over the fields present, plus the TF adjustment, plus the sibling penalty.
+* Sibling penalty (fixed, not estimated, ``sibling_penalty`` bits): applied when the
+  surnames agree and a parent or the birth city agrees but the given names differ or
+  conflict (Maria Fernanda vs Maria José). Siblings and twins share everything else, so
+  without it they outscore a true match with a typo.
+* ``match`` requires all of: probability ≥ ``match_probability``; a lead of at least
+  ``margin_bits`` over the second candidate; given names exact or nickname-equivalent;
+  birth date exact, swapped or one keystroke off. A twin differs from the child only by
+  the given name, so it can never be a ``match``, and a close second (e.g. the query's
+  twin with a nickname-compatible name) sends the pair to ``near_match``.
+* ``near_match`` for probability ≥ ``near_probability`` (or a match that failed the
+  margin/field rules); ``no_match`` below.
+* How the numbers were chosen (bench/match_bench.py and a score-distribution run on
+  labelled synthetic data: derive_overlap queries plus 15% children absent from the
+  index). ``match_probability`` = 0.999 is the precision target itself (score ≥ ~16.8
+  bits with λ ≈ 0.0083); true top-1 matches scored ≥ 21 bits, absent children's best
+  candidate ≤ 6.5 bits, so any value between left precision unchanged. ``near_probability``
+  = 0.5 (score ≥ ~6.9 bits) sits just above the best absent-child score, so absent
+  children go to no_match while every true top-1 stays at least near_match.
+  ``margin_bits`` = 6: true matches led the second candidate by ≥ 11 bits, while a twin
+  with a nickname-compatible name trails by less than that. ``sibling_penalty`` = -20
+  bits puts a twin (everything but the given name agrees) well below a true match that
+  has a typo or an unknown nickname. Re-run the bench after changing normalization or
+  levels, and scripts/estimate_match_params.py after changing levels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz.distance import JaroWinkler
+
+from node.matching.normalize import Norm, nickname_equivalent
+
+PARAMS_FILE = Path(__file__).parent / "data" / "match_params.json"
+_jw = JaroWinkler.similarity
+
+FIELDS: tuple[str, ...] = ("given", "surnames", "sex", "birth_date", "birth_city",
+                           "birth_region", "state_student_id", "father", "mother")
+LEVELS: dict[str, tuple[str, ...]] = {
+    "given": ("exact", "alias", "jw_high", "jw_mid", "conflict", "differ"),
+    "surnames": ("exact", "swapped", "partial", "fuzzy", "one_differs", "differ"),
+    "sex": ("agree", "differ"),
+    "birth_date": ("exact", "swap", "near", "partial", "differ"),
+    "birth_city": ("exact", "fuzzy", "differ"),
+    "birth_region": ("agree", "differ"),
+    "state_student_id": ("agree", "differ"),
+    "father": ("exact", "fuzzy", "differ"),
+    "mother": ("exact", "fuzzy", "differ"),
+}
+MISSING = -1
+G_EXACT, G_ALIAS, G_JW_HIGH, G_JW_MID, G_CONFLICT, G_DIFFER = range(6)
+S_EXACT, S_SWAPPED, S_PARTIAL, S_FUZZY, S_ONE_DIFFERS, S_DIFFER = range(6)
+D_EXACT, D_SWAP, D_NEAR, D_PARTIAL, D_DIFFER = range(5)
+
+
+def _given(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    if not a or not b:
+        return MISSING
+    if a == b:
+        return G_EXACT
+    single = len(a) == 1 or len(b) == 1
+    if nickname_equivalent(a[0], b[0]):
+        if single or nickname_equivalent(a[1], b[1]):
+            return G_ALIAS
+        # Same first name, other middle name: a typo, or a twin (Maria Fernanda/Maria José).
+        return G_JW_HIGH if _jw(a[1], b[1]) >= 0.9 else G_CONFLICT
+    if not single and nickname_equivalent(a[1], b[1]):  # same middle name, first differs
+        return G_JW_HIGH if _jw(a[0], b[0]) >= 0.85 else G_CONFLICT
+    if any(nickname_equivalent(x, y) for x in a for y in b):
+        return G_ALIAS if single else G_CONFLICT
+    sim = max(_jw(a[0], b[0]), _jw(" ".join(a), " ".join(b)))
+    if sim >= 0.92:
+        return G_JW_HIGH
+    return G_JW_MID if sim >= 0.85 else G_DIFFER
+
+
+def _surnames(q: Norm, c: Norm) -> int:
+    a1, a2, b1, b2 = q.l1, q.l2, c.l1, c.l2
+    if not a1 or not b1:
+        return MISSING
+    if a1 == b1:
+        if a2 == b2:
+            return S_EXACT
+        if not a2 or not b2:
+            return S_PARTIAL
+        return S_FUZZY if q.p2 == c.p2 or _jw(a2, b2) >= 0.9 else S_ONE_DIFFERS
+    if a2 and b2 and a1 == b2 and a2 == b1:
+        return S_SWAPPED
+    if (not a2 and a1 == b2) or (not b2 and b1 == a2):
+        return S_PARTIAL
+    close2 = not a2 or not b2 or q.p2 == c.p2 or _jw(a2, b2) >= 0.9
+    if (q.p1 == c.p1 or _jw(a1, b1) >= 0.9) and close2:
+        return S_FUZZY
+    if a2 and b2 and q.p1 == c.p2 and q.p2 == c.p1:
+        return S_FUZZY
+    return S_ONE_DIFFERS if a2 and a2 == b2 else S_DIFFER
+
+
+def _one_off(x: int, y: int) -> bool:
+    if abs(x - y) <= 1:
+        return True
+    sx, sy = f"{x:02d}", f"{y:02d}"
+    return len(sx) == len(sy) and sum(p != r for p, r in zip(sx, sy, strict=True)) == 1
+
+
+def _date(q: Norm, c: Norm) -> int:
+    if not q.by or not c.by:
+        return MISSING
+    same_y, same_m, same_d = q.by == c.by, q.bm == c.bm, q.bd == c.bd
+    if same_y and same_m and same_d:
+        return D_EXACT
+    if same_y and q.bm == c.bd and q.bd == c.bm:
+        return D_SWAP
+    if same_y + same_m + same_d == 2:
+        if not same_d:
+            near = _one_off(q.bd, c.bd)
+        elif not same_m:
+            near = _one_off(q.bm, c.bm)
+        else:
+            near = _one_off(q.by, c.by)
+        return D_NEAR if near else D_PARTIAL
+    return D_DIFFER
+
+
+def _text(a: str, b: str, fuzzy: float) -> int:
+    if not a or not b:
+        return MISSING
+    if a == b:
+        return 0
+    return 1 if _jw(a, b) >= fuzzy else 2
+
+
+def _equal(a: str, b: str) -> int:
+    if not a or not b:
+        return MISSING
+    return 0 if a == b else 1
+
+
+def compare(q: Norm, c: Norm) -> tuple[int, ...]:
+    """Comparison level index per field (order of FIELDS); MISSING when either lacks it."""
+    return (
+        _given(q.given, c.given),
+        _surnames(q, c),
+        _equal(q.sex, c.sex),
+        _date(q, c),
+        _text(q.city, c.city, 0.9),
+        _equal(q.region, c.region),
+        _equal(q.ssid, c.ssid),
+        _text(q.father, c.father, 0.88),
+        _text(q.mother, c.mother, 0.88),
+    )
+
+
+def is_sibling_pattern(levels: tuple[int, ...]) -> bool:
+    """Surnames and a parent or the birth city agree, but the given names do not."""
+    given, surnames, father, mother, city = (levels[0], levels[1], levels[7], levels[8],
+                                             levels[4])
+    return (given in (G_CONFLICT, G_DIFFER) and S_EXACT <= surnames <= S_FUZZY
+            and (father in (0, 1) or mother in (0, 1) or city == 0))
+
+
+@dataclass(frozen=True)
+class Params:
+    """Frozen Fellegi–Sunter parameters and decision thresholds."""
+
+    m: Mapping[str, tuple[float, ...]]
+    u: Mapping[str, tuple[float, ...]]
+    prior: float  # λ, share of blocked pairs that match (EM)
+    sibling_penalty: float
+    match_probability: float
+    near_probability: float
+    margin_bits: float
+    tf_cap: float
+
+    @property
+    def weights(self) -> tuple[tuple[float, ...], ...]:
+        return tuple(tuple(math.log2(m / u) for m, u in zip(self.m[f], self.u[f], strict=True))
+                     for f in FIELDS)
+
+    @property
+    def prior_log2_odds(self) -> float:
+        return math.log2(self.prior / (1.0 - self.prior))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"levels": {f: list(LEVELS[f]) for f in FIELDS},
+                "m": {f: list(self.m[f]) for f in FIELDS},
+                "u": {f: list(self.u[f]) for f in FIELDS},
+                "weights_log2": {f: [round(w, 3) for w in ws]
+                                 for f, ws in zip(FIELDS, self.weights, strict=True)},
+                "prior": self.prior, "sibling_penalty": self.sibling_penalty,
+                "match_probability": self.match_probability,
+                "near_probability": self.near_probability, "margin_bits": self.margin_bits,
+                "tf_cap": self.tf_cap}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Params:
+        for field in FIELDS:
+            if list(data["levels"][field]) != list(LEVELS[field]):
+                raise ValueError(f"match parameters: levels of field {field!r} do not match "
+                                 "this code; re-run scripts/estimate_match_params.py")
+        return cls(m={f: tuple(data["m"][f]) for f in FIELDS},
+                   u={f: tuple(data["u"][f]) for f in FIELDS}, prior=data["prior"],
+                   sibling_penalty=data["sibling_penalty"],
+                   match_probability=data["match_probability"],
+                   near_probability=data["near_probability"],
+                   margin_bits=data["margin_bits"], tf_cap=data["tf_cap"])
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """Read the frozen parameters shipped with the package."""
+    return Params.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+class Scorer:
+    """Precomputed weight tables for fast scoring of many candidates."""
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+        self.weights = params.weights
+        self.prior_log2 = params.prior_log2_odds
+        self.u_given_exact = params.u["given"][G_EXACT]
+        self.u_surname_exact = params.u["surnames"][S_EXACT]
+
+    def score(self, levels: tuple[int, ...], tf_given: float | None = None,
+              tf_surname: float | None = None) -> float:
+        """Total log2 weight; tf_* are the value frequencies (0..1) when known."""
+        total = 0.0
+        for weights, level in zip(self.weights, levels, strict=True):
+            if level >= 0:
+                total += weights[level]
+        cap = self.params.tf_cap
+        if tf_given and levels[0] == G_EXACT:
+            total += max(-cap, min(cap, math.log2(self.u_given_exact / tf_given)))
+        if tf_surname and levels[1] in (S_EXACT, S_PARTIAL, S_SWAPPED):
+            total += max(-cap, min(cap, math.log2(self.u_surname_exact / tf_surname)))
+        if is_sibling_pattern(levels):
+            total += self.params.sibling_penalty
+        return total
+
+    def probability(self, score: float) -> float:
+        exponent = -(score + self.prior_log2)
+        if exponent > 1000:
+            return 0.0
+        return 1.0 / (1.0 + math.pow(2.0, exponent))
+
+    def outcome(self, score: float, levels: tuple[int, ...], second: float | None,
+                first: bool) -> str:
+        """Decision for one hit; only the best hit (first) can be `match`."""
+        prob = self.probability(score)
+        if first and prob >= self.params.match_probability:
+            clear = second is None or score - second >= self.params.margin_bits
+            fields_ok = levels[0] in (G_EXACT, G_ALIAS) and levels[3] in (D_EXACT, D_SWAP,
+                                                                         D_NEAR)
+            if clear and fields_ok:
+                return "match"
+            return "near_match"
+        return "near_match" if prob >= self.params.near_probability else "no_match"
+
+
+def describe(levels: tuple[int, ...]) -> dict[str, str]:
+    """Per-field level names for the reviewer ('missing' where a side lacks the field)."""
+    return {f: (LEVELS[f][lv] if lv >= 0 else "missing")
+            for f, lv in zip(FIELDS, levels, strict=True)}

@@ -1,0 +1,101 @@
+"""The cross-state links tables: the sqlite-utils migration set "statenode.links".
+
+Follows DESIGN.md "Identity matching" and MSIX.md §1.3 (near-match worklist and the
+two-person rule); the rules that read and write these tables live in `node.federation.links`.
+`apply_migrations` runs on the store's writer thread (`await store.run(fn)`) and
+is idempotent.
+
+Tables:
+- `worklist`: `near_match` candidates from our finds (peer, handle, score, per-field
+  agreements, the query's and the candidate's demographics, who searched), one row per
+  (peer, handle, query); a data administrator confirms or rejects each.
+- `find_matches`: the `match` candidates of each find (handles and scores only): a
+  confirmed near match is linked to the find's best `match` from another state (the
+  *anchor*), so a child found as a match in TX and a near match in CA becomes one child.
+- `links`: one row per link. `direction` is `out` (asserted here) or `in` (received).
+  `ref` is our side as the peer knows it and `peer_record` the peer's side as we know
+  it, so every `link` message is `Link(my_record=ref, your_record=peer_record)` and an
+  inbound revoke matches `(peer, peer_record = my_record, ref = your_record)`.
+  For an `out` link `ref` is our handle for the peer when we hold the child
+  (`local_record`), else an opaque `link-…` reference (a handle-only link: "the child
+  I searched for, who is TX's anchor record, is your record Y").
+- `link_inbox`: received `link` messages by (sender, message id): a retried delivery
+  is applied once and answered with the same receipt.
+- `link_events`: every state change, with who and when.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("statenode.links")
+
+
+@migrations()
+def m001_links(db: Database) -> None:
+    db.execute("""CREATE TABLE worklist (
+  id INTEGER PRIMARY KEY,
+  find_id TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  handle TEXT NOT NULL,
+  query_key TEXT NOT NULL,
+  score INTEGER NOT NULL,
+  agreements TEXT NOT NULL,
+  candidate TEXT NOT NULL,
+  query TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open',
+  resolved_by TEXT,
+  resolved_ms INTEGER,
+  link_id INTEGER,
+  UNIQUE (peer, handle, query_key))""")
+    db.execute("""CREATE TABLE find_matches (
+  find_id TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  handle TEXT NOT NULL,
+  score INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (find_id, peer, handle))""")
+    db.execute("""CREATE TABLE links (
+  id INTEGER PRIMARY KEY,
+  direction TEXT NOT NULL,
+  status TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  peer_record TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  local_record TEXT,
+  anchor_peer TEXT,
+  anchor_record TEXT,
+  worklist_id INTEGER,
+  asserted_by TEXT NOT NULL,
+  comment TEXT,
+  created_ms INTEGER NOT NULL,
+  validated_by TEXT,
+  validated_ms INTEGER,
+  ended_by TEXT,
+  ended_ms INTEGER,
+  reason TEXT)""")
+    db.execute("CREATE INDEX links_peer ON links (peer, peer_record)")
+    db.execute("CREATE INDEX links_anchor ON links (anchor_peer, anchor_record)")
+    db.execute("""CREATE TABLE link_inbox (
+  sender TEXT NOT NULL,
+  message_id BLOB NOT NULL,
+  received_ms INTEGER NOT NULL,
+  body_hash BLOB NOT NULL,
+  note TEXT NOT NULL,
+  link_id INTEGER,
+  PRIMARY KEY (sender, message_id))""")
+    db.execute("""CREATE TABLE link_events (
+  id INTEGER PRIMARY KEY,
+  link_id INTEGER,
+  worklist_id INTEGER,
+  at_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  event TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '')""")
+
+
+def apply_migrations(db: Database) -> None:
+    migrations.apply(db)

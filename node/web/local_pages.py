@@ -1,0 +1,308 @@
+"""Local pages of the staff web UI: dashboard, student lookup and record, data quality, users.
+
+Every page declares its roles with `@requires` (DESIGN.md "Web UI", MSIX.md §1.3): school
+staff and data administrators look up this node's students and read their records (the
+purpose of use is asked first, and every student shown is recorded with
+`node.store.accounts.record_view`); data administrators read the data-quality report;
+operators manage users. `summarize_record` turns one state's nested record into what
+the reusable `record.html` macro shows, so the consolidated record can render each
+state's part with the same macro.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+
+from crypto.passwords import hash_password_async
+from node.appkeys import CONFIG, STARTED
+from node.errors import BadRequest, Conflict, NotFound
+from node.importing.data_quality import completeness
+from node.store import accounts
+from node.store.accounts import PURPOSES, ROLES
+from node.web.site import add_nav, current_session, render, requires, run_db
+
+RECORD_ROLES = ("staff", "data_admin")
+PURPOSE_LABELS = {
+    "enrollment": "Enrollment", "placement": "Grade or course placement",
+    "credit_accrual": "Credit accrual", "mep_services": "Migrant education services",
+    "move_notice": "Move notice", "data_quality": "Data quality",
+}
+MAX_RESULTS = 50
+
+
+def _name(rec: dict[str, Any]) -> str:
+    parts = (rec.get(k) for k in ("first_name", "middle_name", "last_name_1", "last_name_2",
+                                  "suffix"))
+    return " ".join(p for p in parts if p)
+
+
+def _credit(value: Any) -> float:
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def summarize_record(rec: dict[str, Any], today: date) -> dict[str, Any]:
+    """What the record macro shows: identity, alerts, timeline, moves, courses, tests."""
+    enrollments = sorted(rec.get("enrollments", []),
+                         key=lambda e: e.get("enrollment_date") or "", reverse=True)
+    latest = enrollments[0] if enrollments else {}
+    moves = sorted((dict(m) for m in rec.get("qualifying_moves", [])),
+                   key=lambda m: m.get("qualifying_arrival_date") or "", reverse=True)
+    for m in moves:
+        expires = m.get("eligibility_expiration_date") or ""
+        m["expired"] = bool(expires) and expires < today.isoformat()
+    alerts: list[tuple[str, str]] = []
+    if latest.get("medical_alert") in ("acute", "chronic"):
+        alerts.append(("danger", f"Medical alert: {latest['medical_alert']}"))
+    if latest.get("idea_indicator"):
+        alerts.append(("warn", "IDEA: has an individualized education program"))
+    if latest.get("priority_for_services"):
+        alerts.append(("warn", "Priority for services"))
+    if latest.get("english_learner"):
+        alerts.append(("info", "English learner"))
+    if rec.get("multiple_birth"):
+        alerts.append(("info", "Multiple birth (twin or more)"))
+    if moves and moves[0].get("eligibility_expiration_date"):
+        when = moves[0]["eligibility_expiration_date"]
+        alerts.append(("muted", f"MEP eligibility expired {when}") if moves[0]["expired"]
+                      else ("ok", f"MEP eligible until {when}"))
+    completed: list[dict[str, Any]] = []
+    in_progress: list[dict[str, Any]] = []
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for e in enrollments:
+        for c in e.get("courses", []):
+            course = {**c, "school": e.get("school_or_project_name", "")}
+            if c.get("course_status") == "in_progress":
+                in_progress.append(course)
+                continue
+            completed.append(course)
+            subject = c.get("subject_area") or "Other"
+            totals[subject][0] += _credit(c.get("credits_attempted"))
+            totals[subject][1] += _credit(c.get("credits_granted"))
+    completed.sort(key=lambda c: (c.get("end_academic_year") or 0, c.get("course_title") or ""),
+                   reverse=True)
+    subject_totals = sorted((k, v[0], v[1]) for k, v in totals.items())
+    assessments = sorted(rec.get("assessments", []),
+                         key=lambda a: a.get("administration_month") or "", reverse=True)
+    birth = rec.get("birth_date") or ""
+    age = None
+    if birth:
+        b = date.fromisoformat(birth)
+        age = today.year - b.year - ((today.month, today.day) < (b.month, b.day))
+    return {
+        "id": rec.get("state_student_id", ""), "name": _name(rec), "student": rec,
+        "age": age, "latest": latest, "alerts": alerts, "enrollments": enrollments,
+        "moves": moves, "completed": completed, "in_progress": in_progress,
+        "subject_totals": subject_totals,
+        "total_attempted": sum(t[1] for t in subject_totals),
+        "total_granted": sum(t[2] for t in subject_totals),
+        "assessments": assessments,
+        "owner": rec.get("owner_state", ""), "version": rec.get("record_version"),
+    }
+
+
+# ---- queries (run on the store's thread) --------------------------------------------------
+
+def _like(token: str) -> str:
+    escaped = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_local(db: Any, q: str, birth_date: str) -> list[dict[str, Any]]:
+    """Students whose id or names contain every word of `q` (and born on `birth_date`)."""
+    where: list[str] = []
+    args: list[Any] = []
+    for token in q.split()[:6]:
+        where.append("(state_student_id LIKE ? ESCAPE '\\' OR first_name LIKE ? ESCAPE '\\' "
+                     "OR middle_name LIKE ? ESCAPE '\\' OR last_name_1 LIKE ? ESCAPE '\\' "
+                     "OR last_name_2 LIKE ? ESCAPE '\\')")
+        args.extend([_like(token)] * 5)
+    if birth_date:
+        where.append("birth_date = ?")
+        args.append(birth_date)
+    if not where:
+        return []
+    # Only the fixed clauses above are joined; every value is a bound parameter.
+    sql = ("SELECT s.*, (SELECT e.school_or_project_name FROM enrollments e "  # noqa: S608
+           "WHERE e.student_id = s.id ORDER BY e.enrollment_date DESC LIMIT 1) AS school "
+           f"FROM students s WHERE {' AND '.join(where)} "
+           "ORDER BY last_name_1, first_name LIMIT ?")
+    rows = list(db.query(sql, [*args, MAX_RESULTS]))
+    for r in rows:
+        r["name"] = _name(r)
+    return rows
+
+
+def _counts(db: Any) -> dict[str, int]:
+    out = {}
+    for table in ("students", "users", "sessions", "import_runs", "import_rejects",
+                  "student_views"):
+        out[table] = int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+    return out
+
+
+def _recent_views(db: Any) -> list[dict[str, Any]]:
+    return list(db.query("SELECT * FROM student_views ORDER BY at DESC, id DESC LIMIT 20"))
+
+
+# ---- pages -------------------------------------------------------------------------------
+
+@requires()
+async def home(request: web.Request) -> web.StreamResponse:
+    session = current_session(request)
+    assert session is not None
+    counts = await run_db(request, _counts)
+    ctx: dict[str, Any] = {"counts": counts, "purposes": PURPOSE_LABELS}
+    if session.user.role == "auditor":
+        ctx["views"] = await run_db(request, _recent_views)
+    if session.user.role == "operator":
+        ctx["uptime"] = round(time.time() - request.app[STARTED])
+    return render(request, "home.html", ctx, title="Home")
+
+
+def _purpose(request: web.Request) -> str:
+    purpose = request.query.get("purpose", "")
+    if purpose and purpose not in PURPOSES:
+        raise BadRequest(f"unknown purpose of use {purpose!r}")
+    return purpose
+
+
+@requires(*RECORD_ROLES)
+async def students(request: web.Request) -> web.StreamResponse:
+    q = request.query.get("q", "").strip()[:200]
+    birth_date = request.query.get("birth_date", "").strip()[:10]
+    purpose = _purpose(request)
+    results: list[dict[str, Any]] | None = None
+    error = ""
+    if q or birth_date:
+        if birth_date:
+            try:
+                date.fromisoformat(birth_date)
+            except ValueError:
+                error = "Birth date must be a date like 2012-05-31."
+        if not purpose:
+            error = error or "Choose the purpose of this search."
+        if not error:
+            results = await run_db(request, search_local, q, birth_date)
+            session = current_session(request)
+            assert session is not None
+            await run_db(request, accounts.record_view, session.user.username,
+                         session.user.role, purpose, [r["state_student_id"] for r in results],
+                         request.app[CONFIG].node.id, what="search")
+    return render(request, "students.html",
+                  {"q": q, "birth_date": birth_date, "purpose": purpose, "results": results,
+                   "error": error, "purposes": PURPOSE_LABELS},
+                  status=400 if error else 200, title="Find a student")
+
+
+@requires(*RECORD_ROLES)
+async def student(request: web.Request) -> web.StreamResponse:
+    from node.store.record_reads import read_student
+
+    sid = request.match_info["sid"]
+    purpose = _purpose(request)
+    if not purpose:
+        return render(request, "purpose.html", {"sid": sid, "purposes": PURPOSE_LABELS},
+                      title="Purpose of use")
+    try:
+        rec = await run_db(request, read_student, sid)
+    except NotFound:
+        raise NotFound(f"no student with state student id {sid} on this node") from None
+    session = current_session(request)
+    assert session is not None
+    state = request.app[CONFIG].node.id
+    await run_db(request, accounts.record_view, session.user.username, session.user.role,
+                 purpose, [sid], state)
+    summary = summarize_record(rec, date.today())
+    return render(request, "record_page.html",
+                  {"r": summary, "source_state": state, "purpose": purpose,
+                   "purpose_label": PURPOSE_LABELS[purpose]},
+                  title=f"Record of {summary['name']}")
+
+
+@requires("data_admin")
+async def data_quality(request: web.Request) -> web.StreamResponse:
+    report = await run_db(request, completeness, date.today())
+    return render(request, "data_quality.html", {"report": report}, title="Data quality")
+
+
+@requires("operator")
+async def users(request: web.Request) -> web.StreamResponse:
+    return await _users_page(request)
+
+
+async def _users_page(request: web.Request, *, status: int = 200, error: str = "",
+                      message: str = "", form: dict[str, str] | None = None) -> web.Response:
+    rows = await run_db(request, accounts.list_users)
+    return render(request, "users.html",
+                  {"users": rows, "roles": ROLES, "role_labels": accounts.ROLE_LABELS,
+                   "error": error, "message": message, "form": form or {},
+                   "min_length": accounts.MIN_PASSWORD_LENGTH},
+                  status=status, title="Users")
+
+
+@requires("operator")
+async def users_add(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", "")).strip()
+    role = str(form.get("role", ""))
+    password = str(form.get("password", ""))
+    keep = {"username": username, "role": role}
+    try:
+        accounts.check_username(username)
+        accounts.check_role(role)
+        if password != str(form.get("password2", "")):
+            raise BadRequest("the two passwords differ")
+        accounts.check_password(password, username)
+    except BadRequest as exc:
+        return await _users_page(request, status=400, error=str(exc).capitalize() + ".",
+                                 form=keep)
+    phc = await hash_password_async(password)
+    try:
+        await run_db(request, accounts.add_user, username, role, phc)
+    except Conflict as exc:
+        return await _users_page(request, status=409, error=str(exc).capitalize() + ".",
+                                 form=keep)
+    return await _users_page(request, message=f"User {username} added as "
+                                              f"{accounts.ROLE_LABELS[role]}.")
+
+
+@requires("operator")
+async def users_status(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", ""))
+    action = str(form.get("action", ""))
+    statuses = {"disable": "disabled", "enable": "active", "deactivate": "deactivated"}
+    session = current_session(request)
+    assert session is not None
+    if action not in statuses:
+        return await _users_page(request, status=400, error=f"Unknown action {action!r}.")
+    if username.lower() == session.user.username.lower() and action != "enable":
+        return await _users_page(request, status=400,
+                                 error="You cannot disable or deactivate your own account.")
+    if action == "deactivate" and form.get("confirm") != "yes":
+        return await _users_page(request, status=400,
+                                 error="Tick the box to confirm a permanent deactivation.")
+    user = await run_db(request, accounts.set_status, username, statuses[action])
+    return await _users_page(request, message=f"User {user.username} is now {user.status}.")
+
+
+def setup(app: web.Application) -> None:
+    add_nav(app, "/", "Home", *ROLES)
+    add_nav(app, "/students", "Find a student", *RECORD_ROLES)
+    add_nav(app, "/data-quality", "Data quality", "data_admin")
+    add_nav(app, "/users", "Users", "operator")
+    app.router.add_get("/", home, name="home")
+    app.router.add_get("/students", students, name="students")
+    app.router.add_get("/students/{sid}", student, name="student")
+    app.router.add_get("/data-quality", data_quality, name="data_quality")
+    app.router.add_get("/users", users, name="users")
+    app.router.add_post("/users", users_add, name="users_add")
+    app.router.add_post("/users/status", users_status, name="users_status")

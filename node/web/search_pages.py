@@ -1,0 +1,244 @@
+"""Federated search page of the staff web UI: ask every state at once, show answers as they come.
+
+DESIGN.md "Web UI" (federated search: results appear as each state answers, with states
+that did not answer named) and "Identity matching"; MSIX.md §1.3. `GET /search` shows the
+form with the fields school staff have at hand (both surnames, given names, birth date,
+sex, birth place, parents' names, any id) and a required purpose of use.
+`static/search.js` POSTs the form (CSRF token in the `X-CSRF-Token` header) to
+`POST /search/results`, which streams NDJSON, one line per event (a browser without
+JavaScript posts the same form as a page and gets the whole answer as one HTML page,
+`search_results.html`, once every state has answered or timed out):
+
+- `{"type": "start", "local": "FL", "states": ["CA", "TX"]}`
+- `{"type": "answer", "state": .., "status": "answered"|"timeout"|"failed", "error": ..,
+  "candidates": [{handle|record, score, outcome, demographics, agreements, ..}]}` — this
+  node's own students first (`"local": true`, `record` = state student id), then each
+  peer as it answers (through the links find hook, so near matches reach the worklist);
+- `{"type": "summary", "answered": [..], "timed_out": [..], "failed": {state: reason}}`.
+
+Every candidate shown is recorded with `accounts.record_view(..., what="search")`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from node.appkeys import CONFIG, SERVICES
+from node.errors import BadRequest, NodeError
+from node.services import Services
+from node.store import accounts
+from node.web.local_pages import PURPOSE_LABELS, RECORD_ROLES
+from node.web.site import add_nav, current_session, render, requires, run_db
+from protocol.messages import PURPOSES, SEXES, Demographics, Find, FindCriteria, Requester
+
+NAME_FIELDS = ("first_name", "middle_name", "last_name_1", "last_name_2")
+PLACE_FIELDS = ("birth_city", "birth_state", "birth_country")
+PARENT_FIELDS = ("mother_first", "mother_last", "father_first", "father_last")
+FORM_FIELDS = (*NAME_FIELDS, "birth_date", "sex", *PLACE_FIELDS, *PARENT_FIELDS,
+               "student_id", "purpose")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LOCAL_LIMIT = 10
+#: How the matcher's comparison levels and fields are said on the page (also for search.js).
+AGREEMENT_LEVELS = {
+    "exact": "same", "agree": "same", "alias": "nickname", "jw_high": "very similar",
+    "jw_mid": "similar", "conflict": "conflicting", "differ": "differs",
+    "swapped": "swapped", "partial": "partly", "fuzzy": "similar spelling",
+    "one_differs": "one differs", "swap": "day/month swapped", "near": "a few days apart",
+}
+AGREEMENT_FIELDS = {
+    "given": "given name", "surnames": "surnames", "birth_date": "birth date", "sex": "sex",
+    "birth_city": "birth city", "birth_region": "birth state", "mother": "mother",
+    "father": "father", "state_student_id": "student id",
+}
+
+
+def requester_for(request: web.Request) -> Requester:
+    """The signed-in user as the `Requester` a peer logs (FERPA §99.32)."""
+    session = current_session(request)
+    assert session is not None
+    cfg = request.app[CONFIG]
+    return Requester(session.user.username, session.user.role,
+                     (cfg.node.name or cfg.node.id)[:200])
+
+
+def check_purpose(value: str) -> str:
+    if value not in PURPOSES:
+        raise BadRequest("Choose the purpose of use." if not value
+                         else f"Unknown purpose of use {value!r}.")
+    return value
+
+
+def parse_search(form: Any) -> tuple[FindCriteria, str, dict[str, str]]:
+    """(criteria, purpose, the cleaned form) from the search form; BadRequest names the field."""
+    clean = {k: str(form.get(k, "")).strip()[:100] for k in FORM_FIELDS}
+    if not clean["first_name"] or not clean["last_name_1"]:
+        raise BadRequest("Given name and first surname are needed to search.")
+    if clean["birth_date"] and not DATE_RE.match(clean["birth_date"]):
+        raise BadRequest("Birth date must be a date like 2012-05-31.")
+    if clean["sex"] and clean["sex"] not in SEXES:
+        raise BadRequest("Sex must be F, M or X.")
+    purpose = check_purpose(clean["purpose"])
+    person = Demographics(**{k: clean[k] for k in (*NAME_FIELDS, "birth_date", "sex",
+                                                   *PLACE_FIELDS) if clean[k]})
+    parents = []
+    for role, prefix in (("female", "mother"), ("male", "father")):
+        name = f"{clean[prefix + '_first']} {clean[prefix + '_last']}".strip()
+        if name:
+            parents.append(f"{role}: {name}")
+    ids = (("state_student_id", clean["student_id"]),) if clean["student_id"] else ()
+    return FindCriteria(person, tuple(parents), ids), purpose, clean
+
+
+def local_candidates(db: Any, find: Find, tf: Any) -> list[dict[str, Any]]:
+    """This node's own students matching the criteria (scored like a peer's `find`)."""
+    from node.federation.answers import CANDIDATE_POOL, demographics_of, query_of
+    from node.matching.index import blocking_keys, score_candidates
+    from node.store.record_reads import candidates as store_candidates
+
+    query = query_of(find)
+    rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
+    out = []
+    for hit in score_candidates(query, rows, limit=LOCAL_LIMIT, tf=tf):
+        if hit.outcome == "no_match":
+            continue
+        row = rows[hit.position]
+        out.append({"record": row["state_student_id"], "score": round(hit.score * 1000),
+                    "outcome": hit.outcome, "demographics": demographics_of(row).to_body(),
+                    "agreements": {k: str(v) for k, v in hit.agreements.items()}})
+    return out
+
+
+def _ndjson(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False) + "\n").encode()
+
+
+async def _record_shown(request: web.Request, purpose: str, state: str,
+                        ids: list[str]) -> None:
+    if not ids:
+        return
+    who = requester_for(request)
+    await run_db(request, accounts.record_view, who.user_id, who.role, purpose, ids, state,
+                 what="search")
+
+
+# ---- pages -------------------------------------------------------------------------------
+
+def _search_form(request: web.Request, form: Any, error: str = "",
+                 status: int = 200) -> web.Response:
+    values = {k: str(form.get(k, ""))[:100] for k in FORM_FIELDS}
+    return render(request, "search.html",
+                  {"form": values, "purposes": PURPOSE_LABELS, "sexes": SEXES, "error": error,
+                   "levels_json": json.dumps(AGREEMENT_LEVELS),
+                   "fields_json": json.dumps(AGREEMENT_FIELDS)},
+                  status=status, title="Search all states")
+
+
+@requires(*RECORD_ROLES)
+async def search_page(request: web.Request) -> web.StreamResponse:
+    return _search_form(request, request.query)
+
+
+def agreement_text(agreements: dict[str, str]) -> str:
+    return " · ".join(f"{AGREEMENT_FIELDS.get(f, f)}: {AGREEMENT_LEVELS.get(v, v)}"
+                      for f, v in agreements.items() if v != "missing")
+
+
+def _result_rows(event: dict[str, Any], purpose: str, admin: bool) -> list[dict[str, Any]]:
+    """One state's candidates as the results page shows them (as search.js does)."""
+    rows = []
+    for c in event.get("candidates", []):
+        d = c.get("demographics") or {}
+        local = bool(event.get("local"))
+        value = c["record"] if local else f"{event['state']}:{c['handle']}"
+        held = (not local and c.get("outcome") == "near_match"
+                and not (admin and purpose == "data_quality"))
+        rows.append({
+            "c": c, "name": " ".join(str(d[k]) for k in (*NAME_FIELDS, "suffix") if d.get(k)),
+            "place": ", ".join(str(d[k]) for k in PLACE_FIELDS if d.get(k)) or "—",
+            "agree": agreement_text(c.get("agreements") or {}), "held": held, "admin": admin,
+            "field": "local" if local else "r", "value": value,
+            "href": "/record?" + urlencode({"purpose": purpose,
+                                            ("local" if local else "r"): value}),
+        })
+    return rows
+
+
+async def _results_page(request: web.Request, events: list[dict[str, Any]], form: Any,
+                        purpose: str) -> web.Response:
+    session = current_session(request)
+    admin = session is not None and session.user.role == "data_admin"
+    answers = [dict(e, rows=_result_rows(e, purpose, admin))
+               for e in events if e["type"] == "answer"]
+    summary = next(e for e in events if e["type"] == "summary")
+    again = urlencode({k: str(form.get(k, ""))[:100] for k in FORM_FIELDS if form.get(k)})
+    return render(request, "search_results.html",
+                  {"answers": answers, "summary": summary, "purpose": purpose,
+                   "purpose_label": PURPOSE_LABELS.get(purpose, purpose),
+                   "again": f"/search?{again}"}, title="Search results")
+
+
+@requires(*RECORD_ROLES)
+async def search_results(request: web.Request) -> web.StreamResponse:
+    """Stream each state's answer as NDJSON, or answer a plain form post with a page
+    (see the module docstring)."""
+    from node.federation.peer_client import active_peers
+
+    services: Services = request.app[SERVICES]
+    form = await request.post()
+    as_page = "text/html" in request.headers.get("Accept", "")  # a plain form post
+    try:
+        criteria, purpose, _clean = parse_search(form)
+        peers = active_peers(services)
+    except NodeError as exc:
+        if as_page:
+            return _search_form(request, form, str(exc), exc.status)
+        return web.json_response({"error": str(exc)}, status=exc.status)
+    events = _search_events(request, services, criteria, purpose, peers)
+    if as_page:
+        return await _results_page(request, [e async for e in events], form, purpose)
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await resp.prepare(request)
+    async for event in events:
+        await resp.write(_ndjson(event))
+    await resp.write_eof()
+    return resp
+
+
+async def _search_events(request: web.Request, services: Services, criteria: FindCriteria,
+                         purpose: str, peers: list[str]) -> AsyncIterator[dict[str, Any]]:
+    """start, this node's answer, each peer's answer as it comes, summary."""
+    from node.control.api import answer_json
+    from node.federation.peer_client import FindSummary, find_all
+
+    requester = requester_for(request)
+    find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
+    me = services.node_id
+    yield {"type": "start", "local": me, "states": peers}
+    local = await services.store.run(local_candidates, find, services.extra.get("tf"))
+    await _record_shown(request, purpose, me, [c["record"] for c in local])
+    yield {"type": "answer", "state": me, "local": True, "status": "answered", "error": "",
+           "candidates": local}
+    summary = FindSummary()
+    hook, find_id = services.extra.get("find_hook"), os.urandom(8).hex()
+    async for answer in find_all(services, criteria, requester=requester, purpose=purpose,
+                                 peers=peers, summary=summary):
+        line = answer_json(answer)
+        if hook is not None:  # links and the near-match worklist (node.control.link_routes)
+            line = await hook(services, line, criteria, requester, find_id)
+        cands = line.get("candidates", [])
+        await _record_shown(request, purpose, answer.state, [c["handle"] for c in cands])
+        yield {"type": "answer", **line}
+    yield {"type": "summary", **summary.__dict__}
+
+
+def setup(app: web.Application) -> None:
+    add_nav(app, "/search", "Search all states", *RECORD_ROLES)
+    app.router.add_get("/search", search_page, name="search")
+    app.router.add_post("/search/results", search_results, name="search_results")
