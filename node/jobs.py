@@ -2,8 +2,8 @@
 
 DESIGN.md "Scheduled jobs": directory refresh, encryption-key rotation, outbox
 delivery, checkpoint signing and cosigning, replay-cache pruning, retention
-purge, drop-folder import. Each job is an async function of the app, runs at
-most once at a time, coalesces missed runs, and never raises into the
+purge, drop-folder import. Each job is an async function of `Services` (never of
+the aiohttp app), runs at most once at a time, coalesces missed runs, and never raises into the
 scheduler: a failure is logged (without student data) and counted in
 `JOB_STATUS` for the status page, `doctor` and `/metrics`.
 """
@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from node.appkeys import JOBS, REGISTRY
+from node import clock
+from node.appkeys import JOBS, REGISTRY, SERVICES
+
+if TYPE_CHECKING:
+    from node.services import Services
 
 log = logging.getLogger("statenode.jobs")
 
@@ -59,25 +62,26 @@ class Jobs:
         return out
 
 
-JobFactory = Callable[[web.Application], Awaitable[Any]]
+JobFunction = Callable[["Services"], Awaitable[Any]]
 #: name -> (interval seconds from config, coroutine function of the app); filled by create_app.
 
 
-def _wrap(app: web.Application, status: JobStatus, fn: JobFactory) -> Callable[[], Awaitable[Any]]:
+def _wrap(services: Services, status: JobStatus, fn: JobFunction,
+          ) -> Callable[[], Awaitable[Any]]:
     lock = asyncio.Lock()
 
     async def run() -> Any:
         async with lock:
             status.runs += 1
-            status.last_run = time.time()
+            status.last_run = clock.now()
             try:
-                result = await fn(app)
+                result = await fn(services)
             except Exception as exc:  # a job never kills the scheduler
                 status.failures += 1
                 status.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
                 log.warning("job %s failed: %s", status.name, status.last_error)
                 return None
-            status.last_ok = time.time()
+            status.last_ok = clock.now()
             status.last_error = ""
             status.last_result = result
             return result
@@ -90,7 +94,7 @@ async def jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     jobs = Jobs(scheduler)
     for name, (interval, fn) in app[REGISTRY].items():
         status = JobStatus(name, interval)
-        run = _wrap(app, status, fn)
+        run = _wrap(app[SERVICES], status, fn)
         jobs.status[name] = status
         jobs.funcs[name] = run
         scheduler.add_job(run, IntervalTrigger(seconds=max(0.5, interval)), id=name,

@@ -2,20 +2,23 @@
 
 `Services` is stored under the `SERVICES` app key and built in `create_app`'s
 startup context: config, keys, store, directory view, peer key cache, exchange
-log, peer health, replay cache, per-peer rate limits, the HTTP client session
-and the metrics counters.
+log, peer health, replay cache, per-peer rate limits, the HTTP client session,
+the metrics counters, and the typed extension points that rooms above register at
+startup (message handlers, receipt look-ups, the find hook, LAN discovery). Handlers
+and scheduled jobs receive this object, never the aiohttp application.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiohttp import ClientSession
 
 from config.schema import NodeConfig
+from node import clock
 from node.directory.identity import NodeKeys
 from node.directory.peer_health import PeerStates, TokenBucket
 from protocol.envelope import ReplayCache
@@ -24,7 +27,12 @@ if TYPE_CHECKING:
     from node.audit.exchange_log import ExchangeLog
     from node.directory.client import DirectoryView
     from node.directory.key_documents import KeyRing, PeerKeyCache
+    from node.directory.lan_discovery import Discovery
+    from node.federation.answers import Answer
+    from node.matching.index import TermFrequencies
     from node.store.database import Store
+    from protocol.envelope import OpenedEnvelope
+    from protocol.messages import FindCriteria, Receipt, Requester
 
 
 @dataclass
@@ -35,6 +43,16 @@ class Metrics:
     rejections: Counter[str] = field(default_factory=Counter)  # reason code
     peer_latency_ms: dict[str, float] = field(default_factory=dict)
     outgoing: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # peer,type,outcome
+
+
+#: answers one inbound message type: (services, peer, opened envelope) -> answer
+MessageHandler: TypeAlias = "Callable[[Services, str, OpenedEnvelope], Awaitable[Answer]]"
+#: for a retried idempotent message: (services, peer, message id) -> the earlier receipt
+ReceiptLookup: TypeAlias = "Callable[[Services, str, bytes], Awaitable[Receipt | None]]"
+#: runs on each state's answer line of one of our finds: (services, line, criteria,
+#: requester, find id) -> the line as shown (links applied, near matches filed)
+FindHook: TypeAlias = ("Callable[[Services, dict[str, Any], FindCriteria, Requester, str], "
+                       "Awaitable[dict[str, Any]]]")
 
 
 @dataclass
@@ -51,8 +69,17 @@ class Services:
     limits: dict[str, TokenBucket] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     public_url: str = ""
-    started: float = field(default_factory=time.time)
-    extra: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=clock.now)
+    #: message types answered by rooms above federation/ (link, cosign …)
+    message_handlers: dict[str, MessageHandler] = field(default_factory=dict)
+    #: receipt look-ups for retried idempotent messages, by message type
+    receipt_lookups: dict[str, ReceiptLookup] = field(default_factory=dict)
+    find_hook: FindHook | None = None
+    #: name-frequency table the find handler scores with (refreshed by a job)
+    term_frequencies: TermFrequencies | None = None
+    discovery: Discovery | None = None
+    #: the last error reading the store for /status ("" when it read fine)
+    status_error: str = ""
 
     @property
     def keys(self) -> NodeKeys:

@@ -19,7 +19,6 @@ alert and `LogRewriteDetected` is raised. Requesting side: `build_cosign_request
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 
 from crypto.checkpoint import (
@@ -32,6 +31,7 @@ from crypto.checkpoint import (
 from crypto.errors import CryptoError
 from crypto.merkle_verify import verify_consistency
 from crypto.note import NoteVerifier, parse_note
+from node import clock
 from node.audit.exchange_log import ExchangeLog
 from node.errors import BadRequest, Conflict
 from protocol.cosign_messages import Cosign, CosignReply
@@ -78,7 +78,7 @@ def cosign_peer_checkpoint(log_: ExchangeLog, peer: str, peer_keys: Sequence[byt
             _rewrite(log_, peer, f"{peer}'s checkpoint of size {cp.size} is not consistent "
                      f"with the checkpoint of size {old_size} we cosigned ({exc}): {peer} "
                      "rewrote its exchange log", request.checkpoint + "\n" + old_note)
-    t = int(time.time()) if now_s is None else now_s
+    t = int(clock.now()) if now_s is None else now_s
     verifier = next(v for v in _note_verifiers(peer, peer_keys) if opened.note.signed_by(
         v.name, v.key_id))
     cosigned = add_cosignature(request.checkpoint, verifier, log_.cosigner, t)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +28,13 @@ from crypto.errors import CryptoError
 from crypto.keys import SigningKey
 from crypto.merkle_verify import verify_consistency
 from crypto.note import NoteSigner, OpenedNote, add_signatures, parse_note
+from node import clock
 from node.audit.log_store import ExchangeLogStore
 from node.errors import Conflict, NotFound, StorageError
 from protocol.audit import LogEntry, entry_line
 
 log = logging.getLogger(__name__)
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class ExchangeLog(ExchangeLogStore):
@@ -104,17 +101,17 @@ class ExchangeLog(ExchangeLogStore):
         one (re-signing would give the same bytes), with our signature added if it was signed
         by an earlier key. Raises `StorageError` rather than sign a
         checkpoint inconsistent with the last one signed (even the empty tree gets one)."""
-        return self._call(self._sign, _now_ms() if now_ms is None else now_ms)
+        return self._call(self._sign, clock.now_ms() if now_ms is None else now_ms)
 
     async def sign_checkpoint_async(self, now_ms: int | None = None) -> str:
         """`sign_checkpoint` for the event loop (the scheduler job)."""
-        return await self._run(self._sign, _now_ms() if now_ms is None else now_ms)
+        return await self._run(self._sign, clock.now_ms() if now_ms is None else now_ms)
 
     def latest_checkpoint(self) -> str:
         """The latest signed checkpoint note with its cosignatures (signs one if none)."""
         def get() -> str:
             last = self._latest_row()
-            return last[2] if last is not None else self._sign(_now_ms())
+            return last[2] if last is not None else self._sign(clock.now_ms())
         return self._call(get)
 
     def checkpoint_note(self, size: int) -> str | None:
@@ -173,7 +170,7 @@ class ExchangeLog(ExchangeLogStore):
                                "entries)")
             last = self._latest_row()
             if last is None or last[0] <= index:
-                self._sign(_now_ms())
+                self._sign(clock.now_ms())
                 last = self._latest_row()
             assert last is not None
             proof = self._inclusion(index, last[0])
@@ -202,14 +199,14 @@ class ExchangeLog(ExchangeLogStore):
                 raise Conflict(f"a concurrent cosign request for {peer} changed the witnessed "
                                "size; retry")
             self.db.conn.execute("INSERT OR REPLACE INTO witnessed VALUES (?, ?, ?, ?, ?)",
-                                 (peer, size, root, note, _now_ms()))
+                                 (peer, size, root, note, clock.now_ms()))
         self._call(put)
 
     def record_alert(self, peer: str, message: str, note: str) -> None:
         log.error("exchange log of %s: %s", peer, message)
         self._call(lambda: self.db.conn.execute(
             "INSERT INTO witness_alerts (peer, time_ms, message, note) VALUES (?, ?, ?, ?)",
-            (peer, _now_ms(), message, note)))
+            (peer, clock.now_ms(), message, note)))
 
     def alerts(self) -> list[dict[str, Any]]:
         return self._call(lambda: [

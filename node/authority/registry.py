@@ -33,6 +33,7 @@ from typing import Any
 from crypto.errors import KeyFileError
 from crypto.keys import SigningKey, check_public_key, key_id
 from crypto.keys import load_signing_key as _load_signing_key
+from node import clock
 from node.authority.settings import AuthorityConfig, load_authority_config
 from node.errors import BadRequest, Conflict, NotFound, StorageError
 from protocol.directory import (
@@ -114,13 +115,13 @@ def _entry_from_json(d: Any, where: str) -> DirectoryEntry:
 class Authority:
     """Operations on one authority folder; each public method is one locked transaction."""
 
-    def __init__(self, cfg: AuthorityConfig, *, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, cfg: AuthorityConfig, *, now: Callable[[], float] = clock.now) -> None:
         self.cfg = cfg
         self._now = now
         self._key: SigningKey | None = None
 
     @classmethod
-    def open(cls, config_path: str | Path, *, now: Callable[[], float] = time.time) -> Authority:
+    def open(cls, config_path: str | Path, *, now: Callable[[], float] = clock.now) -> Authority:
         return cls(load_authority_config(config_path), now=now)
 
     def now_ms(self) -> int:

@@ -17,7 +17,6 @@ one per area, each registering on `cli`:
 
 from __future__ import annotations
 
-import sys
 import traceback
 from typing import Any
 
@@ -90,4 +89,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -11,6 +11,7 @@ import click
 
 from config import load_config
 from config.load import US_STATES
+from node import clock
 from node.cli import cli, config_option
 from node.directory.identity import load_keys
 from node.ops.node_folder import node_info, write_node
@@ -69,7 +70,7 @@ def _print_keys(config_path: str, *, as_json: bool) -> None:
         click.echo(f"TLS pin:        {info['tls_cert_sha256']} (SHA-256 of the cert's SPKI)")
     import time
 
-    now = time.time()
+    now = clock.now()
     for e in keys.published(now):
         state = "current" if e is keys.current(now) else "next"
         pub = base64.b64encode(keys.encryption[e.key_id].public).decode()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from config.schema import NodeConfig
 from node.appkeys import SERVICES, TOKEN
@@ -65,7 +66,7 @@ def read_control_file(cfg: NodeConfig) -> dict[str, Any]:
 
 
 @web.middleware
-async def control_auth(request: web.Request, handler: Any) -> web.StreamResponse:
+async def control_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/local/"):
         sent = request.headers.get("Authorization", "")
         token = request.app[TOKEN]
@@ -114,7 +115,7 @@ async def local_find(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     summary = FindSummary()
     requester = requester_of(data, services.cfg)
-    hook, find_id = services.extra.get("find_hook"), os.urandom(8).hex()
+    hook, find_id = services.find_hook, os.urandom(8).hex()
     async for answer in find_all(services, criteria, requester=requester,
                                  purpose=purpose, summary=summary, peers=targets,
                                  timeout=data.get("timeout")):

@@ -16,11 +16,11 @@ The rules and tables live in `node.federation.links`; this module connects them:
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
 
+from node import clock
 from node.appkeys import SERVICES
 from node.errors import BadRequest, Forbidden, NodeError
 from node.federation import links
@@ -43,7 +43,7 @@ async def handle_link(services: Services, peer: str, opened: OpenedEnvelope) -> 
         received_ms, body_hash, note = await services.store.run(
             lambda db: links.receive(db, sender=peer, message_id=opened.header.message_id,
                                      body_hash=opened.body_hash, link=msg,
-                                     received_ms=int(time.time() * 1000)))
+                                     received_ms=clock.now_ms()))
     except NodeError as exc:
         code = _STATUS_CODES.get(exc.status, ErrorCode.MALFORMED)
         raise ProtocolError(str(exc), code=code) from exc
@@ -80,9 +80,9 @@ async def annotate_find(services: Services, line: dict[str, Any], criteria: Find
 
 
 def setup_links(services: Services) -> None:
-    services.extra.setdefault("handlers", {})["link"] = handle_link
-    services.extra.setdefault("receipts", {})["link"] = stored_link_receipt
-    services.extra["find_hook"] = annotate_find
+    services.message_handlers["link"] = handle_link
+    services.receipt_lookups["link"] = stored_link_receipt
+    services.find_hook = annotate_find
 
 
 # ---- functions for the control API and the web UI ---------------------------------------
@@ -219,7 +219,7 @@ async def _acting_admin(request: web.Request, data: dict[str, Any]) -> str:
     from node.store import accounts
     admin, password = str(data.get("admin", "")), str(data.get("password", ""))
     cfg, store = request.app[CONFIG], request.app[STORE]
-    now = time.time()
+    now = clock.now()
     if await store.run(lambda db: accounts.locked_for(db, admin, "control-api", now=now)):
         raise Forbidden(f"admin: too many wrong passwords for {admin!r}; try again later")
     found = await store.run(accounts.password_hash_of, admin)

@@ -21,7 +21,6 @@ import ipaddress
 import math
 import os
 import sqlite3
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from node import __version__
+from node import __version__, clock
 from node.appkeys import SERVICES
 from node.remote import client_address
 from node.services import Services
@@ -140,13 +139,13 @@ async def collect(app: web.Application) -> dict[str, Any]:
     """Everything `/local/v1/status` shows (no student data, no key material)."""
     services: Services = app[SERVICES]
     cfg = services.cfg
-    now = time.time()
+    now = clock.now()
     facts = await asyncio.to_thread(log_facts, cfg.storage.exchange_log)
     try:
         depth = await services.store.run(fed.outbox_depth)
     except Exception as exc:  # a locked or read-only database must not break status
         depth = -1
-        services.extra["status_error"] = str(exc)
+        services.status_error = str(exc)
     directory = services.directory.status(now)
     entries: dict[str, Any] = {}
     if services.directory.snapshot is not None:
@@ -270,8 +269,8 @@ def allowed(remote: str | None, allow: Iterable[str]) -> bool:
         addr = ipaddress.ip_address(remote.split("%", 1)[0])
     except ValueError:
         return False
-    if addr.version == 6 and addr.ipv4_mapped is not None:  # type: ignore[union-attr]
-        addr = addr.ipv4_mapped  # type: ignore[union-attr]
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
     for item in allow:
         try:
             if addr in ipaddress.ip_network(item, strict=False):

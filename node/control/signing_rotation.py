@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from aiohttp import web
 
 from config.schema import NodeConfig
 from crypto.keys import generate_signing_key, load_signing_key, save_key
+from node import clock
 from node.directory.identity import load_keys, read_passphrase
 from node.errors import Conflict, NodeError, NotFound
 from protocol.directory import DirectorySnapshot, verify_snapshot
@@ -71,7 +71,7 @@ def _cached_snapshot(cfg: NodeConfig) -> DirectorySnapshot | None:
     if authority is None:
         return None
     try:
-        return verify_snapshot(data, authority, now_ms=int(time.time() * 1000))
+        return verify_snapshot(data, authority, now_ms=clock.now_ms())
     except ProtocolError:
         return None
 

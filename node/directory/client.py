@@ -32,6 +32,7 @@ import aiohttp
 from config.errors import ConfigError
 from config.schema import NodeConfig
 from crypto.keys import check_public_key
+from node import clock
 from node.errors import NodeError, PeerUnavailable
 from protocol.codec import unpack
 from protocol.directory import DirectoryEntry, DirectorySnapshot, verify_snapshot
@@ -130,7 +131,7 @@ class _StaleInfo:
 class DirectoryView:
     """The node's trusted directory snapshot and how it got it."""
 
-    def __init__(self, cfg: NodeConfig, *, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, cfg: NodeConfig, *, now: Callable[[], float] = clock.now) -> None:
         self.cfg = cfg
         self._now = now
         self.authority = authority_public_key(cfg)
@@ -140,7 +141,7 @@ class DirectoryView:
         self._warned_serial: int | None = None
 
     # ---- loading and refreshing --------------------------------------------
-    def _now_ms(self) -> int:
+    def now_ms(self) -> int:
         return int(self._now() * 1000)
 
     def _stale_from(self, data: bytes) -> _StaleInfo | None:
@@ -168,7 +169,7 @@ class DirectoryView:
             self.last.error = "directory.authority_key is not set in node.toml"
             return
         try:
-            self.snapshot = verify_snapshot(data, self.authority, now_ms=self._now_ms())
+            self.snapshot = verify_snapshot(data, self.authority, now_ms=self.now_ms())
         except ProtocolError as exc:
             self.stale = self._stale_from(data) if exc.code is ErrorCode.DIRECTORY_EXPIRED else None
             self.last.error = f"cached snapshot {path} not usable: {exc}"
@@ -194,7 +195,7 @@ class DirectoryView:
         if self.authority is None:
             raise DirectoryUnavailable("directory.authority_key is not set in node.toml")
         try:
-            snap = verify_snapshot(data, self.authority, now_ms=self._now_ms(),
+            snap = verify_snapshot(data, self.authority, now_ms=self.now_ms(),
                                    previous_serial=self.known_serial())
         except ProtocolError as exc:
             if exc.code is ErrorCode.REPLAY and _peek_serial(data) == self.known_serial():
@@ -272,7 +273,7 @@ class DirectoryView:
 
     def current(self, now_ms: int | None = None) -> DirectorySnapshot:
         """The trusted, unexpired snapshot, or DirectoryUnavailable with the reason."""
-        now_ms = self._now_ms() if now_ms is None else now_ms
+        now_ms = self.now_ms() if now_ms is None else now_ms
         snap = self.snapshot
         if snap is None or now_ms >= snap.expires_at_ms:
             raise DirectoryUnavailable(self._reason(now_ms))
@@ -288,7 +289,7 @@ class DirectoryView:
 
     def entry(self, node_id: str, *, now_ms: int | None = None) -> DirectoryEntry:
         """An active, in-date peer entry; DirectoryUnavailable or PeerUnavailable otherwise."""
-        now_ms = self._now_ms() if now_ms is None else now_ms
+        now_ms = self.now_ms() if now_ms is None else now_ms
         e = self.current(now_ms).entry(node_id)
         if e is None:
             raise PeerUnavailable(f"{node_id} is not in the directory")
@@ -299,7 +300,7 @@ class DirectoryView:
 
     def peers(self, now_ms: int | None = None) -> list[DirectoryEntry]:
         """Active, in-date entries other than this node."""
-        now_ms = self._now_ms() if now_ms is None else now_ms
+        now_ms = self.now_ms() if now_ms is None else now_ms
         return [e for e in self.current(now_ms).entries
                 if e.node_id != self.cfg.node.id and e.status == "active"
                 and now_ms <= e.valid_until_ms]

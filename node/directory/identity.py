@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from crypto.keys import (
     load_signing_key,
     save_key,
 )
+from node import clock
 
 INDEX = "index.json"
 
@@ -104,7 +104,7 @@ def create_keys(
     cfg: NodeConfig, *, passphrase: bytes | None = None, now: float | None = None
 ) -> None:
     """Generate the signing key and a current + next encryption key (for `statenode init`)."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     cfg.keys.signing_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     save_key(cfg.keys.signing_key, generate_signing_key(), passphrase=passphrase)
     folder = cfg.keys.encryption_dir
@@ -122,7 +122,7 @@ def load_keys(cfg: NodeConfig) -> NodeKeys:
     if not ring:
         raise KeyFileError(f"{cfg.keys.encryption_dir / INDEX}: no encryption keys listed")
     keys = {}
-    now = time.time()
+    now = clock.now()
     for e in ring:
         path = cfg.keys.encryption_dir / e.file
         if e.valid_until < now and not path.exists():
@@ -142,7 +142,7 @@ def rotate_if_due(cfg: NodeConfig, *, now: float | None = None) -> bool:
     Returns True when the ring changed (the caller reloads keys and re-signs its
     key document).
     """
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     folder = cfg.keys.encryption_dir
     life = cfg.keys.encryption_key_lifetime
     ring = _read_index(folder)

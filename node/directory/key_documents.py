@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import aiohttp
 
 from config.schema import NodeConfig
+from node import clock
 from node.directory.client import read_capped
 from node.directory.identity import NodeKeys, load_keys, rotate_if_due
 from node.errors import PeerUnavailable
@@ -55,11 +55,19 @@ class PeerKeyCache:
 
     timeout: float = 5.0
     max_age: float = 3600.0
-    now: Callable[[], float] = time.time
+    now: Callable[[], float] = clock.now
     _docs: dict[str, _CachedDoc] = field(default_factory=dict)
 
     def invalidate(self, node_id: str) -> None:
         self._docs.pop(node_id, None)
+
+    def forget_stale(self) -> int:
+        """Drop cached documents older than `max_age` (retention); return how many."""
+        now = self.now()
+        stale = [p for p, doc in self._docs.items() if now - doc.fetched_at > self.max_age]
+        for peer in stale:
+            del self._docs[peer]
+        return len(stale)
 
     async def key_document(self, session: aiohttp.ClientSession, entry: DirectoryEntry,
                            now_ms: int) -> KeyDocument:
@@ -93,7 +101,8 @@ class PeerKeyCache:
 
 async def fetch_key_document(session: aiohttp.ClientSession, endpoint: str, *,
                              timeout: float, ssl: Any = True) -> bytes:
-    """The raw key document at `endpoint` (`ssl`: aiohttp's, e.g. a `node.directory.tls_pinning.SpkiPin`)."""
+    """The raw key document at `endpoint` (`ssl`: aiohttp's, e.g. a
+    `node.directory.tls_pinning.SpkiPin`)."""
     url = endpoint.rstrip("/") + KEYS_PATH
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout),
@@ -142,7 +151,7 @@ class KeyRing:
         self.keys = keys
 
     def key_document(self, now: float | None = None) -> bytes:
-        return own_key_document(self.cfg, self.keys, time.time() if now is None else now)
+        return own_key_document(self.cfg, self.keys, clock.now() if now is None else now)
 
     async def rotate(self, now: float | None = None) -> bool:
         """Rotation job body: rotate keys when due and reload them; True if they changed."""
@@ -150,5 +159,5 @@ class KeyRing:
         if changed:
             self.keys = await asyncio.to_thread(load_keys, self.cfg)
             log.info("encryption keys rotated; key document now lists %s",
-                     ", ".join(e.key_id for e in self.keys.published(now or time.time())))
+                     ", ".join(e.key_id for e in self.keys.published(now or clock.now())))
         return changed

@@ -38,7 +38,8 @@ from protocol.errors import ProtocolError
 if TYPE_CHECKING:
     from protocol.directory import DirectoryEntry
 
-#: aiohttp's `ssl=` for a request to a URL of a directory entry (see node.directory.tls_pinning.request_ssl)
+#: aiohttp's `ssl=` for a request to a URL of a directory entry
+#: (see node.directory.tls_pinning.request_ssl)
 SslFor = Callable[["DirectoryEntry", str], Any]
 
 log = logging.getLogger("statenode.discovery")
@@ -175,7 +176,7 @@ class Discovery:
     async def _check(self, node: str, kid: str, url: str) -> str | None:
         """None when `url` proves to hold `node`'s directory key; else why not."""
         try:
-            now_ms = self.view._now_ms()
+            now_ms = self.view.now_ms()
             entry = self.view.current(now_ms).entry(node)
             if entry is None or entry.status != "active":
                 return f"{node} is not an active node in the directory"

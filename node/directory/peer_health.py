@@ -14,6 +14,8 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from node import clock
+
 
 @dataclass
 class PeerHealth:
@@ -27,14 +29,14 @@ class PeerHealth:
     clock_skew_s: float | None = None
 
     def in_backoff(self, now: float | None = None) -> bool:
-        return self.failures > 0 and (time.time() if now is None else now) < self.next_attempt_at
+        return self.failures > 0 and (clock.now() if now is None else now) < self.next_attempt_at
 
 
 def backoff_delay(failures: int, *, initial: float, maximum: float, rng: random.Random) -> float:
     if failures <= 0:
         return 0.0
     base = initial * (2 ** min(failures - 1, 30))
-    return min(maximum, base * rng.uniform(0.8, 1.4))
+    return float(min(maximum, base * rng.uniform(0.8, 1.4)))
 
 
 @dataclass
@@ -55,7 +57,7 @@ class PeerStates:
         h.failures = 0
         h.next_attempt_at = 0.0
         h.last_error = ""
-        h.last_contact = time.time() if now is None else now
+        h.last_contact = clock.now() if now is None else now
         if latency_ms is not None:
             h.latency_ms = latency_ms
         if clock_skew_s is not None:
@@ -63,7 +65,7 @@ class PeerStates:
 
     def failure(self, peer: str, reason: str, *, now: float | None = None) -> float:
         """Record a failure; return the delay until the next attempt."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         h = self.get(peer)
         h.failures += 1
         h.last_failure = now

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -21,6 +22,9 @@ from aiohttp import web
 from node.appkeys import DIRECTORY, HTTP, KEYRING, PEER_KEYS
 from node.directory.client import DIRECTORY_PATH, DirectoryUnavailable, DirectoryView
 from node.directory.key_documents import KEYS_PATH, KeyRing, PeerKeyCache
+
+if TYPE_CHECKING:
+    from node.services import Services
 
 MSGPACK = "application/msgpack"
 
@@ -72,11 +76,11 @@ async def directory_ctx(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
-async def refresh_job(app: web.Application) -> bool:
+async def refresh_job(services: Services) -> bool:
     """Scheduler job (every `directory.refresh_interval`)."""
-    return await app[DIRECTORY].refresh(app[HTTP])
+    return await services.directory.refresh(services.session)
 
 
-async def rotation_job(app: web.Application) -> bool:
+async def rotation_job(services: Services) -> bool:
     """Scheduler job (e.g. hourly): rotate encryption keys when due."""
-    return await app[KEYRING].rotate()
+    return await services.keyring.rotate()

@@ -51,6 +51,7 @@ from crypto.tls import der_to_pem, spki_sha256
 
 if TYPE_CHECKING:
     from node.directory.client import DirectoryView
+    from node.services import Services
     from protocol.directory import DirectoryEntry
 
 log = logging.getLogger("statenode.tls")
@@ -182,7 +183,7 @@ class PinningConnector(aiohttp.TCPConnector):
     def _get_ssl_context(self, req: Any) -> ssl.SSLContext | None:
         if req.is_ssl() and isinstance(req.ssl, SpkiPin):
             return self._client_ctx
-        return super()._get_ssl_context(req)  # type: ignore[no-any-return]
+        return super()._get_ssl_context(req)
 
 
 def client_connector(cfg: NodeConfig) -> PinningConnector:
@@ -328,8 +329,7 @@ def client_pin_problem(request: web.Request, cfg: NodeConfig, directory: Directo
     return None
 
 
-async def tls_peers_job(app: web.Application) -> int:
+async def tls_peers_job(services: Services) -> int:
     """Scheduler job: trust the certificates of pinned peers we have not met yet, and stop
     trusting those of peers no longer active with that pin."""
-    from node.appkeys import CONFIG, DIRECTORY
-    return await peer_trust(app[CONFIG]).refresh(app[DIRECTORY])
+    return await peer_trust(services.cfg).refresh(services.directory)

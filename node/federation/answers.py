@@ -12,10 +12,10 @@ active link names it.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from node import clock
 from node.federation.links import ADMIN_ROLE, LINK_PURPOSE, linked_handle
 from node.matching.index import TermFrequencies, blocking_keys, score_candidates
 from node.services import Services
@@ -64,7 +64,7 @@ class Answer:
 
 
 def demographics_of(record: dict[str, Any]) -> Demographics:
-    values = {k: record.get(k) for k in DEMOGRAPHIC_FIELDS}
+    values: dict[str, Any] = {k: record.get(k) for k in DEMOGRAPHIC_FIELDS}
     values = {k: (v[:100] if isinstance(v, str) else v) for k, v in values.items()
               if v not in (None, "")}
     values.setdefault("first_name", "")
@@ -103,7 +103,7 @@ def term_frequencies(db: Any) -> TermFrequencies:
 async def refresh_term_frequencies(services: Services) -> int:
     """Scheduled (and at startup): recompute the frequency table the find handler uses."""
     tf = await services.store.run(term_frequencies)
-    services.extra["tf"] = tf
+    services.term_frequencies = tf
     return tf.total
 
 
@@ -150,7 +150,7 @@ def _fetch(db: Any, peer: str, fetch: Fetch, services: Services) -> Answer:
     if fetch.requester.role not in RECORD_ROLES:
         raise _forbid(f"role {fetch.requester.role} may not read student records")
     snaps, missing, ids = [], [], []
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     for handle in fetch.handles:
         found = fed.resolve_handle_matched(db, peer, handle)
         if found is None:
@@ -180,7 +180,7 @@ def _move_notice(db: Any, peer: str, opened: OpenedEnvelope) -> Answer:
     assert isinstance(notice, MoveNotice)
     _new, received_ms, body_hash = fed.inbox_add(
         db, sender=peer, message_id=opened.header.message_id, body_hash=opened.body_hash,
-        notice=notice.to_body(), received_ms=int(time.time() * 1000))
+        notice=notice.to_body(), received_ms=clock.now_ms())
     return Answer(Receipt(body_hash, received_ms))
 
 
@@ -190,13 +190,12 @@ async def answer(services: Services, peer: str, opened: OpenedEnvelope) -> Answe
     store = services.store
     if isinstance(msg, Find):
         return await store.run(_find, peer, msg, services.cfg.matching.max_candidates,
-                               services.extra.get("tf"))
+                               services.term_frequencies)
     if isinstance(msg, Fetch):
         return await store.run(_fetch, peer, msg, services)
     if isinstance(msg, MoveNotice):
         return await store.run(_move_notice, peer, opened)
-    extra = services.extra.get("handlers", {})
-    handler = extra.get(opened.header.type)
+    handler = services.message_handlers.get(opened.header.type)
     if handler is not None:
         result: Answer = await handler(services, peer, opened)
         return result

@@ -12,10 +12,10 @@ it gets the receipt of the stored copy, so delivery is exactly-once.
 from __future__ import annotations
 
 import logging
-import time
 
 from aiohttp import web
 
+from node import clock
 from node.appkeys import SERVICES
 from node.directory.tls_pinning import client_pin_problem
 from node.errors import NodeError
@@ -62,9 +62,6 @@ STATUS = {
 IDEMPOTENT_TYPES = frozenset({"move_notice", "link"})
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
 
 def plain_error(code: ErrorCode, message: str) -> web.Response:
     return web.json_response({"error": code.value, "message": message}, status=STATUS[code])
@@ -91,7 +88,7 @@ class _ReplayProbe:
 
 async def _seal_reply(services: Services, peer: str, message: Message, *, purpose: str,
                       reply_to: bytes, status: int = 200) -> tuple[SealedEnvelope, web.Response]:
-    now = _now_ms()
+    now = clock.now_ms()
     snapshot = services.directory.current(now)
     entry = snapshot.entry(peer)
     if entry is None:
@@ -156,7 +153,7 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
     if not services.allow(clear.sender):
         services.metrics.rejections[ErrorCode.RATE_LIMITED.value] += 1
         return plain_error(ErrorCode.RATE_LIMITED, f"too many requests from {clear.sender}")
-    now = _now_ms()
+    now = clock.now_ms()
     probe = _ReplayProbe(services)
     try:
         opened = open_envelope(
@@ -195,7 +192,7 @@ async def _answer_opened(services: Services, clear: WireFields, opened: OpenedEn
                  or getattr(opened.message, "asserted_by", None))
     request_entry: LogEntry | None = None
     if replayed:
-        lookup = services.extra.get("receipts", {}).get(header.type, stored_receipt)
+        lookup = services.receipt_lookups.get(header.type, stored_receipt)
         receipt = (await lookup(services, header.sender, header.message_id)
                    if header.type in IDEMPOTENT_TYPES else None)
         if receipt is None:

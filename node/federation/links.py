@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from typing import Any
 
 from sqlite_utils import Database
 
+from node import clock
 from node.errors import Conflict, Forbidden, NotFound
 from node.federation.outbox import queue_message
 from node.store import federation_tables as fed
@@ -35,7 +35,7 @@ ADMIN_ROLE = "data_admin"
 
 
 def _now() -> int:
-    return int(time.time() * 1000)
+    return clock.now_ms()
 
 
 def _event(db: Database, event: str, actor: str, *, link_id: int | None = None,

@@ -8,8 +8,7 @@ signature. The signer of an "in" entry is the peer; of an "out" entry, us.
 
 from __future__ import annotations
 
-import time
-
+from node import clock
 from node.services import Services
 from protocol.audit import LogEntry
 from protocol.envelope import Header, OpenedEnvelope, SealedEnvelope
@@ -19,7 +18,7 @@ def _entry(services: Services, header: Header, header_bytes: bytes, body_hash: b
            signature: bytes, *, peer: str, direction: str, user_id: str, user_role: str,
            student_ids: tuple[str, ...]) -> LogEntry:
     return LogEntry(
-        time_ms=int(time.time() * 1000),
+        time_ms=clock.now_ms(),
         direction=direction,
         peer=peer,
         type=header.type,

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from typing import Any
 
+from node import clock
 from node.errors import PeerUnavailable
 from node.federation.peer_client import request
 from node.services import Services
@@ -34,7 +34,7 @@ def queue_message(db: Any, *, peer: str, message: Message, purpose: str,
 
 async def deliver_due(services: Services, *, limit: int = 50) -> dict[str, int]:
     """Try every due item once; return counts of delivered and failed."""
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     items = await services.store.run(fed.outbox_due, now, limit)
     counts = {"delivered": 0, "failed": 0}
     for item in items:
@@ -51,7 +51,7 @@ async def deliver_due(services: Services, *, limit: int = 50) -> dict[str, int]:
                                       f"{reply.header.type}, not a receipt")
         except PeerUnavailable as exc:
             health = services.peers.get(peer)
-            next_ms = int(max(health.next_attempt_at, time.time() + 1) * 1000)
+            next_ms = int(max(health.next_attempt_at, clock.now() + 1) * 1000)
             await services.store.run(fed.outbox_failed, item["id"], str(exc), next_ms)
             counts["failed"] += 1
             log.info("outbox item %s to %s not delivered: %s", item["id"], peer, exc)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from node import clock
 from node.errors import PeerUnavailable
 from node.federation.log_entries import log_opened, log_sealed
 from node.services import Services
@@ -58,16 +59,13 @@ class FindSummary:
             self.failed[a.state] = a.error
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
 
 async def request(services: Services, peer: str, message: Message, *, purpose: str,
                   user_id: str = "", user_role: str = "", message_id: bytes | None = None,
                   timeout: float | None = None) -> OpenedEnvelope:
     """Send one message to `peer` and return its opened, authenticated reply."""
     timeout = services.cfg.peers.timeout if timeout is None else timeout
-    now = _now_ms()
+    now = clock.now_ms()
     snapshot = services.directory.current(now)
     entry = snapshot.entry(peer)
     if entry is None or entry.status != "active":
@@ -111,8 +109,9 @@ async def request(services: Services, peer: str, message: Message, *, purpose: s
     try:
         reply = open_envelope(
             body, my_id=services.node_id, my_keys=services.keys.encryption,
-            sender_key_lookup=lambda node: services.directory.sender_keys(node, now_ms=_now_ms()),
-            now_ms=_now_ms(), seen=services.replay,
+            sender_key_lookup=lambda node: services.directory.sender_keys(
+                node, now_ms=clock.now_ms()),
+            now_ms=clock.now_ms(), seen=services.replay,
             max_skew_ms=int(services.cfg.exchange.max_clock_skew * 1000))
     except ProtocolError as exc:
         services.peers.failure(peer, f"bad reply: {exc.code.value}")
@@ -120,7 +119,7 @@ async def request(services: Services, peer: str, message: Message, *, purpose: s
     if reply.header.sender != peer or reply.header.reply_to != sealed.header.message_id:
         services.peers.failure(peer, "reply does not answer our request")
         raise PeerUnavailable(f"{peer} sent a reply that does not answer our request")
-    skew = (reply.header.issued_at_ms - _now_ms()) / 1000
+    skew = (reply.header.issued_at_ms - clock.now_ms()) / 1000
     services.peers.success(peer, latency_ms=latency, clock_skew_s=skew)
     services.metrics.peer_latency_ms[peer] = latency
     await log_opened(services, reply, peer=peer, direction="in", user_id=user_id,
@@ -136,7 +135,7 @@ async def request(services: Services, peer: str, message: Message, *, purpose: s
 def endpoints_for(services: Services, peer: str, signed: list[str]) -> list[str]:
     """The directory's endpoints, then LAN-discovered ones (each already checked against the
     peer's key in the signed directory by `node.directory.lan_discovery`)."""
-    discovery = services.extra.get("discovery")
+    discovery = services.discovery
     found = discovery.discovered(peer) if discovery is not None else []
     return signed + [u for u in found if u not in signed]
 
@@ -144,7 +143,8 @@ def endpoints_for(services: Services, peer: str, signed: list[str]) -> list[str]
 async def _post(services: Services, peer: str, signed: list[str], wire: bytes,
                 budget: float, entry: DirectoryEntry | None = None) -> tuple[bytes, str, int]:
     """POST to the first endpoint that accepts a connection, within `budget` seconds; a peer
-    whose entry publishes a TLS pin is reached over https only, its pin checked (node.directory.tls_pinning)."""
+    whose entry publishes a TLS pin is reached over https only, its pin checked
+    (node.directory.tls_pinning)."""
     from node.directory.tls_pinning import request_ssl
 
     deadline = time.monotonic() + budget
@@ -191,10 +191,10 @@ async def _ask(services: Services, peer: str, find: Find, timeout: float) -> Pee
 
 
 def active_peers(services: Services) -> list[str]:
-    snapshot = services.directory.current(_now_ms())
+    snapshot = services.directory.current(clock.now_ms())
     return sorted(e.node_id for e in snapshot.entries
                   if e.status == "active" and e.node_id != services.node_id
-                  and e.valid_until_ms > _now_ms())
+                  and e.valid_until_ms > clock.now_ms())
 
 
 async def find_all(services: Services, criteria: FindCriteria, *, requester: Requester,

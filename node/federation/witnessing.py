@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
-from aiohttp import web
-
-from node.appkeys import SERVICES
+from node import clock
 from node.audit.cosigning import apply_cosign_reply, build_cosign_request, cosign_peer_checkpoint
 from node.errors import BadRequest, Conflict, PeerUnavailable
 from node.federation.answers import Answer
@@ -29,7 +26,7 @@ log = logging.getLogger("statenode.witness")
 async def handle_cosign(services: Services, peer: str, opened: OpenedEnvelope) -> Answer:
     msg = opened.message
     assert isinstance(msg, Cosign)
-    keys = services.directory.sender_keys(peer, now_ms=int(time.time() * 1000))
+    keys = services.directory.sender_keys(peer, now_ms=clock.now_ms())
     try:
         reply = await asyncio.to_thread(cosign_peer_checkpoint, services.log, peer, keys, msg)
     except Conflict as exc:  # includes LogRewriteDetected: recorded as an alert
@@ -39,13 +36,13 @@ async def handle_cosign(services: Services, peer: str, opened: OpenedEnvelope) -
     return Answer(reply)
 
 
-async def checkpoint_job(app: web.Application) -> str:
-    return await app[SERVICES].log.sign_checkpoint_async()
+async def checkpoint_job(services: Services) -> str:
+    """Scheduler job (every `audit.checkpoint_interval`): sign a checkpoint if the log grew."""
+    return await services.log.sign_checkpoint_async()
 
 
-async def cosign_job(app: web.Application) -> dict[str, str]:
+async def cosign_job(services: Services) -> dict[str, str]:
     """Ask every active peer to cosign our latest checkpoint; returns peer -> outcome."""
-    services = app[SERVICES]
     await services.log.sign_checkpoint_async()
     outcomes: dict[str, str] = {}
 
@@ -68,4 +65,4 @@ async def cosign_job(app: web.Application) -> dict[str, str]:
 
 
 def setup_witnessing(services: Services) -> None:
-    services.extra.setdefault("handlers", {})["cosign"] = handle_cosign
+    services.message_handlers["cosign"] = handle_cosign

@@ -18,13 +18,15 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
+from node import clock
 from node.errors import NodeError
 from node.importing.importer import import_files
 from protocol.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from node.services import Services
 
 log = logging.getLogger("statenode.import")
 SETTLE_S = 5.0
@@ -38,7 +40,7 @@ def _settled(path: Path, now: float) -> bool:
 
 def pending(folder: Path, now: float | None = None) -> list[Path]:
     """Inputs ready to import, oldest first."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     found = [p for p in folder.iterdir()
              if p.name not in DONE_FOLDERS and not p.name.startswith(".")
              and ((p.is_file() and p.suffix == ".jsonl" and not p.name.endswith(".rejects.jsonl"))
@@ -83,12 +85,12 @@ def import_drop_folder(store: Any, folder: Path, owner_state: str) -> dict[str, 
     return counts
 
 
-async def drop_import_job(app: web.Application) -> dict[str, Any] | None:
-    from node.appkeys import CONFIG, STORE
-    cfg = app[CONFIG]
+async def drop_import_job(services: Services) -> dict[str, Any] | None:
+    """Scheduler job (every `jobs.import_interval`): import what the drop folder holds."""
+    cfg = services.cfg
     folder = cfg.jobs.import_folder
     if folder is None:
         return None
     if not folder.is_dir():
         raise NodeError(f"jobs.import_folder: {folder} is not a folder")
-    return await asyncio.to_thread(import_drop_folder, app[STORE], folder, cfg.node.id)
+    return await asyncio.to_thread(import_drop_folder, services.store, folder, cfg.node.id)

@@ -2,7 +2,8 @@
 
 Owns the import run: sorting the inputs into JSON Lines files (`node.importing.json_lines`, read
 in pieces by worker processes) and CSV folders (`node.importing.csv_tables`), the single
-transaction that upserts every valid student (`node.store.record_upsert.upsert_prepared`) and records
+transaction that upserts every valid student
+(`node.store.record_upsert.upsert_prepared`) and records
 the `import_runs` row with its rejects, and the rejects files written beside each input
 (`<input>.rejects.csv` or `<input>.rejects.jsonl`: file, line, field, reason). A student
 with any bad row is stored nowhere; a crash before the commit leaves the database
@@ -30,8 +31,8 @@ from node.importing.csv_tables import CSV_TABLES, assemble_csv_folder, checked_c
 from node.importing.json_lines import JSONL_SUFFIXES, jsonl_students, pieces, plan_pieces
 from node.importing.workers import PARALLEL_MIN, can_send, start_pool
 from node.store.database import Reject, Store
-from node.store.sql import now_iso
 from node.store.record_upsert import KeysFn, Prepared, UpsertResult, default_keys, upsert_prepared
+from node.store.sql import now_iso
 
 
 @dataclass(frozen=True)

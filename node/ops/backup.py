@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from config.schema import NodeConfig
+from node import clock
 from node.errors import Conflict, NodeError, NotFound, StorageError
 
 MANIFEST = "manifest.json"
@@ -73,6 +74,13 @@ def integrity(path: Path) -> str:
     finally:
         conn.close()
     return "; ".join(str(r[0]) for r in rows[:5])
+
+
+def _named(progress: Callable[[str, int, int], None], name: str) -> Callable[[int, int], None]:
+    """A per-file progress callback that reports under the file's name."""
+    def report(done: int, total: int) -> None:
+        progress(name, done, total)
+    return report
 
 
 def copy_database(src: Path, dst: Path,
@@ -134,8 +142,7 @@ def backup(cfg: NodeConfig, out: str | Path, *, include_keys: bool = False,
     files: dict[str, str] = {}
     for name, src in (("node.db", cfg.storage.database),
                       ("exchange-log.db", cfg.storage.exchange_log)):
-        copy_database(src, folder / name,
-                      (lambda d, t, n=name: progress(n, d, t)) if progress else None)
+        copy_database(src, folder / name, _named(progress, name) if progress else None)
     for name, src in (("directory.msgpack", cfg.directory.cache_file),
                       ("node.toml", cfg.config_path)):
         if src.is_file():
@@ -156,7 +163,7 @@ def backup(cfg: NodeConfig, out: str | Path, *, include_keys: bool = False,
         if path.is_file():
             files[str(path.relative_to(folder))] = _sha256(path)
     entries = _log_entries(folder / "exchange-log.db")
-    manifest = {"format": FORMAT, "node": cfg.node.id, "created_at": time.time(),
+    manifest = {"format": FORMAT, "node": cfg.node.id, "created_at": clock.now(),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "exchange_log_entries": entries, "include_keys": include_keys, "files": files}
     tmp = folder / (MANIFEST + ".tmp")

@@ -22,7 +22,6 @@ import os
 import shutil
 import sqlite3
 import stat
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from config import load_config
 from config.errors import ConfigError
 from config.schema import NodeConfig
 from crypto.errors import CryptoError
+from node import clock
 from node.errors import NodeError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -197,7 +197,7 @@ class Probe:
 
 def probe(peer: str, endpoint: str, timeout: float) -> Probe:
     url = endpoint.rstrip("/") + "/healthz"
-    t0 = time.time()
+    t0 = clock.now()
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (directory URL)
             date = resp.headers.get("Date")
@@ -205,11 +205,11 @@ def probe(peer: str, endpoint: str, timeout: float) -> Probe:
     except urllib.error.HTTPError as exc:
         date = exc.headers.get("Date")
         if exc.code >= 500:
-            return Probe(peer, url, False, (time.time() - t0) * 1000, None, f"HTTP {exc.code}")
+            return Probe(peer, url, False, (clock.now() - t0) * 1000, None, f"HTTP {exc.code}")
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        return Probe(peer, url, False, (time.time() - t0) * 1000, None, str(reason))
-    t1 = time.time()
+        return Probe(peer, url, False, (clock.now() - t0) * 1000, None, str(reason))
+    t1 = clock.now()
     skew = None
     if date:
         try:
@@ -364,7 +364,7 @@ def run_checks(config_path: str | Path, *, timeout: float = 3.0, thorough: bool 
                   "every setting)"))
         return out
     add(Check("config", OK, f"{cfg.config_path} (node {cfg.node.id})"))
-    now = time.time()
+    now = clock.now()
     add(*check_key_files(cfg))
     view: DirectoryView | None
     try:

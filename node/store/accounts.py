@@ -23,13 +23,13 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from node import clock
 from node.errors import BadRequest, Conflict, NotFound
 
 ROLES = ("staff", "data_admin", "auditor", "operator")
@@ -147,7 +147,7 @@ def add_user(db: Database, username: str, role: str, password_hash: str,
     if find_user(db, username) is not None:
         raise Conflict(f"user {username!r} already exists (names of deactivated users "
                        "are never reused)")
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     db.table("users").insert({"username": username, "role": role,
                               "password_hash": password_hash, "status": "active",
                               "created_at": now, "status_changed_at": now,
@@ -186,7 +186,7 @@ def set_status(db: Database, username: str, status: str, *, now: float | None = 
     user = get_user(db, username)
     if user.status == "deactivated" and status != "deactivated":
         raise Conflict(f"user {username!r} is deactivated; deactivation is permanent")
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     with db.atomic():
         db.table("users").update(user.id, {"status": status, "status_changed_at": now})
         if status != "active":
@@ -309,7 +309,7 @@ def record_view(db: Database, user: str, role: str, purpose: str, student_ids: I
     """
     if purpose not in PURPOSES:
         raise BadRequest(f"purpose {purpose!r} is not one of {', '.join(PURPOSES)}")
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     rows = [{"at": now, "username": user, "role": role, "purpose": purpose,
              "student_id": sid, "source_state": source_state, "what": what}
             for sid in student_ids]

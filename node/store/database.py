@@ -207,7 +207,8 @@ class Store:
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Synchronous `run`, for the CLI (never call it from the writer thread itself)."""
-        return self._call(self._guarded, fn, self.db, *args)
+        result: T = self._call(self._guarded, fn, self.db, *args)
+        return result
 
     def set_synchronous(self, level: str) -> None:
         """Hook for writers that need FULL durability (the audit log)."""

@@ -22,10 +22,11 @@ import hashlib
 import hmac
 import json
 import os
-import time
 from typing import Any
 
 from sqlite_utils import Database, Migrations
+
+from node import clock
 
 migrations = Migrations("statenode.federation")
 
@@ -84,7 +85,7 @@ def apply_migrations(db: Database) -> None:
 
 
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    return clock.now_ms()
 
 
 def _secret(db: Database) -> bytes:

@@ -18,13 +18,15 @@ Each purge runs in one transaction; the job returns the counts (no student data)
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from sqlite_utils import Database
 
 from config.schema import NodeConfig
+from node import clock
+
+if TYPE_CHECKING:
+    from node.services import Services
 
 
 def _has_table(db: Database, name: str) -> bool:
@@ -34,7 +36,7 @@ def _has_table(db: Database, name: str) -> bool:
 
 def purge(db: Database, cfg: NodeConfig, *, now: float | None = None) -> dict[str, int]:
     """Delete what the policy allows (call inside one transaction: `store.run(purge, cfg)`)."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     cutoff_ms = int((now - cfg.jobs.retention) * 1000)
     out = {"sessions": 0, "record_handles": 0, "outbox_delivered": 0}
     if _has_table(db, "sessions"):
@@ -57,14 +59,8 @@ def purge(db: Database, cfg: NodeConfig, *, now: float | None = None) -> dict[st
     return out
 
 
-async def retention_job(app: web.Application) -> dict[str, Any]:
+async def retention_job(services: Services) -> dict[str, Any]:
     """Scheduler job (every `jobs.retention_interval`)."""
-    from node.appkeys import SERVICES
-    services = app[SERVICES]
     counts: dict[str, Any] = await services.store.run(purge, services.cfg)
-    stale = [p for p in list(services.peer_keys._docs)  # bounded by max_age
-             if time.time() - services.peer_keys._docs[p].fetched_at > services.peer_keys.max_age]
-    for peer in stale:
-        services.peer_keys.invalidate(peer)
-    counts["peer_key_documents"] = len(stale)
+    counts["peer_key_documents"] = services.peer_keys.forget_stale()
     return counts

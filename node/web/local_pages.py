@@ -11,7 +11,6 @@ state's part with the same macro.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from datetime import date
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from crypto.passwords import hash_password_async
+from node import clock
 from node.appkeys import CONFIG, STARTED
 from node.errors import BadRequest, Conflict, NotFound
 from node.importing.data_quality import completeness
@@ -163,7 +163,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     if session.user.role == "auditor":
         ctx["views"] = await run_db(request, _recent_views)
     if session.user.role == "operator":
-        ctx["uptime"] = round(time.time() - request.app[STARTED])
+        ctx["uptime"] = round(clock.now() - request.app[STARTED])
     return render(request, "home.html", ctx, title="Home")
 
 

@@ -12,12 +12,12 @@ notice's delivery state (delivered with receipt, or waiting with attempts and la
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from typing import Any
 
 from aiohttp import web
 
+from node import clock
 from node.appkeys import SERVICES
 from node.errors import BadRequest, NodeError
 from node.federation.answers import DEMOGRAPHIC_FIELDS
@@ -118,7 +118,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
 
 def _outbox(db: Any) -> list[dict[str, Any]]:
     rows = [r for r in fed.outbox_list(db) if r["type"] == "move_notice"]
-    now = time.time() * 1000
+    now = clock.now_ms()
     for r in rows:
         if r["delivered_ms"]:
             r["state"] = "delivered"

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections import defaultdict
 from datetime import date
 from typing import Any
 
 from aiohttp import web
 
+from node import clock
 from node.appkeys import SERVICES
 from node.errors import BadRequest, NodeError, NotFound
 from node.store import accounts
@@ -205,7 +205,7 @@ async def record_page(request: web.Request) -> web.StreamResponse:
         "c": view, "parts": parts, "failed": failed, "purpose": purpose,
         "purpose_label": PURPOSE_LABELS[purpose], "notice": _notice_fields(parts),
         "destinations": [d for d in _destinations(services) if d[0] != me],
-        "local_ids": local_ids, "refs": refs, "printed_at": time.time(),
+        "local_ids": local_ids, "refs": refs, "printed_at": clock.now(),
         "today": date.today().isoformat(),
     }, title=f"Consolidated record of {view['name']}" if view else "Consolidated record")
 

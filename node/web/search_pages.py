@@ -85,8 +85,9 @@ def parse_search(form: Any) -> tuple[FindCriteria, str, dict[str, str]]:
     if clean["sex"] and clean["sex"] not in SEXES:
         raise BadRequest("Sex must be F, M or X.")
     purpose = check_purpose(clean["purpose"])
-    person = Demographics(**{k: clean[k] for k in (*NAME_FIELDS, "birth_date", "sex",
-                                                   *PLACE_FIELDS) if clean[k]})
+    given: dict[str, Any] = {k: clean[k] for k in (*NAME_FIELDS, "birth_date", "sex",
+                                                   *PLACE_FIELDS) if clean[k]}
+    person = Demographics(**given)
     parents = []
     for role, prefix in (("female", "mother"), ("male", "father")):
         name = f"{clean[prefix + '_first']} {clean[prefix + '_last']}".strip()
@@ -221,12 +222,12 @@ async def _search_events(request: web.Request, services: Services, criteria: Fin
     find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
     me = services.node_id
     yield {"type": "start", "local": me, "states": peers}
-    local = await services.store.run(local_candidates, find, services.extra.get("tf"))
+    local = await services.store.run(local_candidates, find, services.term_frequencies)
     await _record_shown(request, purpose, me, [c["record"] for c in local])
     yield {"type": "answer", "state": me, "local": True, "status": "answered", "error": "",
            "candidates": local}
     summary = FindSummary()
-    hook, find_id = services.extra.get("find_hook"), os.urandom(8).hex()
+    hook, find_id = services.find_hook, os.urandom(8).hex()
     async for answer in find_all(services, criteria, requester=requester, purpose=purpose,
                                  peers=peers, summary=summary):
         line = answer_json(answer)

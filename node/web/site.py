@@ -36,7 +36,7 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 
-from node import __version__
+from node import __version__, clock
 from node.appkeys import CONFIG, STORE, WEB
 from node.errors import NodeError
 from node.store.accounts import ROLE_LABELS, Session, load_session
@@ -61,7 +61,7 @@ class WebState:
     env: jinja2.Environment
     csrf_secret: bytes
     tls: bool
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = clock.now
     dummy_hash: str = ""
     nav: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
@@ -93,7 +93,8 @@ def csrf_token(request: web.Request) -> str:
     """The token forms on this page must send back."""
     session = request.get(SESSION)
     if session is not None:
-        return session.csrf_token
+        token: str = session.csrf_token
+        return token
     return _anon_token(request.app[WEB].csrf_secret, _anon_cookie(request))
 
 

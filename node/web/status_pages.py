@@ -12,11 +12,11 @@ and next run; rejections by reason, outbox depth and the exchange log's size.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
 
+from node import clock
 from node.web.site import add_nav, render, requires
 
 OPERATOR = "operator"
@@ -61,7 +61,7 @@ def annotate(status: dict[str, Any], now: float) -> dict[str, Any]:
 async def status_page(request: web.Request) -> web.StreamResponse:
     from node.control.metrics import collect
 
-    status = annotate(await collect(request.app), time.time())
+    status = annotate(await collect(request.app), clock.now())
     return render(request, "status.html", {"s": status}, title="Node status")
 
 

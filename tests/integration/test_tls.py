@@ -1,4 +1,5 @@
-"""Mutual TLS between real node processes, pinned by the signed directory (node.directory.tls_pinning).
+"""Mutual TLS between real node processes, pinned by the signed directory
+(node.directory.tls_pinning).
 
 TX and CA run https listeners with `require_client_cert = true` and are enrolled
 with the SPKI pins of their certificates: a federated find between them works.

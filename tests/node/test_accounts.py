@@ -1,4 +1,4 @@
-"""Unit tests of node.store.accounts: users, statuses, password rules, throttling, sessions, views."""
+"""node.store.accounts: users, statuses, password rules, throttling, sessions, views."""
 
 from __future__ import annotations
 

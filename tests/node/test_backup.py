@@ -1,4 +1,5 @@
-"""Online backup and restore (node/ops/backup.py) and the retention purge (node/store/retention.py)."""
+"""Online backup and restore (node/ops/backup.py) and the retention purge
+(node/store/retention.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""node.federation.links: worklist, two-person rule, link messages in and out, revoke, idempotency."""
+"""node.federation.links: worklist, two-person rule, link messages in/out, revoke, idempotency."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of the SQLite store (node/store/database.py): schema, upsert, versions, atomicity, errors."""
+"""The SQLite store (node/store/database.py): schema, upsert, versions, atomicity, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""node.directory.tls_pinning and `statenode tls`: pins from the directory, outbound pin check, inbound
+"""node.directory.tls_pinning and `statenode tls`: pins from the directory, outbound pin check,
+inbound
 client-certificate check, enrollment carrying the pin (PROTOCOL-ANCHORS.md §1.3)."""
 
 from __future__ import annotations
