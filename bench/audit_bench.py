@@ -34,7 +34,7 @@ from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.note import NoteSigner
 from node.audit.export_files import verify_folder
 from protocol.audit import LogEntry
-from protocol.audit_verify import _levels, verify_export
+from protocol.audit_verify import tree_levels, verify_export
 from tests.node.auditlog_helpers import FIND, Federation, entry_for, seal
 
 
@@ -129,7 +129,7 @@ def bench_verify(fed: Federation, n: int, sample: int, full_sigs: bool) -> None:
     vkey = signer.verifier().vkey()
     snap = fed.snapshot()
     t = time.perf_counter()
-    levels = _levels([sha(b"\x00" + leaf).digest() for leaf in leaves])
+    levels = tree_levels([sha(b"\x00" + leaf).digest() for leaf in leaves])
     ok = merkle.root_hash(n, lambda lv, i: levels[lv][i]) == root
     dt = time.perf_counter() - t
     assert ok

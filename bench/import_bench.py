@@ -46,10 +46,10 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     t0 = time.perf_counter()
     students = generate_students("TX", args.count, seed=1)
     if args.format == "csv":
-        from node.cli.data import _write_csv
+        from node.cli.data import write_csv_tables
 
         src = tmp / "tx-csv"
-        _write_csv(src, students)
+        write_csv_tables(src, students)
     else:
         src = tmp / "tx.jsonl"
         with src.open("w", encoding="utf-8") as fh:

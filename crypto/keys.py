@@ -44,11 +44,11 @@ def key_id(public: bytes, *, kind: str = "ed25519") -> str:
 class SigningKey:
     """An Ed25519 private key. `public` is the raw 32-byte public key."""
 
-    _private: Ed25519PrivateKey
+    private_key: Ed25519PrivateKey
 
     @property
     def public(self) -> bytes:
-        return self._private.public_key().public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
+        return self.private_key.public_key().public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
 
     @property
     def key_id(self) -> str:
@@ -56,7 +56,7 @@ class SigningKey:
 
     def seed(self) -> bytes:
         """The 32-byte private seed (only for C2SP private-key strings in tests)."""
-        return self._private.private_bytes(
+        return self.private_key.private_bytes(
             ser.Encoding.Raw, ser.PrivateFormat.Raw, ser.NoEncryption()
         )
 
@@ -68,11 +68,11 @@ class SigningKey:
 class EncryptionKey:
     """An X25519 private key for HPKE. `public` is the raw 32-byte public key."""
 
-    _private: X25519PrivateKey
+    private_key: X25519PrivateKey
 
     @property
     def public(self) -> bytes:
-        return self._private.public_key().public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
+        return self.private_key.public_key().public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
 
     @property
     def key_id(self) -> str:
@@ -126,7 +126,7 @@ def save_key(
     path: Path, key: SigningKey | EncryptionKey, *, passphrase: bytes | None = None
 ) -> None:
     """Write `key` as PKCS#8 PEM, created with mode 0600; refuse to overwrite."""
-    data = _pem(key._private, passphrase)
+    data = _pem(key.private_key, passphrase)
     path = Path(path)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

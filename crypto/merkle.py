@@ -196,7 +196,7 @@ def _check_sizes(old_size: int, new_size: int) -> None:
         raise ProofError(f"old tree size {old_size} is larger than new tree size {new_size}")
 
 
-def _check_hash(value: bytes, what: str) -> None:
+def check_hash(value: bytes, what: str) -> None:
     if not isinstance(value, bytes) or len(value) != HASH_LEN:
         got = len(value) if isinstance(value, bytes) else type(value).__name__
         raise ProofError(f"{what} must be a {HASH_LEN}-byte SHA-256 hash, got {got}")
@@ -213,7 +213,7 @@ def nodes_completed_by_append(
     The first row is the leaf itself `(0, size, leaf)`; each further row is a subtree the
     new leaf completes. Reads the left siblings listed by `append_reads(size)`.
     """
-    _check_hash(leaf, "leaf hash")
+    check_hash(leaf, "leaf hash")
     rows = [(0, size, leaf)]
     h = leaf
     for level, index in append_reads(size):

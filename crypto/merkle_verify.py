@@ -16,19 +16,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crypto.errors import ProofError
-from crypto.merkle import _check_hash, node_hash
+from crypto.merkle import check_hash, node_hash
 
 
 def _check_proof(proof: Sequence[bytes]) -> None:
     for i, p in enumerate(proof):
-        _check_hash(p, f"proof hash #{i}")
+        check_hash(p, f"proof hash #{i}")
 
 
 def root_from_inclusion_proof(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes]
 ) -> bytes:
     """The root implied by an inclusion proof (RFC 9162 §2.1.3.2); raises on a bad shape."""
-    _check_hash(leaf, "leaf hash")
+    check_hash(leaf, "leaf hash")
     _check_proof(proof)
     if not 0 <= index < size:
         raise ProofError(f"leaf index {index} is outside a tree of size {size}")
@@ -61,7 +61,7 @@ def verify_inclusion(
 ) -> None:
     """Raise `ProofError` unless `proof` shows leaf hash `leaf` at `index` under `root`."""
     computed = root_from_inclusion_proof(leaf, index, size, proof)
-    _check_hash(root, "root hash")
+    check_hash(root, "root hash")
     if computed != root:
         raise ProofError(
             f"inclusion proof for leaf {index} does not lead to the root of the tree of size {size}"
@@ -88,8 +88,8 @@ def verify_consistency(
         if old_root != new_root:
             raise ProofError(f"two different roots for the same tree size {old_size}")
         return
-    _check_hash(old_root, "old root")
-    _check_hash(new_root, "new root")
+    check_hash(old_root, "old root")
+    check_hash(new_root, "new root")
     _check_proof(proof)
     if not proof:
         raise ProofError(f"consistency proof from size {old_size} to {new_size} is empty")

@@ -30,7 +30,7 @@ def open_sealed(key: EncryptionKey, ciphertext: bytes, *, info: bytes) -> bytes:
     if len(ciphertext) < SEAL_OVERHEAD:
         raise DecryptionFailed("sealed payload is too short")
     try:
-        return _SUITE.decrypt(ciphertext, key._private, info=info)
+        return _SUITE.decrypt(ciphertext, key.private_key, info=info)
     except (InvalidTag, ValueError) as exc:
         raise DecryptionFailed(
             "cannot open sealed payload (wrong key, context or tampered)"

@@ -23,7 +23,7 @@ def _message(context: bytes, data: bytes) -> bytes:
 
 
 def sign(key: SigningKey, *, context: bytes, data: bytes) -> bytes:
-    return key._private.sign(_message(context, data))
+    return key.private_key.sign(_message(context, data))
 
 
 def verify(public: bytes, *, context: bytes, data: bytes, signature: bytes) -> None:
@@ -38,7 +38,7 @@ def verify(public: bytes, *, context: bytes, data: bytes, signature: bytes) -> N
 
 def sign_raw(key: SigningKey, message: bytes) -> bytes:
     """Plain Ed25519 over `message` (for formats that fix their own framing, e.g. C2SP notes)."""
-    return key._private.sign(message)
+    return key.private_key.sign(message)
 
 
 def verify_raw(public: bytes, message: bytes, signature: bytes) -> None:

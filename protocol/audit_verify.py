@@ -89,7 +89,7 @@ def all_keys(entry: DirectoryEntry) -> tuple[bytes, ...]:
     return entry.keys_valid_at(-(2**63))
 
 
-def _levels(hashes: list[bytes]) -> list[list[bytes]]:
+def tree_levels(hashes: list[bytes]) -> list[list[bytes]]:
     """Every complete aligned subtree hash, level by level (one SHA-256 per node)."""
     sha = hashlib.sha256
     levels = [hashes]
@@ -252,7 +252,7 @@ def verify_export(
     origin = ctx.log_key.name
     sha = hashlib.sha256
     hashes = [sha(b"\x00" + leaf).digest() for leaf in leaves]
-    levels = _levels(hashes)
+    levels = tree_levels(hashes)
 
     def root_at(size: int) -> bytes:
         return merkle.root_hash(size, lambda lv, i: levels[lv][i])

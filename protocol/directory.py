@@ -298,7 +298,8 @@ class NodeInfo:
     endpoints: tuple[str, ...]
     signing_key: bytes
     key_id: str
-    tls_cert_sha256: bytes | None = None  # SHA-256 of the TLS certificate's SPKI (node.directory.tls_pinning)
+    #: SHA-256 of the TLS certificate's SPKI (node.directory.tls_pinning)
+    tls_cert_sha256: bytes | None = None
 
     def to_json(self) -> str:
         d = {"node_id": self.node_id, "name": self.name, "endpoints": list(self.endpoints),

@@ -57,7 +57,7 @@ def import_cmd(config_path: str, files: tuple[str, ...], progress: bool | None) 
         raise SystemExit(EXIT_REJECTS)
 
 
-def _write_csv(folder: Path, students: list[dict[str, Any]]) -> None:
+def write_csv_tables(folder: Path, students: list[dict[str, Any]]) -> None:
     from protocol.record_fields import COLUMNS
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,7 @@ def demo_data(state: str, count: int, seed: int, overlap: str | None, share: flo
         students = generate_students(state, count, seed)
     target = Path(out)
     if fmt == "csv":
-        _write_csv(target, students)
+        write_csv_tables(target, students)
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("w", encoding="utf-8") as fh:

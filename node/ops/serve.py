@@ -21,8 +21,7 @@ async def start_site(
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
     await site.start()
-    sock = site._server.sockets[0]  # type: ignore[union-attr]
-    bound_host, bound_port = sock.getsockname()[:2]
+    bound_host, bound_port = runner.addresses[0][:2]
     scheme = "https" if ssl_context else "http"
     return runner, f"{scheme}://{bound_host}:{bound_port}"
 

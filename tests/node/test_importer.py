@@ -42,9 +42,9 @@ def write_jsonl(path: Path, records: list[Any]) -> Path:
 
 
 def write_csv(folder: Path, records: list[dict[str, Any]]) -> Path:
-    from node.cli.data import _write_csv
+    from node.cli.data import write_csv_tables
 
-    _write_csv(folder, records)
+    write_csv_tables(folder, records)
     return folder
 
 
