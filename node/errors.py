@@ -32,6 +32,12 @@ class PeerUnavailable(NodeError):
     status = 502
 
 
+class PeerTimeout(PeerUnavailable):
+    """A peer did not answer within the time allowed (as opposed to failing outright)."""
+
+    status = 504
+
+
 class StorageError(NodeError):
     """The database could not be written (disk full, read-only, locked, corrupt)."""
 

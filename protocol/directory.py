@@ -19,6 +19,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from crypto.errors import CryptoError, KeyFileError
@@ -29,7 +30,15 @@ from protocol.errors import EnvelopeRejected, ErrorCode, MalformedMessage, Proto
 
 DIRECTORY_CONTEXT = b"statenode/v1/directory"
 KEYS_CONTEXT = b"statenode/v1/keys"
-STATUSES = ("active", "suspended", "revoked")
+class EntryStatus(StrEnum):
+    """A node's standing in the directory (a closed set; the authority changes it)."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+STATUSES = tuple(s.value for s in EntryStatus)
 URL_RE = re.compile(r"https?://[^\s/?#]+(:\d+)?(/[^\s]*)?")
 KEY_ID_RE = re.compile(r"[0-9a-f]{16}")
 PIN_RE = re.compile(r"[0-9a-f]{64}")
@@ -101,7 +110,7 @@ class DirectoryEntry:
     endpoints: tuple[str, ...]
     signing_key: bytes
     key_id: str
-    status: str
+    status: EntryStatus
     valid_until_ms: int
     next_signing_key: bytes | None = None
     tls_cert_sha256: bytes | None = None
@@ -128,7 +137,7 @@ class DirectoryEntry:
             endpoints=_endpoints(r),
             signing_key=_public(r.get("signing_key"), r.path("signing_key")),
             key_id=r.text("key_id", pattern=KEY_ID_RE, max_len=16),
-            status=r.text("status", choices=STATUSES),
+            status=EntryStatus(r.text("status", choices=STATUSES)),
             valid_until_ms=r.integer("valid_until_ms"),
             next_signing_key=(_public(r.data["next_signing_key"], r.path("next_signing_key"))
                               if r.opt("next_signing_key") else None),

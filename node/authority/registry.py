@@ -40,6 +40,7 @@ from protocol.directory import (
     MAX_RETIRED_KEYS,
     DirectoryEntry,
     DirectorySnapshot,
+    EntryStatus,
     NodeInfo,
     sign_snapshot,
     verify_snapshot,
@@ -102,7 +103,7 @@ def _entry_from_json(d: Any, where: str) -> DirectoryEntry:
         return DirectoryEntry(
             node_id=d["node_id"], name=d["name"], endpoints=tuple(d["endpoints"]),
             signing_key=base64.b64decode(d["signing_key"]), key_id=d["key_id"],
-            status=d["status"], valid_until_ms=int(d["valid_until_ms"]),
+            status=EntryStatus(d["status"]), valid_until_ms=int(d["valid_until_ms"]),
             next_signing_key=base64.b64decode(nxt) if nxt else None,
             tls_cert_sha256=bytes.fromhex(d["tls_cert_sha256"]) if d.get("tls_cert_sha256")
             else None,
@@ -219,7 +220,8 @@ class Authority:
             if old is not None and not replace:
                 raise Conflict(f"node {info.node_id} is already enrolled ({old.status}); "
                                "use --replace to replace its entry")
-            if old is not None and old.status == "revoked" and old.signing_key == info.signing_key:
+            if (old is not None and old.status == EntryStatus.REVOKED
+                    and old.signing_key == info.signing_key):
                 raise AuthorityError(f"node {info.node_id}: its signing key {info.key_id} was "
                                      "revoked; enroll it again only with a new key")
             if old is not None and any(info.signing_key == k for k, _ in
@@ -228,16 +230,16 @@ class Authority:
                                      "retired before; enroll it with a newly generated key")
             entries[info.node_id] = DirectoryEntry(
                 node_id=info.node_id, name=info.name, endpoints=info.endpoints,
-                signing_key=info.signing_key, key_id=info.key_id, status="active",
+                signing_key=info.signing_key, key_id=info.key_id, status=EntryStatus.ACTIVE,
                 valid_until_ms=now_ms + int(self.cfg.entry_lifetime * 1000),
                 tls_cert_sha256=info.tls_cert_sha256,
                 retired_signing_keys=_retired_after_replace(old, info.signing_key, now_ms))
         return self._change(apply)
 
-    def _set_status(self, node_id: str, status: str) -> int:
+    def _set_status(self, node_id: str, status: EntryStatus) -> int:
         def apply(entries: dict[str, DirectoryEntry], now_ms: int) -> None:
             e = self._get(entries, node_id)
-            if e.status == "revoked":
+            if e.status == EntryStatus.REVOKED:
                 raise AuthorityError(f"node {e.node_id} is revoked; revocation is final "
                                      "(enroll it again with a new key and --replace)")
             if e.status == status:
@@ -246,13 +248,13 @@ class Authority:
         return self._change(apply)
 
     def suspend(self, node_id: str) -> int:
-        return self._set_status(node_id, "suspended")
+        return self._set_status(node_id, EntryStatus.SUSPENDED)
 
     def reinstate(self, node_id: str) -> int:
-        return self._set_status(node_id, "active")
+        return self._set_status(node_id, EntryStatus.ACTIVE)
 
     def revoke(self, node_id: str) -> int:
-        return self._set_status(node_id, "revoked")
+        return self._set_status(node_id, EntryStatus.REVOKED)
 
     def set_endpoints(self, node_id: str, endpoints: list[str]) -> int:
         from protocol.directory import URL_RE
@@ -274,7 +276,7 @@ class Authority:
 
         def apply(entries: dict[str, DirectoryEntry], now_ms: int) -> None:
             e = self._get(entries, node_id)
-            if e.status == "revoked":
+            if e.status == EntryStatus.REVOKED:
                 raise AuthorityError(f"node {e.node_id} is revoked; revocation is final")
             if public == e.signing_key:
                 raise AuthorityError(f"node {e.node_id}: the next key is the current key")
@@ -293,7 +295,7 @@ class Authority:
             if e.next_signing_key is None:
                 raise AuthorityError(f"node {e.node_id} has no announced next signing key "
                                      "(run announce-key first)")
-            if e.status == "revoked":
+            if e.status == EntryStatus.REVOKED:
                 raise AuthorityError(f"node {e.node_id} is revoked; revocation is final")
             # newest first even if this clock stepped back since the last promotion
             newest = e.retired_signing_keys[0][1] if e.retired_signing_keys else 0
@@ -340,7 +342,7 @@ def _retired_after_replace(old: DirectoryEntry | None, new_key: bytes,
     if old is None:
         return ()
     retired = old.retired_signing_keys
-    if old.signing_key != new_key and old.status != "revoked":
+    if old.signing_key != new_key and old.status != EntryStatus.REVOKED:
         newest = retired[0][1] if retired else 0
         retired = ((old.signing_key, max(now_ms, newest)), *retired)
     return tuple(retired[:MAX_RETIRED_KEYS])

@@ -19,14 +19,15 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import aiohttp
 
 from node import clock
-from node.errors import PeerUnavailable
+from node.errors import PeerTimeout, PeerUnavailable
 from node.federation.log_entries import log_opened, log_sealed
 from node.services import Services
-from protocol.directory import DirectoryEntry
+from protocol.directory import DirectoryEntry, EntryStatus
 from protocol.envelope import OpenedEnvelope, open_envelope, seal_envelope
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import Error, Find, FindCriteria, FindReply, Message, Requester
@@ -34,10 +35,18 @@ from protocol.messages import Error, Find, FindCriteria, FindReply, Message, Req
 MSGPACK = "application/msgpack"
 
 
+class AnswerStatus(StrEnum):
+    """How one state answered one of our fan-out requests."""
+
+    ANSWERED = "answered"
+    TIMEOUT = "timeout"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class PeerAnswer:
     state: str
-    status: str  # "answered", "timeout", "failed"
+    status: AnswerStatus
     reply: Message | None = None
     error: str = ""
     latency_ms: float = 0.0
@@ -51,9 +60,9 @@ class FindSummary:
     failed: dict[str, str] = field(default_factory=dict)
 
     def add(self, a: PeerAnswer) -> None:
-        if a.status == "answered":
+        if a.status == AnswerStatus.ANSWERED:
             self.answered.append(a.state)
-        elif a.status == "timeout":
+        elif a.status == AnswerStatus.TIMEOUT:
             self.timed_out.append(a.state)
         else:
             self.failed[a.state] = a.error
@@ -68,7 +77,7 @@ async def request(services: Services, peer: str, message: Message, *, purpose: s
     now = clock.now_ms()
     snapshot = services.directory.current(now)
     entry = snapshot.entry(peer)
-    if entry is None or entry.status != "active":
+    if entry is None or entry.status != EntryStatus.ACTIVE:
         raise PeerUnavailable(f"{peer} is not an active node in the directory")
     started = time.monotonic()
     try:
@@ -92,7 +101,7 @@ async def request(services: Services, peer: str, message: Message, *, purpose: s
     except TimeoutError as exc:
         services.peers.failure(peer, "timed out")
         services.metrics.outgoing[(peer, message.TYPE, "timeout")] += 1
-        raise PeerUnavailable(f"{peer} did not answer within {timeout:g}s") from exc
+        raise PeerTimeout(f"{peer} did not answer within {timeout:g}s") from exc
     except (aiohttp.ClientError, OSError) as exc:
         services.peers.failure(peer, f"unreachable: {exc.__class__.__name__}")
         services.metrics.outgoing[(peer, message.TYPE, "unreachable")] += 1
@@ -180,20 +189,21 @@ async def _ask(services: Services, peer: str, find: Find, timeout: float) -> Pee
                     timeout=timeout), timeout + 0.5)
     except TimeoutError:
         services.peers.failure(peer, "timed out")
-        return PeerAnswer(peer, "timeout", error=f"no answer within {timeout:g}s",
+        return PeerAnswer(peer, AnswerStatus.TIMEOUT, error=f"no answer within {timeout:g}s",
                           latency_ms=(time.monotonic() - started) * 1000, backoff=backoff)
     except PeerUnavailable as exc:
-        status = "timeout" if "did not answer within" in str(exc) else "failed"
+        status = (AnswerStatus.TIMEOUT if isinstance(exc, PeerTimeout)
+                  else AnswerStatus.FAILED)
         return PeerAnswer(peer, status, error=str(exc),
                           latency_ms=(time.monotonic() - started) * 1000, backoff=backoff)
-    return PeerAnswer(peer, "answered", reply=reply.message,
+    return PeerAnswer(peer, AnswerStatus.ANSWERED, reply=reply.message,
                       latency_ms=(time.monotonic() - started) * 1000, backoff=backoff)
 
 
 def active_peers(services: Services) -> list[str]:
     snapshot = services.directory.current(clock.now_ms())
     return sorted(e.node_id for e in snapshot.entries
-                  if e.status == "active" and e.node_id != services.node_id
+                  if e.status == EntryStatus.ACTIVE and e.node_id != services.node_id
                   and e.valid_until_ms > clock.now_ms())
 
 

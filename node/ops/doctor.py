@@ -36,6 +36,7 @@ from config.schema import NodeConfig
 from crypto.errors import CryptoError
 from node import clock
 from node.errors import NodeError
+from protocol.directory import EntryStatus
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 LOW_DISK_FAIL = 100 * 1024 * 1024
@@ -221,7 +222,7 @@ def probe(peer: str, endpoint: str, timeout: float) -> Probe:
 
 def check_peers(cfg: NodeConfig, entries: list[Any], live: dict[str, Any] | None,
                 timeout: float) -> tuple[list[Check], list[Probe]]:
-    peers = [e for e in entries if e.node_id != cfg.node.id and e.status == "active"]
+    peers = [e for e in entries if e.node_id != cfg.node.id and e.status == EntryStatus.ACTIVE]
     if not peers:
         return [Check("peers", WARN, "no other active node in the directory",
                       "enrol the other states with the authority (statenode directory enroll)")], []
