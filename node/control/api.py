@@ -22,19 +22,18 @@ from aiohttp.typedefs import Handler
 from config.schema import NodeConfig
 from node.appkeys import SERVICES, TOKEN
 from node.errors import BadRequest, NodeError, NotFound
+from node.federation.federated_find import PERSON_FIELDS, build_criteria, federated_find
 from node.federation.outbox import queue_message
-from node.federation.peer_client import FindSummary, active_peers, find_all, request
+from node.federation.peer_client import active_peers, request
 from node.services import Services
 from node.store import federation_tables as fed
 from node.store.record_reads import read_student
 from protocol.errors import ProtocolError
 from protocol.messages import (
     ROLES,
-    Demographics,
     Fetch,
     FetchReply,
     FindCriteria,
-    FindReply,
     MoveNotice,
     Requester,
 )
@@ -89,20 +88,11 @@ def requester_of(data: dict[str, Any], cfg: NodeConfig) -> Requester:
 
 
 def criteria_of(data: dict[str, Any]) -> FindCriteria:
-    person = {k: v for k, v in data.items() if k in Demographics.__dataclass_fields__ and v}
-    if not person.get("first_name") or not person.get("last_name_1"):
-        raise BadRequest("first_name and last_name_1 are required")
-    parents = tuple(str(p) for p in data.get("parent_names") or ())
-    ids = tuple((str(k), str(v)) for k, v in (data.get("ids") or {}).items())
-    return FindCriteria(Demographics(**person), parents, ids)
-
-
-def answer_json(answer: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"state": answer.state, "status": answer.status,
-                           "latency_ms": round(answer.latency_ms, 1), "error": answer.error}
-    if isinstance(answer.reply, FindReply):
-        out["candidates"] = [c.to_body() for c in answer.reply.candidates]
-    return out
+    """The criteria of a control-API find (the one query builder does the checking)."""
+    person = {k: v for k, v in data.items() if k in PERSON_FIELDS}
+    parents = [str(p) for p in data.get("parent_names") or ()]
+    ids = [(str(k), str(v)) for k, v in (data.get("ids") or {}).items()]
+    return build_criteria(person, parents=parents, ids=ids)
 
 
 async def local_find(request: web.Request) -> web.StreamResponse:
@@ -113,17 +103,13 @@ async def local_find(request: web.Request) -> web.StreamResponse:
     targets = active_peers(services)  # raises (503) before the stream starts
     resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await resp.prepare(request)
-    summary = FindSummary()
     requester = requester_of(data, services.cfg)
-    hook, find_id = services.find_hook, os.urandom(8).hex()
-    async for answer in find_all(services, criteria, requester=requester,
-                                 purpose=purpose, summary=summary, peers=targets,
-                                 timeout=data.get("timeout")):
-        line = answer_json(answer)
-        if hook is not None:  # links and the near-match worklist (node.control.link_routes)
-            line = await hook(services, line, criteria, requester, find_id)
+    async for event in federated_find(services, criteria, requester=requester,
+                                      purpose=purpose, peers=targets,
+                                      timeout=data.get("timeout")):
+        kind = event.pop("type")
+        line = event if kind == "answer" else {"summary": event}
         await resp.write((json.dumps(line) + "\n").encode())
-    await resp.write((json.dumps({"summary": summary.__dict__}) + "\n").encode())
     await resp.write_eof()
     return resp
 

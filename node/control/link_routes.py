@@ -66,7 +66,7 @@ def _query_of(criteria: FindCriteria) -> dict[str, Any]:
 
 async def annotate_find(services: Services, line: dict[str, Any], criteria: FindCriteria,
                         requester: Requester, find_id: str) -> dict[str, Any]:
-    """The find hook: one state's answer line (as `control_api.answer_json` builds it)
+    """The find hook: one state's answer line (as `federated_find.answer_line` builds it)
     with links applied and near matches filed on the worklist (see
     `links.record_find_answer`). The web UI calls it on each answer too."""
     candidates = line.get("candidates")

@@ -22,8 +22,6 @@ Every candidate shown is recorded with `accounts.record_view(..., what="search")
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -32,19 +30,19 @@ from aiohttp import web
 
 from node.appkeys import CONFIG, SERVICES
 from node.errors import BadRequest, NodeError
+from node.federation.federated_find import build_criteria, federated_find
+from node.federation.peer_client import active_peers
 from node.services import Services
 from node.store import accounts
 from node.web.local_pages import PURPOSE_LABELS, RECORD_ROLES
 from node.web.site import add_nav, current_session, render, requires, run_db
-from protocol.messages import PURPOSES, SEXES, Demographics, Find, FindCriteria, Requester
+from protocol.messages import PURPOSES, SEXES, FindCriteria, Requester
 
 NAME_FIELDS = ("first_name", "middle_name", "last_name_1", "last_name_2")
 PLACE_FIELDS = ("birth_city", "birth_state", "birth_country")
 PARENT_FIELDS = ("mother_first", "mother_last", "father_first", "father_last")
 FORM_FIELDS = (*NAME_FIELDS, "birth_date", "sex", *PLACE_FIELDS, *PARENT_FIELDS,
                "student_id", "purpose")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-LOCAL_LIMIT = 10
 #: How the matcher's comparison levels and fields are said on the page (also for search.js).
 AGREEMENT_LEVELS = {
     "exact": "same", "agree": "same", "alias": "nickname", "jw_high": "very similar",
@@ -78,42 +76,15 @@ def check_purpose(value: str) -> str:
 def parse_search(form: Any) -> tuple[FindCriteria, str, dict[str, str]]:
     """(criteria, purpose, the cleaned form) from the search form; BadRequest names the field."""
     clean = {k: str(form.get(k, "")).strip()[:100] for k in FORM_FIELDS}
-    if not clean["first_name"] or not clean["last_name_1"]:
-        raise BadRequest("Given name and first surname are needed to search.")
-    if clean["birth_date"] and not DATE_RE.match(clean["birth_date"]):
-        raise BadRequest("Birth date must be a date like 2012-05-31.")
-    if clean["sex"] and clean["sex"] not in SEXES:
-        raise BadRequest("Sex must be F, M or X.")
-    purpose = check_purpose(clean["purpose"])
-    given: dict[str, Any] = {k: clean[k] for k in (*NAME_FIELDS, "birth_date", "sex",
-                                                   *PLACE_FIELDS) if clean[k]}
-    person = Demographics(**given)
+    person = {k: clean[k] for k in (*NAME_FIELDS, "birth_date", "sex", *PLACE_FIELDS)}
     parents = []
     for role, prefix in (("female", "mother"), ("male", "father")):
         name = f"{clean[prefix + '_first']} {clean[prefix + '_last']}".strip()
         if name:
             parents.append(f"{role}: {name}")
-    ids = (("state_student_id", clean["student_id"]),) if clean["student_id"] else ()
-    return FindCriteria(person, tuple(parents), ids), purpose, clean
-
-
-def local_candidates(db: Any, find: Find, tf: Any) -> list[dict[str, Any]]:
-    """This node's own students matching the criteria (scored like a peer's `find`)."""
-    from node.federation.answers import CANDIDATE_POOL, demographics_of, query_of
-    from node.matching.index import blocking_keys, score_candidates
-    from node.store.record_reads import candidates as store_candidates
-
-    query = query_of(find)
-    rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
-    out = []
-    for hit in score_candidates(query, rows, limit=LOCAL_LIMIT, tf=tf):
-        if hit.outcome == "no_match":
-            continue
-        row = rows[hit.position]
-        out.append({"record": row["state_student_id"], "score": round(hit.score * 1000),
-                    "outcome": hit.outcome, "demographics": demographics_of(row).to_body(),
-                    "agreements": {k: str(v) for k, v in hit.agreements.items()}})
-    return out
+    ids = [("state_student_id", clean["student_id"])] if clean["student_id"] else []
+    criteria = build_criteria(person, parents=parents, ids=ids)
+    return criteria, check_purpose(clean["purpose"]), clean
 
 
 def _ndjson(obj: dict[str, Any]) -> bytes:
@@ -189,8 +160,6 @@ async def _results_page(request: web.Request, events: list[dict[str, Any]], form
 async def search_results(request: web.Request) -> web.StreamResponse:
     """Stream each state's answer as NDJSON, or answer a plain form post with a page
     (see the module docstring)."""
-    from node.federation.peer_client import active_peers
-
     services: Services = request.app[SERVICES]
     form = await request.post()
     as_page = "text/html" in request.headers.get("Accept", "")  # a plain form post
@@ -215,28 +184,14 @@ async def search_results(request: web.Request) -> web.StreamResponse:
 async def _search_events(request: web.Request, services: Services, criteria: FindCriteria,
                          purpose: str, peers: list[str]) -> AsyncIterator[dict[str, Any]]:
     """start, this node's answer, each peer's answer as it comes, summary."""
-    from node.control.api import answer_json
-    from node.federation.peer_client import FindSummary, find_all
-
-    requester = requester_for(request)
-    find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
-    me = services.node_id
-    yield {"type": "start", "local": me, "states": peers}
-    local = await services.store.run(local_candidates, find, services.term_frequencies)
-    await _record_shown(request, purpose, me, [c["record"] for c in local])
-    yield {"type": "answer", "state": me, "local": True, "status": "answered", "error": "",
-           "candidates": local}
-    summary = FindSummary()
-    hook, find_id = services.find_hook, os.urandom(8).hex()
-    async for answer in find_all(services, criteria, requester=requester, purpose=purpose,
-                                 peers=peers, summary=summary):
-        line = answer_json(answer)
-        if hook is not None:  # links and the near-match worklist (node.control.link_routes)
-            line = await hook(services, line, criteria, requester, find_id)
-        cands = line.get("candidates", [])
-        await _record_shown(request, purpose, answer.state, [c["handle"] for c in cands])
-        yield {"type": "answer", **line}
-    yield {"type": "summary", **summary.__dict__}
+    yield {"type": "start", "local": services.node_id, "states": peers}
+    async for event in federated_find(services, criteria, requester=requester_for(request),
+                                      purpose=purpose, peers=peers, include_local=True):
+        if event["type"] == "answer":
+            key = "record" if event.get("local") else "handle"
+            shown = [c[key] for c in event.get("candidates", [])]
+            await _record_shown(request, purpose, event["state"], shown)
+        yield event
 
 
 def setup(app: web.Application) -> None:
