@@ -103,14 +103,16 @@ def _last_move(data: Mapping[str, Any], birth: Any, errors: list[tuple[str, str]
 
 
 def validate_student(data: Mapping[str, Any], *, where: str = "",
-                     owner_state: str | None = None, from_text: bool = False) -> Student:
+                     owner_state: str | None = None, from_text: bool = False,
+                     require_move: bool = True) -> Student:
     """Validate one nested student; raise InvalidStudent listing every bad field.
 
     With `owner_state`, a record naming another owner is rejected and a record naming
     none gets this one. Every field must have its JSON type (text, number, true/false)
     unless `from_text` (CSV: every value is text, converted by the field's kind). A
     migrant child's record has a qualifying move: without one (and without a
-    `last_qualifying_move` date to stand for it) the record is rejected.
+    `last_qualifying_move` date to stand for it) the record is rejected, unless not
+    `require_move` (a peer's snapshot released for a purpose that leaves the moves out).
     """
     if not isinstance(data, Mapping):
         raise InvalidStudent(where, [("(record)", f"not an object ({type(data).__name__})")])
@@ -161,8 +163,8 @@ def validate_student(data: Mapping[str, Any], *, where: str = "",
     assessments = [check_row(raw, "assessments", errors, f"assessments[{i}].",
                              from_text=from_text)
                    for i, raw in enumerate(_children(data, "assessments", errors))]
-    if not moves and not any(f in ("qualifying_moves", LAST_QUALIFYING_MOVE)
-                             for f, _ in errors):
+    if require_move and not moves and not any(f in ("qualifying_moves", LAST_QUALIFYING_MOVE)
+                                              for f, _ in errors):
         errors.append(("qualifying_moves", "required: a migrant child's record has at least "
                        "one qualifying move with its qualifying_arrival_date (or give "
                        f"{LAST_QUALIFYING_MOVE})"))

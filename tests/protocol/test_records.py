@@ -217,3 +217,12 @@ def test_last_qualifying_move_stands_in_only_for_missing_moves() -> None:
         data["last_qualifying_move"] = value
         [(field, why)] = errors_of(data)
         assert field == "last_qualifying_move" and reason in why, why
+
+
+def test_a_released_part_of_a_record_may_leave_the_moves_out() -> None:
+    data = good()
+    del data["qualifying_moves"]
+    assert validate_student(data, require_move=False).data["qualifying_moves"] == []
+    data["first_name"] = 123  # still typed
+    with pytest.raises(InvalidStudent, match="first_name: expected text"):
+        validate_student(data, require_move=False)
