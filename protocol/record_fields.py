@@ -5,8 +5,9 @@ move, enrollment, course history, assessment) and DESIGN.md "Student records". O
 field spec of each table (`TABLE_SPECS`: field name to (kind, limit or allowed values)),
 the required fields, the stored column order (`COLUMNS`, the CSV headers), the check of
 each value kind, and `check_row`, which validates one flat row of a table. Empty strings
-and None mean "absent" and are dropped. The nested student built from these rows is in
-protocol/records.py. Pure, no I/O.
+and None mean "absent" and are dropped. Typed input (JSON) must give each field its JSON
+type; text input (CSV) is converted by the field's kind. The nested student built from
+these rows is in protocol/records.py. Pure, no I/O.
 """
 
 from __future__ import annotations
@@ -118,10 +119,8 @@ _FALSE = frozenset({"false", "f", "no", "n", "0"})
 
 
 def _text(value: Any, limit: int) -> str:
-    if type(value) is not str:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"not text ({type(value).__name__})")
-        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {_kind_of(value)}")
     text: str = value.strip()
     if len(text) > limit:
         raise ValueError(f"longer than {limit} characters ({len(text)})")
@@ -259,17 +258,44 @@ CHECKS: dict[str, Callable[[Any, Any], Any]] = {
     "month": _month, "bool": _bool, "int": _int, "credits": _credits, "state": _state,
     "country": _country, "digits": _digits, "zip": _zip, "email": _email,
 }
-_COMPILED: dict[str, dict[str, tuple[Callable[[Any, Any], Any], Any]]] = {
-    table: {name: (CHECKS[kind], arg) for name, (kind, arg) in spec.items()}
+# The JSON types each kind accepts from typed input (JSON Lines, a peer's snapshot): text
+# where the schema has text, true/false for a flag, a number for a number. Text input
+# (CSV) is converted by kind instead ("yes" is true, "0.5" is a number).
+_NUMBER = (int, float)
+TYPED: dict[str, tuple[type, ...]] = {
+    kind: (bool,) if kind == "bool" else _NUMBER if kind in ("int", "credits") else (str,)
+    for kind in CHECKS
+}
+_WANTED = {(str,): "text", (bool,): "true or false", _NUMBER: "a number"}
+_COMPILED: dict[str, dict[str, tuple[Callable[[Any, Any], Any], Any, tuple[type, ...]]]] = {
+    table: {name: (CHECKS[kind], arg, TYPED[kind]) for name, (kind, arg) in spec.items()}
     for table, spec in TABLE_SPECS.items()
 }
+
+
+def _kind_of(value: Any) -> str:
+    """The JSON name of a value's type, for a reason (never the value itself)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return f"a {type(value).__name__}"
 _today: Callable[[], date] = date.today
 
 
 def check_row(row: Mapping[str, Any], table: str, errors: list[tuple[str, str]],
-              prefix: str = "", skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+              prefix: str = "", skip: frozenset[str] = frozenset(),
+              from_text: bool = False) -> dict[str, Any]:
     """Validate one flat row of `table` (keys in `skip` are left out); append (field,
-    reason) to `errors`."""
+    reason) to `errors`. Typed input must give each field its JSON type (`TYPED`: a
+    number where the schema has text is an error, not '123'); `from_text`: every value
+    is text (a CSV cell) and is converted by the field's kind."""
     spec = _COMPILED[table]
     out: dict[str, Any] = {}
     for key, value in row.items():
@@ -280,7 +306,7 @@ def check_row(row: Mapping[str, Any], table: str, errors: list[tuple[str, str]],
             shown = key if key.isprintable() and len(key) <= 64 else repr(key[:64])
             errors.append((prefix + shown, "unknown field"))
             continue
-        check, arg = entry
+        check, arg, typed = entry
         # Fast paths, same results: plain printable text within its limit, exact enums.
         if check is _text and type(value) is str:
             text = value.strip()
@@ -289,6 +315,9 @@ def check_row(row: Mapping[str, Any], table: str, errors: list[tuple[str, str]],
                 continue
         elif check is _enum and type(value) is str and value in arg:
             out[key] = value
+            continue
+        if not from_text and type(value) not in typed:
+            errors.append((prefix + key, f"expected {_WANTED[typed]}, got {_kind_of(value)}"))
             continue
         try:
             out[key] = check(value, arg)

@@ -24,7 +24,10 @@ from protocol.errors import InvalidRecord
 from protocol.record_fields import check_row
 
 CHILD_LISTS = ("qualifying_moves", "enrollments", "assessments")
-_CHILD_SET = frozenset(CHILD_LISTS)
+# Ed-Fi's LastQualifyingMove: a student-level date, taken as the one qualifying move's
+# arrival date when the record gives no qualifying move (docs/IMPORT.md "Fields").
+LAST_QUALIFYING_MOVE = "last_qualifying_move"
+_CHILD_SET = frozenset((*CHILD_LISTS, LAST_QUALIFYING_MOVE))
 _COURSES_SET = frozenset({"courses"})
 
 
@@ -84,17 +87,37 @@ def _children(data: Mapping[str, Any], key: str, errors: list[tuple[str, str]]) 
     return value
 
 
+def _last_move(data: Mapping[str, Any], birth: Any, errors: list[tuple[str, str]],
+               from_text: bool) -> list[dict[str, Any]]:
+    """The qualifying move a `last_qualifying_move` date stands for ([] if not given)."""
+    value = data.get(LAST_QUALIFYING_MOVE)
+    if value is None or value == "":
+        return []
+    found: list[tuple[str, str]] = []
+    move = check_row({"qualifying_arrival_date": value}, "qualifying_moves", found,
+                     from_text=from_text)
+    errors.extend((LAST_QUALIFYING_MOVE, reason) for _field, reason in found)
+    _order(errors, birth, move.get("qualifying_arrival_date"), LAST_QUALIFYING_MOVE,
+           "before birth")
+    return [move] if move else []
+
+
 def validate_student(data: Mapping[str, Any], *, where: str = "",
-                     owner_state: str | None = None) -> Student:
+                     owner_state: str | None = None, from_text: bool = False,
+                     require_move: bool = True) -> Student:
     """Validate one nested student; raise InvalidStudent listing every bad field.
 
     With `owner_state`, a record naming another owner is rejected and a record naming
-    none gets this one.
+    none gets this one. Every field must have its JSON type (text, number, true/false)
+    unless `from_text` (CSV: every value is text, converted by the field's kind). A
+    migrant child's record has a qualifying move: without one (and without a
+    `last_qualifying_move` date to stand for it) the record is rejected, unless not
+    `require_move` (a peer's snapshot released for a purpose that leaves the moves out).
     """
     if not isinstance(data, Mapping):
         raise InvalidStudent(where, [("(record)", f"not an object ({type(data).__name__})")])
     errors: list[tuple[str, str]] = []
-    out = check_row(data, "students", errors, skip=_CHILD_SET)
+    out = check_row(data, "students", errors, skip=_CHILD_SET, from_text=from_text)
     if owner_state is not None:
         given = out.get("owner_state")
         if given is not None and given != owner_state:
@@ -104,17 +127,19 @@ def validate_student(data: Mapping[str, Any], *, where: str = "",
     moves = []
     for i, raw in enumerate(_children(data, "qualifying_moves", errors)):
         p = f"qualifying_moves[{i}]."
-        move = check_row(raw, "qualifying_moves", errors, p)
+        move = check_row(raw, "qualifying_moves", errors, p, from_text=from_text)
         _order(errors, birth, move.get("qualifying_arrival_date"), p + "qualifying_arrival_date",
                "before birth")
         _before(errors, move, "qualifying_arrival_date", "eligibility_expiration_date", p,
                 "before the qualifying arrival date")
         moves.append(move)
+    fallback = _last_move(data, birth, errors, from_text)  # checked even when not needed
+    moves = moves or fallback
     enrollments = []
     seen: set[str] = set()
     for i, raw in enumerate(_children(data, "enrollments", errors)):
         p = f"enrollments[{i}]."
-        enr = check_row(raw, "enrollments", errors, p, _COURSES_SET)
+        enr = check_row(raw, "enrollments", errors, p, _COURSES_SET, from_text)
         if enr.get("enrollment_id") in seen:
             errors.append((p + "enrollment_id", f"duplicate ({enr['enrollment_id']})"))
         seen.add(enr.get("enrollment_id", ""))
@@ -125,7 +150,7 @@ def validate_student(data: Mapping[str, Any], *, where: str = "",
         courses = []
         for j, raw_c in enumerate(_children(raw, "courses", errors)):
             pc = f"{p}courses[{j}]."
-            course = check_row(raw_c, "courses", errors, pc)
+            course = check_row(raw_c, "courses", errors, pc, from_text=from_text)
             _before(errors, course, "begin_academic_year", "end_academic_year", pc,
                     "before the begin year")
             granted, attempted = course.get("credits_granted"), course.get("credits_attempted")
@@ -135,8 +160,14 @@ def validate_student(data: Mapping[str, Any], *, where: str = "",
             courses.append(course)
         enr["courses"] = courses
         enrollments.append(enr)
-    assessments = [check_row(raw, "assessments", errors, f"assessments[{i}].")
+    assessments = [check_row(raw, "assessments", errors, f"assessments[{i}].",
+                             from_text=from_text)
                    for i, raw in enumerate(_children(data, "assessments", errors))]
+    if require_move and not moves and not any(f in ("qualifying_moves", LAST_QUALIFYING_MOVE)
+                                              for f, _ in errors):
+        errors.append(("qualifying_moves", "required: a migrant child's record has at least "
+                       "one qualifying move with its qualifying_arrival_date (or give "
+                       f"{LAST_QUALIFYING_MOVE})"))
     if errors:
         raise InvalidStudent(where, errors)
     out.update(qualifying_moves=moves, enrollments=enrollments, assessments=assessments)

@@ -177,11 +177,12 @@ def assemble_csv_folder(tables: dict[str, Path], batch: ImportBatch,
 
 def check_students(raws: list[dict[str, Any]], owner: str,
                    keys_fn: KeysFn | None) -> list[Checked]:
-    """Validate and prepare assembled students, in order."""
+    """Validate and prepare assembled students, in order (CSV cells are text: each is
+    converted by its field's kind)."""
     out: list[Checked] = []
     for raw in raws:
         try:
-            student = validate_student(raw, owner_state=owner)
+            student = validate_student(raw, owner_state=owner, from_text=True)
         except InvalidStudent as exc:
             out.append((None, exc.errors))
             continue

@@ -224,11 +224,20 @@ class _Gen:
             "female_parent_first_name": mother[0], "female_parent_last_name": mother[1],
             "parent1_phone": f"{rng.randrange(200, 999)}{rng.randrange(10**7):07d}",
         }
-        student["qualifying_moves"] = [self.move_for(m, birth) for m in moves
-                                       if m["qualifying_arrival_date"] > birth]
+        student["qualifying_moves"] = self.moves_of(moves, birth)
         student["enrollments"] = self.enrollments(birth)
         student["assessments"] = self.assessments(birth)
         return student
+
+    def moves_of(self, moves: list[dict[str, Any]], birth: date) -> list[dict[str, Any]]:
+        """The family's `moves` (latest first) made in the life of a child born on `birth`:
+        always at least one, since a child without a qualifying move is not a migrant
+        child (the import rejects such a record). Every child is born by the earliest
+        possible latest move; one born later would still arrive with the latest move."""
+        kept = [m for m in moves if m["qualifying_arrival_date"] >= birth]
+        if not kept:
+            kept = [{**moves[0], "qualifying_arrival_date": birth}]
+        return [self.move_for(m, birth) for m in kept]
 
     def move_for(self, move: dict[str, Any], birth: date) -> dict[str, Any]:
         qad: date = move["qualifying_arrival_date"]
@@ -393,8 +402,7 @@ def derive_overlap(source: list[dict[str, Any]], state: str, share: float,
         rec["owner_state"] = gen.state
         _perturb(gen.rng, rec)
         birth = date.fromisoformat(src["birth_date"])
-        rec["qualifying_moves"] = [gen.move_for(m, birth) for m in gen.moves()
-                                   if m["qualifying_arrival_date"] > birth]
+        rec["qualifying_moves"] = gen.moves_of(gen.moves(), birth)
         rec["enrollments"] = gen.enrollments(birth)
         rec["assessments"] = gen.assessments(birth)
         out.append((rec, src["state_student_id"]))

@@ -57,3 +57,19 @@ async def test_signature_handle_and_record_are_checked(monkeypatch: pytest.Monke
     assert any("did not ask for" in r for r in reasons)
     assert any("birth_date" in r for r in reasons)
     assert len(result["snapshots"]) == 1 and result["snapshots"][0]["signature_verified"]
+
+
+async def test_a_snapshot_with_a_mistyped_field_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the same typed validator as the JSON Lines import: a number where the record has text
+    # is not quietly turned into text; the qualifying moves may be left out, since a snapshot
+    # released for some purposes (credit_accrual) carries no moves
+    result = await _fetch(monkeypatch, _snap("CA", CA_KEY, first_name=123),
+                          _snap("CA", CA_KEY, multiple_birth="yes"),
+                          _snap("CA", CA_KEY, qualifying_moves=[]))
+    reasons = [r["reason"] for r in result["rejected"]]
+    assert len(reasons) == 2
+    assert "first_name: expected text, got a number" in reasons[0]
+    assert "multiple_birth: expected true or false, got text" in reasons[1]
+    [kept] = result["snapshots"]
+    assert kept["record"]["qualifying_moves"] == []

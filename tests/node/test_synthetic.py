@@ -84,3 +84,15 @@ def test_derive_overlap(tx: list[dict[str, Any]]) -> None:
                                       "day/month", "nickname or typo")), diffs
     with pytest.raises(ValueError, match="share"):
         derive_overlap(tx, "CA", 1.5, seed=1)
+
+
+def test_every_child_has_a_qualifying_move() -> None:
+    # CA seed 3: child 396 is born on the day of the family's latest move (it used to get
+    # no move at all, a record the import rejects as not a migrant child's)
+    ca = generate_students("CA", 400, seed=3)
+    assert ca[396]["birth_date"] == ca[396]["qualifying_moves"][0]["qualifying_arrival_date"]
+    for s in ca:
+        assert s["qualifying_moves"], s["state_student_id"]
+        validate_student(s, owner_state="CA")
+    for rec, _src in derive_overlap(generate_students("TX", 5000, seed=3), "AZ", 0.3, 3):
+        assert rec["qualifying_moves"], rec["state_student_id"]
