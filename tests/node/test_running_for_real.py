@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from node.cli import cli
-from node.demo import free_port
+from node.ops.demo import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRIB = ROOT / "contrib"
@@ -183,7 +183,8 @@ def test_the_containerfile_bakes_in_no_secrets_and_copies_only_the_package() -> 
     # every package pyproject installs is copied (so the install in the image works)
     from tomllib import loads
 
-    packages = loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    packages = (loads((ROOT / "pyproject.toml").read_text())
+                ["tool"]["setuptools"]["packages"]["find"]["include"])
     assert {p.split(".")[0] for p in packages} <= set(sources)
     for source in sources:
         assert (ROOT / source).exists(), source
