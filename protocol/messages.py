@@ -31,6 +31,20 @@ PURPOSES: tuple[str, ...] = (
     "data_quality",
 )
 ROLES: tuple[str, ...] = ("staff", "data_admin", "auditor", "operator")
+#: purposes a `find` may carry: a move notice is sent, never searched with
+SEARCH_PURPOSES: tuple[str, ...] = tuple(p for p in PURPOSES if p != "move_notice")
+#: purposes only a data administrator may search with
+ADMIN_SEARCH_PURPOSES: tuple[str, ...] = ("data_quality",)
+
+
+def search_refusal(purpose: str, role: str) -> str | None:
+    """Why a user of `role` may not search with `purpose`, or None when they may
+    (DESIGN.md "Messages": purpose of use). Both the requester and the holder ask."""
+    if purpose not in SEARCH_PURPOSES:
+        return f"purpose {purpose!r} is not a purpose a search may have"
+    if purpose in ADMIN_SEARCH_PURPOSES and role != "data_admin":
+        return f"only a data administrator may search for {purpose}"
+    return None
 SEXES: tuple[str, ...] = ("F", "M", "X")
 OUTCOMES: tuple[str, ...] = ("match", "near_match")
 LINK_ACTIONS: tuple[str, ...] = ("assert", "revoke")
@@ -368,7 +382,27 @@ def purpose_of(msg: Message) -> str | None:
 
 
 __all__ = [
-    "MESSAGE_TYPES", "PURPOSES", "REPLY_TYPES", "ROLES", "Candidate", "Demographics", "Error",
-    "Fetch", "FetchReply", "Find", "FindCriteria", "FindReply", "Link", "Message",
-    "MoveNotice", "Receipt", "Requester", "from_body", "purpose_of", "to_body",
+    "ADMIN_SEARCH_PURPOSES",
+    "MESSAGE_TYPES",
+    "PURPOSES",
+    "REPLY_TYPES",
+    "ROLES",
+    "SEARCH_PURPOSES",
+    "Candidate",
+    "Demographics",
+    "Error",
+    "Fetch",
+    "FetchReply",
+    "Find",
+    "FindCriteria",
+    "FindReply",
+    "Link",
+    "Message",
+    "MoveNotice",
+    "Receipt",
+    "Requester",
+    "from_body",
+    "purpose_of",
+    "search_refusal",
+    "to_body",
 ]

@@ -61,6 +61,7 @@ TOP_MODULES = {
     "node.clock": "base",
     "node.appkeys": "base",
     "node.remote": "base",
+    "node.request_values": "base",
     "node.services": "services",
     "node.jobs": "services",
     "node.app": "app",

@@ -20,15 +20,13 @@ from aiohttp import web
 from node.appkeys import LOG
 from node.audit.export_files import verify_folder
 from node.errors import BadRequest
+from node.request_values import query_int
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _int(request: web.Request, name: str) -> int:
-    raw = request.query.get(name, "")
-    if not raw.isdigit():
-        raise BadRequest(f"query parameter {name!r} must be a whole number")
-    return int(raw)
+    return query_int(request.query.get(name, ""), name, maximum=2**62)
 
 
 async def checkpoint(request: web.Request) -> web.Response:

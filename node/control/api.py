@@ -21,8 +21,14 @@ from aiohttp.typedefs import Handler
 
 from config.schema import NodeConfig
 from node.appkeys import SERVICES, TOKEN
+from node.control.request_schema import Field, read_body
 from node.errors import BadRequest, NodeError, NotFound
-from node.federation.federated_find import PERSON_FIELDS, build_criteria, federated_find
+from node.federation.federated_find import (
+    DATE_RE,
+    PERSON_FIELDS,
+    build_criteria,
+    federated_find,
+)
 from node.federation.outbox import queue_message
 from node.federation.peer_client import active_peers, request
 from node.services import Services
@@ -30,12 +36,15 @@ from node.store import federation_tables as fed
 from node.store.record_reads import read_student
 from protocol.errors import ProtocolError
 from protocol.messages import (
+    PURPOSES,
     ROLES,
+    SEARCH_PURPOSES,
     Fetch,
     FetchReply,
     FindCriteria,
     MoveNotice,
     Requester,
+    search_refusal,
 )
 
 
@@ -79,6 +88,24 @@ async def control_auth(request: web.Request, handler: Handler) -> web.StreamResp
     return await handler(request)
 
 
+#: who acts through the CLI (as a peer's log records it)
+REQUESTER_FIELDS = {"user_id": Field(str, max_len=100), "role": Field(str, choices=ROLES),
+                    "school": Field(str, max_len=200)}
+FIND_FIELDS = {
+    **{name: Field(str, max_len=100) for name in PERSON_FIELDS},
+    "parent_names": Field(list), "ids": Field(dict, max_len=64),
+    "purpose": Field(str, choices=SEARCH_PURPOSES),
+    "timeout": Field(float, minimum=0.1, maximum=120), **REQUESTER_FIELDS,
+}
+FETCH_FIELDS = {"state": Field(str, required=True, max_len=2),
+                "handles": Field(list, required=True, max_len=128),
+                "purpose": Field(str, choices=PURPOSES), **REQUESTER_FIELDS}
+MOVE_FIELDS = {"to": Field(str, required=True, max_len=2),
+               "student": Field(str, required=True, max_len=64),
+               "contact": Field(str, max_len=300), "expected": Field(str, max_len=10),
+               "comment": Field(str, max_len=1000), **REQUESTER_FIELDS}
+
+
 def requester_of(data: dict[str, Any], cfg: NodeConfig) -> Requester:
     role = str(data.get("role") or "data_admin")
     if role not in ROLES:
@@ -97,13 +124,16 @@ def criteria_of(data: dict[str, Any]) -> FindCriteria:
 
 async def local_find(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
-    data = await request.json()
+    data = await read_body(request, FIND_FIELDS)
     criteria = criteria_of(data)
     purpose = str(data.get("purpose") or "enrollment")
+    requester = requester_of(data, services.cfg)
+    refusal = search_refusal(purpose, requester.role)
+    if refusal is not None:
+        raise BadRequest(f"purpose: {refusal}")
     targets = active_peers(services)  # raises (503) before the stream starts
     resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-    await resp.prepare(request)
-    requester = requester_of(data, services.cfg)
+    await resp.prepare(request)  # everything above is checked: nothing raises after this
     async for event in federated_find(services, criteria, requester=requester,
                                       purpose=purpose, peers=targets,
                                       timeout=data.get("timeout")):
@@ -116,8 +146,8 @@ async def local_find(request: web.Request) -> web.StreamResponse:
 
 async def local_fetch(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    data = await request.json()
-    state, handles = str(data.get("state", "")), [str(h) for h in data.get("handles", [])]
+    data = await read_body(request, FETCH_FIELDS)
+    state, handles = data["state"].upper(), list(data["handles"])
     purpose = str(data.get("purpose") or "enrollment")
     fetch = Fetch(tuple(handles), requester_of(data, services.cfg), purpose)
     reply = await request_fetch(services, state, fetch)
@@ -180,16 +210,19 @@ def build_move_notice(record: dict[str, Any], *, sent_by: Requester, destination
 
 async def local_notify_move(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    data = await request.json()
-    to = str(data.get("to", "")).upper()
+    data = await read_body(request, MOVE_FIELDS)
+    to = data["to"].upper()
     if services.directory.current().entry(to) is None:
         raise NotFound(f"{to!r} is not a node in the directory")
-    sid = str(data.get("student", ""))
+    sid = data["student"]
+    expected = data.get("expected")
+    if expected is not None and not DATE_RE.fullmatch(expected):
+        raise BadRequest(f"expected: must be a date like 2026-12-01 (got {expected!r})")
     record = await services.store.run(read_student, sid)
     notice = build_move_notice(
         record, sent_by=requester_of(data, services.cfg), destination=to,
         contact=str(data.get("contact") or services.cfg.node.name or services.node_id),
-        expected=data.get("expected"), comment=data.get("comment"))
+        expected=expected, comment=data.get("comment"))
     item = await services.store.run(
         lambda db: queue_message(db, peer=to, message=notice, purpose="move_notice",
                                  summary={"student": sid, "to": to}))
@@ -206,6 +239,7 @@ def _jobs_key() -> web.AppKey[Any]:
 
 async def local_run_job(request: web.Request) -> web.Response:
     """Run a scheduled job now (directory refresh, outbox, checkpoint …)."""
+    await read_body(request, {})
     jobs = request.app[_jobs_key()]
     name = request.match_info["name"]
     if name not in jobs.funcs:

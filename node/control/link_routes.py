@@ -22,13 +22,15 @@ from aiohttp import web
 
 from node import clock
 from node.appkeys import SERVICES
+from node.control.request_schema import Field, read_body
 from node.errors import BadRequest, Forbidden, NodeError
 from node.federation import links
 from node.federation.answers import Answer
+from node.request_values import path_id
 from node.services import Services
 from protocol.envelope import OpenedEnvelope
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.messages import Fetch, FindCriteria, Link, Receipt, Requester
+from protocol.messages import PURPOSES, ROLES, Fetch, FindCriteria, Link, Receipt, Requester
 
 _STATUS_CODES = {403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND}
 
@@ -194,17 +196,18 @@ async def fetch_linked(app: web.Application, link_id: int, requester: Requester,
 # ---- control routes ---------------------------------------------------------------------
 
 def _int(request: web.Request, key: str) -> int:
-    try:
-        return int(request.match_info[key])
-    except ValueError as exc:
-        raise BadRequest(f"{key} must be a number, not {request.match_info[key]!r}") from exc
+    return path_id(request.match_info[key])
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    data = await request.json() if request.can_read_body else {}
-    if not isinstance(data, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return data
+#: the acting data administrator and their password (the two-person rule)
+ADMIN_FIELDS = {"admin": Field(str, required=True, max_len=100),
+                "password": Field(str, required=True, max_len=1024)}
+CONFIRM_FIELDS = {**ADMIN_FIELDS, "local_record": Field(str, max_len=64),
+                  "comment": Field(str, max_len=1000)}
+REASON_FIELDS = {**ADMIN_FIELDS, "reason": Field(str, max_len=1000)}
+FETCH_LINKED_FIELDS = {"purpose": Field(str, choices=PURPOSES),
+                       "user_id": Field(str, max_len=100), "role": Field(str, choices=ROLES),
+                       "school": Field(str, max_len=200)}
 
 
 async def _acting_admin(request: web.Request, data: dict[str, Any]) -> str:
@@ -249,14 +252,14 @@ async def r_worklist_item(request: web.Request) -> web.Response:
 
 
 async def r_confirm(request: web.Request) -> web.Response:
-    data = await _body(request)
+    data = await read_body(request, CONFIRM_FIELDS)
     return web.json_response(await confirm_item(
         request.app, _int(request, "id"), await _acting_admin(request, data),
         local_record=data.get("local_record") or None, comment=data.get("comment") or None))
 
 
 async def r_reject_item(request: web.Request) -> web.Response:
-    data = await _body(request)
+    data = await read_body(request, REASON_FIELDS)
     return web.json_response(await reject_item(request.app, _int(request, "id"),
                                                await _acting_admin(request, data),
                                                str(data.get("reason") or "")))
@@ -271,8 +274,8 @@ async def r_link(request: web.Request) -> web.Response:
 
 
 async def r_link_action(request: web.Request) -> web.Response:
-    data = await _body(request)
     action, link_id = request.match_info["action"], _int(request, "id")
+    data = await read_body(request, REASON_FIELDS)
     if action not in ("validate", "reject", "revoke"):
         raise BadRequest(f"unknown link action {action!r} (validate, reject, revoke)")
     admin, reason = await _acting_admin(request, data), str(data.get("reason") or "")
@@ -288,7 +291,7 @@ async def r_link_action(request: web.Request) -> web.Response:
 async def r_fetch_linked(request: web.Request) -> web.Response:
     from node.control.api import requester_of
 
-    data = await _body(request)
+    data = await read_body(request, FETCH_LINKED_FIELDS)
     requester = requester_of(data, request.app[SERVICES].cfg)
     return web.json_response(await fetch_linked(
         request.app, _int(request, "id"), requester, str(data.get("purpose") or "enrollment")))

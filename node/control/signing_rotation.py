@@ -127,6 +127,9 @@ def switch(cfg: NodeConfig) -> str:
 
 async def reload_handler(request: web.Request) -> web.Response:
     """`POST /local/v1/keys/reload`: use the key files as they are now on disk."""
+    from node.control.request_schema import read_body
+
+    await read_body(request, {})
     import asyncio
 
     from node.appkeys import KEYRING, SERVICES

@@ -34,6 +34,7 @@ from protocol.messages import (
     Message,
     MoveNotice,
     Receipt,
+    search_refusal,
 )
 from protocol.record_snapshot import RecordSnapshot
 
@@ -110,6 +111,9 @@ async def refresh_term_frequencies(services: Services) -> int:
 def _find(db: Any, peer: str, find: Find, limit: int, tf: TermFrequencies | None) -> Answer:
     if find.requester.role not in RECORD_ROLES:
         raise _forbid(f"role {find.requester.role} may not search for students")
+    refusal = search_refusal(find.purpose, find.requester.role)
+    if refusal is not None:
+        raise _forbid(refusal)
     query = query_of(find)
     rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
     hits = score_candidates(query, rows, limit=min(limit, find.max_candidates), tf=tf)

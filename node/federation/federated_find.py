@@ -17,13 +17,21 @@ import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from node.errors import BadRequest
+from node.errors import BadRequest, Forbidden
 from node.federation.answers import CANDIDATE_POOL, demographics_of, query_of
 from node.federation.peer_client import FindSummary, PeerAnswer, find_all
 from node.matching.index import TermFrequencies, blocking_keys, score_candidates
 from node.services import Services
 from node.store.record_reads import candidates as store_candidates
-from protocol.messages import SEXES, Demographics, Find, FindCriteria, FindReply, Requester
+from protocol.messages import (
+    SEXES,
+    Demographics,
+    Find,
+    FindCriteria,
+    FindReply,
+    Requester,
+    search_refusal,
+)
 
 DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 #: the criteria fields a search may carry, as `Demographics` names them
@@ -90,6 +98,9 @@ async def federated_find(services: Services, criteria: FindCriteria, *,
     """Yield `{"type": "answer", **answer_line}` as each state answers (our own students
     first, `"local": true`, when `include_local`), then
     `{"type": "summary", "answered": [...], "timed_out": [...], "failed": {...}}`."""
+    refusal = search_refusal(purpose, requester.role)
+    if refusal is not None:  # never sign and send a find the holders must refuse
+        raise Forbidden(refusal)
     if include_local:
         find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
         local = await services.store.run(local_candidates, find, services.term_frequencies)

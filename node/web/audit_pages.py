@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,11 @@ def checkpoints(path: Path, limit: int = 20) -> list[dict[str, Any]]:
             for r in rows]
 
 
+_SMALL_INT = re.compile(r"[0-9]{1,8}")
+
+
 def _int(value: str, default: int = 0) -> int:
-    return int(value) if value.isdigit() and len(value) < 9 else default
+    return int(value) if _SMALL_INT.fullmatch(value) else default
 
 
 @requires(AUDITOR)

@@ -12,6 +12,7 @@ notice's delivery state (delivered with receipt, or waiting with attempts and la
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -142,7 +143,7 @@ async def outbox(request: web.Request) -> web.StreamResponse:
                      ids, request.app[SERVICES].node_id, what="move_notice")
     sent = request.query.get("sent", "")
     return render(request, "moves_outbox.html",
-                  {"rows": rows, "sent": int(sent) if sent.isdigit() else None},
+                  {"rows": rows, "sent": int(sent) if re.fullmatch(r"[0-9]{1,8}", sent) else None},
                   title="Move notices sent")
 
 

@@ -29,14 +29,14 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from node.appkeys import CONFIG, SERVICES
-from node.errors import BadRequest, NodeError
+from node.errors import BadRequest, Forbidden, NodeError
 from node.federation.federated_find import build_criteria, federated_find
 from node.federation.peer_client import active_peers
 from node.services import Services
 from node.store import accounts
 from node.web.local_pages import PURPOSE_LABELS, RECORD_ROLES
 from node.web.site import add_nav, current_session, render, requires, run_db
-from protocol.messages import PURPOSES, SEXES, FindCriteria, Requester
+from protocol.messages import SEXES, FindCriteria, Requester, search_refusal
 
 NAME_FIELDS = ("first_name", "middle_name", "last_name_1", "last_name_2")
 PLACE_FIELDS = ("birth_city", "birth_state", "birth_country")
@@ -66,14 +66,21 @@ def requester_for(request: web.Request) -> Requester:
                      (cfg.node.name or cfg.node.id)[:200])
 
 
-def check_purpose(value: str) -> str:
-    if value not in PURPOSES:
-        raise BadRequest("Choose the purpose of use." if not value
-                         else f"Unknown purpose of use {value!r}.")
+def check_purpose(value: str, role: str) -> str:
+    if not value:
+        raise BadRequest("Choose the purpose of use.")
+    refusal = search_refusal(value, role)
+    if refusal is not None:
+        raise Forbidden(refusal[0].upper() + refusal[1:] + ".")
     return value
 
 
-def parse_search(form: Any) -> tuple[FindCriteria, str, dict[str, str]]:
+def search_purposes(role: str) -> dict[str, str]:
+    """The purposes this role may search with, as the form offers them."""
+    return {p: label for p, label in PURPOSE_LABELS.items() if search_refusal(p, role) is None}
+
+
+def parse_search(form: Any, role: str) -> tuple[FindCriteria, str, dict[str, str]]:
     """(criteria, purpose, the cleaned form) from the search form; BadRequest names the field."""
     clean = {k: str(form.get(k, "")).strip()[:100] for k in FORM_FIELDS}
     person = {k: clean[k] for k in (*NAME_FIELDS, "birth_date", "sex", *PLACE_FIELDS)}
@@ -84,7 +91,7 @@ def parse_search(form: Any) -> tuple[FindCriteria, str, dict[str, str]]:
             parents.append(f"{role}: {name}")
     ids = [("state_student_id", clean["student_id"])] if clean["student_id"] else []
     criteria = build_criteria(person, parents=parents, ids=ids)
-    return criteria, check_purpose(clean["purpose"]), clean
+    return criteria, check_purpose(clean["purpose"], role), clean
 
 
 def _ndjson(obj: dict[str, Any]) -> bytes:
@@ -106,7 +113,8 @@ def _search_form(request: web.Request, form: Any, error: str = "",
                  status: int = 200) -> web.Response:
     values = {k: str(form.get(k, ""))[:100] for k in FORM_FIELDS}
     return render(request, "search.html",
-                  {"form": values, "purposes": PURPOSE_LABELS, "sexes": SEXES, "error": error,
+                  {"form": values, "purposes": search_purposes(requester_for(request).role),
+                   "sexes": SEXES, "error": error,
                    "levels_json": json.dumps(AGREEMENT_LEVELS),
                    "fields_json": json.dumps(AGREEMENT_FIELDS)},
                   status=status, title="Search all states")
@@ -164,7 +172,7 @@ async def search_results(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     as_page = "text/html" in request.headers.get("Accept", "")  # a plain form post
     try:
-        criteria, purpose, _clean = parse_search(form)
+        criteria, purpose, _clean = parse_search(form, requester_for(request).role)
         peers = active_peers(services)
     except NodeError as exc:
         if as_page:

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from node.control import link_routes
 from node.errors import BadRequest, NodeError
+from node.request_values import path_id
 from node.web.site import add_nav, current_session, render, requires, run_db
 
 ADMIN = "data_admin"
@@ -85,10 +86,7 @@ def _admin(request: web.Request) -> str:
 
 
 def _id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise BadRequest(f"{raw[:20]!r} is not a number")
-    return int(raw)
+    return path_id(request.match_info["id"])
 
 
 async def _record_views(request: web.Request, items: list[dict[str, Any]]) -> None:

@@ -91,13 +91,13 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     tx_doc, _ = verify_peer_key_document(own_key_document(tx, tx_keys, now), entry["TX"],
                                          now_ms=int(now * 1000))
 
-    def seal() -> bytes:
+    def seal(message: Any = FIND, purpose: str = "enrollment") -> bytes:
         now_ms = int(time.time() * 1000)
         key = tx_doc.current_key(now_ms)
         return seal_envelope(signing_key=ca_keys.signing, sender="CA", recipient="TX",
                              recipient_key=key.public, recipient_key_id=key.key_id,
-                             message=FIND, now_ms=now_ms, ttl_ms=60_000,
-                             purpose="enrollment").wire
+                             message=message, now_ms=now_ms, ttl_ms=60_000,
+                             purpose=purpose).wire
 
     yield Node(loop, client, tx.storage.database, seal)
     loop.run_until_complete(client.close())
@@ -180,3 +180,24 @@ def test_replayed_and_oversized(node: Node) -> None:
     assert node.post(wire)[0] == 409
     status, _ = node.post(b"\x00" * (2 * 1024 * 1024))
     assert status == 413
+
+
+@pytest.mark.parametrize(("purpose", "role", "allowed"), [
+    ("enrollment", "staff", True), ("credit_accrual", "staff", True),
+    ("data_quality", "data_admin", True),
+    ("move_notice", "staff", False), ("move_notice", "data_admin", False),
+    ("data_quality", "staff", False),
+])
+def test_the_holder_answers_finds_only_for_purposes_that_may_search(
+        node: Node, purpose: str, role: str, allowed: bool) -> None:
+    """Issue 12 item 8: every purpose but move_notice may search, data_quality only for
+    data administrators; a refused find gets a signed error reply and nothing else."""
+    find = Find(FIND.criteria, Requester("u1", role, "Lincoln"), purpose)
+    before = node.state()
+    status, body = node.post(node.seal(find, purpose))
+    assert status == (200 if allowed else 403), body
+    kind = msgpack.unpackb(body)["type"]
+    assert kind == ("find_reply" if allowed else "error")
+    if not allowed:
+        after = node.state()
+        assert after.get("record_handles") == before.get("record_handles")

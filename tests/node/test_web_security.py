@@ -379,3 +379,17 @@ async def test_data_quality_page(web: Web) -> None:
     assert "&lt;b&gt;batch.csv" in html and "/drop/" not in html
     assert "Rejected rows of run 7" in html
     assert "not a date: &lt;script&gt;" in html and "<script>" not in html
+
+
+@pytest.mark.parametrize("raw", ["99999999999999999999999", "%C2%B2", "-1", "0x10", "1.0"])
+async def test_ids_in_urls_are_parsed_strictly(web: Web, raw: str) -> None:
+    """Issue 12 item 4: a row id that is not 1-18 ASCII digits is a page that does not
+    exist (404, in the site's layout), never a 500."""
+    client = await web.login("dana")
+    page = await (await client.get("/worklist")).text()
+    token = token_of(page)
+    get = await client.get(f"/worklist/{raw}", allow_redirects=False)
+    assert get.status == 404, await get.text()
+    for path in (f"/worklist/{raw}/confirm", f"/links/{raw}/validate"):
+        resp = await client.post(path, data={"csrf_token": token}, allow_redirects=False)
+        assert resp.status == 404, (path, resp.status, await resp.text())

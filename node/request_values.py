@@ -1,0 +1,33 @@
+"""Strict parsing of the numbers people and programs put in URLs and query strings.
+
+A row id in a path (`/worklist/{id}`, `/links/{id}/…`) is ASCII digits only and fits
+SQLite's 64-bit integer: `"²".isdigit()` is true and `int("99999999999999999999999")`
+overflows SQLite, and both used to answer 500. Anything else in a path is a page that
+does not exist (404); a bad query parameter is a bad request (400) naming it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from node.errors import BadRequest, NotFound
+
+#: at most 18 digits: always below SQLite's largest integer (2**63 - 1)
+_ROW_ID = re.compile(r"[0-9]{1,18}")
+
+
+def path_id(raw: str, what: str = "item") -> int:
+    """A row id from a URL path; NotFound (404) unless it is 1–18 ASCII digits."""
+    if not _ROW_ID.fullmatch(raw):
+        raise NotFound(f"there is no {what} {raw[:20]!r}")
+    return int(raw)
+
+
+def query_int(raw: str, name: str, *, default: int | None = None, maximum: int = 10**9) -> int:
+    """A whole number from a query string; BadRequest (400) naming the parameter, or
+    `default` when it is empty and a default is given."""
+    if raw == "" and default is not None:
+        return default
+    if not _ROW_ID.fullmatch(raw) or int(raw) > maximum:
+        raise BadRequest(f"query parameter {name!r} must be a whole number up to {maximum}")
+    return int(raw)
