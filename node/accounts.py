@@ -7,9 +7,14 @@ MSIX.md §1.3 "disable vs deactivate"; FERPA §99.32 / IDEA §300.614 record of 
 - roles are `staff`, `data_admin`, `auditor`, `operator`;
 - *disable* is temporary (enable undoes it), *deactivate* is permanent and keeps the
   row, so the name can never be reused and history still names the user;
-- passwords have at least 12 characters; hashing happens in `crypto.passwords`
-  (callers pass the PHC string; the web layer hashes off the event loop);
-- throttling counts failures per username and per client address, persisted;
+- passwords have at least 12 characters and are not on the shipped list of commonly used
+  or compromised passwords (node/store/data/common-passwords.txt.gz, NIST SP 800-63B-4
+  §3.1.1.2), nor contain the username or the service's name; hashing happens in
+  `crypto.passwords` (callers pass the PHC string; the web layer hashes off the event loop);
+- throttling, persisted, never locks out an account's correct password because of other
+  accounts' failures: it locks an (account, address) pair, only slows an address down,
+  and after many failures across addresses refuses an account only from addresses it
+  has never signed in from (see "login throttling" below);
 - a session token is 32 random bytes shown once to the browser; only its SHA-256 is
   stored; sessions end after an idle timeout and after an absolute lifetime;
 - `record_view` writes one `student_views` row per student shown to a user.
@@ -20,11 +25,15 @@ writer thread (`await store.run(fn, ...)`) or from the CLI.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
+import importlib.resources
 import re
 import secrets
 import time
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,16 +136,85 @@ def check_role(role: str) -> str:
     return role
 
 
+#: words tied to this service that no password may contain (NIST SP 800-63B-4 §3.1.1.2
+#: "context-specific words"), compared letters and digits only: "State-Node" counts
+CONTEXT_WORDS = ("statenode", "msix")
+#: words of the service's world that a password may not be, give or take digits and
+#: symbols around them ("Migrant2024!" is refused, "migrant worker rights 1962" is not)
+CONTEXT_CORES = frozenset({"statenode", "msix", "migrant", "migrants", "student", "students",
+                           "school", "schools", "education", "teacher", "mep"})
+COMMON_PASSWORDS_MESSAGE = ("this password is on a list of commonly used or compromised "
+                            "passwords; choose another")
+_MIN_STRIPPED = 5  # a form shorter than this after stripping digits/symbols is not looked up
+_NOT_LETTER = re.compile(r"[\W\d_]")  # a digit, symbol, space or underscore
+_LEADING = re.compile(r"^[\W\d_]+")
+_ENDS = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped blocklist (lower case), read once on first use (30,000 entries)."""
+    resource = (importlib.resources.files("node") / "store" / "data"
+                / "common-passwords.txt.gz")
+    with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
+        return frozenset(line.strip() for line in text if line.strip())
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _blocklist_forms(password: str) -> Iterator[str]:
+    """The forms of a password looked up in the blocklist: case-folded, with and without
+    spaces, then with trailing digits and symbols stripped one at a time and finally the
+    leading ones too (`Password1234!` → `password1234`, `password123`, …, `password`)."""
+    folded = _fold(password)
+    for form in dict.fromkeys((folded, re.sub(r"\s+", "", folded))):
+        yield form
+        while form and _NOT_LETTER.match(form[-1]):
+            form = form[:-1]
+            if len(form) >= _MIN_STRIPPED:
+                yield form
+        core = _LEADING.sub("", form)
+        if core != form and len(core) >= _MIN_STRIPPED:
+            yield core
+
+
+def is_common_password(password: str) -> bool:
+    """True if the password, give or take case, spaces and digits or symbols at its ends,
+    is on the shipped list of commonly used or compromised passwords."""
+    listed = common_passwords()
+    return any(form in listed for form in _blocklist_forms(password))
+
+
 def check_password(password: str, username: str = "") -> None:
-    """Raise BadRequest unless the password is acceptable (never echoes it)."""
+    """Raise BadRequest unless the password is acceptable (never echoes it).
+
+    Refused: too short or too long; containing the username (also without its dots and
+    dashes, or a part of it of four letters or more: `maria.lopez` → `Lopez1999!`);
+    containing the service's name; a word of the service's world with only digits and
+    symbols around it; the same few characters; anything on the shipped blocklist
+    (`is_common_password`). Each message says why, for the person choosing it."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadRequest(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise BadRequest(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
-    if username and username.lower() in password.lower():
-        raise BadRequest("the password must not contain the username")
+    folded = _fold(password)
+    alnum = re.sub(r"[\W_]+", "", folded)
+    if username:
+        name = _fold(username)
+        parts = [p for p in re.split(r"[._@-]+", name) if len(p) >= 4]
+        if (name in folded or re.sub(r"[\W_]+", "", name) in alnum
+                or any(part in alnum for part in parts)):
+            raise BadRequest("the password must not contain the username")
+    if any(word in alnum for word in CONTEXT_WORDS) or _ENDS.sub("", folded) in CONTEXT_CORES:
+        raise BadRequest("the password must not contain the name of this service (statenode, "
+                         "MSIX) nor be a word tied to it (migrant, student, school, …) with "
+                         "digits or symbols added")
     if len(set(password)) < 4:
         raise BadRequest("the password must not repeat the same few characters")
+    if is_common_password(password):
+        raise BadRequest(COMMON_PASSWORDS_MESSAGE)
 
 
 def add_user(db: Database, username: str, role: str, password_hash: str,

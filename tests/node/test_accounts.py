@@ -78,6 +78,56 @@ def test_password_rule_accepts_good_password() -> None:
     accounts.check_password(PW, "maria")
 
 
+# ---- common and compromised passwords (issue 12 item 5) ----------------------------------
+
+@pytest.mark.parametrize("password", [
+    "password1234",       # the reported one: a listed password with digits after it
+    "Password1234!",      # case and a trailing symbol do not hide it
+    "PASSWORD 1234",
+    "1234password!!",     # nor digits and symbols before it
+    "qwertyuiop12",
+    "iloveyou2024",
+    "123456789012",       # `1234567890` is listed
+    "Dragon2024!!",
+    "letmein 12345",
+])
+def test_common_passwords_are_refused(password: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        accounts.check_password(password, "maria")
+    assert str(info.value) == ("this password is on a list of commonly used or compromised "
+                               "passwords; choose another")
+    assert password not in str(info.value)
+
+
+@pytest.mark.parametrize(("password", "username", "reason"), [
+    ("Lopez-1999-family", "maria.lopez", "username"),   # a part of the user name
+    ("MariaLopez2024!", "maria.lopez", "username"),     # the name without its dot
+    ("my statenode login", "ana", "name of this service"),
+    ("State-Node-2024!", "ana", "name of this service"),
+    ("Migrant2024!!", "ana", "word tied to it"),
+    ("msix password please", "ana", "name of this service"),
+])
+def test_context_words_are_refused(password: str, username: str, reason: str) -> None:
+    with pytest.raises(BadRequest, match=reason):
+        accounts.check_password(password, username)
+
+
+@pytest.mark.parametrize("password", [
+    PW, "another good passphrase", "migrant worker rights 1962", "8472-9931-0042",
+    "x7Gq-2k9PzL4",
+])
+def test_uncommon_passwords_pass(password: str) -> None:
+    accounts.check_password(password, "maria.lopez")
+
+
+def test_the_blocklist_ships_with_the_package_and_loads_once() -> None:
+    listed = accounts.common_passwords()
+    assert listed is accounts.common_passwords(), "read once, then kept"
+    assert isinstance(listed, frozenset) and len(listed) >= 30_000
+    assert {"password", "123456", "qwerty", "letmein", "trustno1"} <= listed
+    assert all(word == word.lower() for word in listed)
+
+
 def test_disable_enable_deactivate(db: Database, phc: str) -> None:
     user = accounts.add_user(db, "maria", "staff", phc)
     accounts.create_session(db, user, now=1.0)
@@ -229,6 +279,16 @@ def test_cli_users(node_dir: Path, tmp_path: Path) -> None:
     bad = run("users", "add", "-c", config, "ana", "--role", "staff", "--password-file",
               str(short))
     assert bad.exit_code == 1 and f"{short}: the password must have at least 12" in bad.output
+    common = tmp_path / "common"
+    common.write_text("password1234\n")
+    weak = run("users", "add", "-c", config, "ana", "--role", "staff", "--password-file",
+               str(common))
+    assert weak.exit_code == 1
+    assert "on a list of commonly used or compromised passwords" in weak.output
+    assert "password1234" not in weak.output
+    typed = run("users", "add", "-c", config, "ana", "--role", "staff",
+                input="Password1234!\nPassword1234!\n")
+    assert typed.exit_code == 1 and "commonly used or compromised" in typed.output
     role = run("users", "add", "-c", config, "ana", "--role", "boss", "--password-file",
                str(pw_file))
     assert role.exit_code == 2
@@ -243,3 +303,14 @@ def test_cli_users(node_dir: Path, tmp_path: Path) -> None:
     listing = run("users", "list", "-c", config).output.splitlines()
     assert [line.split()[:3] for line in listing] == [["maria", "staff", "deactivated"],
                                                       ["otto", "operator", "active"]]
+
+
+def test_demo_passwords_pass_the_rules() -> None:
+    from node.demo import demo_password
+
+    for role in accounts.ROLES:
+        accounts.check_password(demo_password(role), role)
+    assert demo_password("staff", PW) == PW
+    with pytest.raises(BadRequest, match="--password for the demo user 'staff': this password "
+                                         "is on a list of commonly used"):
+        demo_password("staff", "password1234")

@@ -340,6 +340,12 @@ async def test_operator_manages_users(web: Web) -> None:
                                               "role": "staff", "password": "short",
                                               "password2": "short"})
     assert short.status == 400 and "at least 12" in await short.text()
+    common = await client.post("/users", data={"csrf_token": token, "username": "nina",
+                                               "role": "staff", "password": "password1234",
+                                               "password2": "password1234"})
+    assert common.status == 400
+    assert ("This password is on a list of commonly used or compromised passwords; choose "
+            "another.") in await common.text()
     ok = await client.post("/users", data={"csrf_token": token, "username": "nina",
                                            "role": "staff", "password": PW, "password2": PW})
     assert ok.status == 200 and "User nina added" in await ok.text()
