@@ -131,8 +131,12 @@ class AuditSection:
 class WebSection:
     enabled: bool = _f(True, "Serve the staff web UI")
     session_idle_timeout: float = _f("30m", "Sign out after this much inactivity", kind="duration")
-    login_max_failures: int = _f(5, "Failed logins before throttling")
-    login_lockout: float = _f("5m", "Throttle time after too many failures", kind="duration")
+    login_max_failures: int = _f(
+        5, "Failed sign-ins for one account from one address that lock that pair (the address "
+        "is only slowed down)")
+    login_lockout: float = _f(
+        "5m", "How long such a lock lasts (failures this close together count together)",
+        kind="duration")
 
 
 @dataclass(frozen=True)

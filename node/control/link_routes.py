@@ -223,7 +223,10 @@ async def _acting_admin(request: web.Request, data: dict[str, Any]) -> str:
     admin, password = str(data.get("admin", "")), str(data.get("password", ""))
     cfg, store = request.app[CONFIG], request.app[STORE]
     now = clock.now()
-    if await store.run(lambda db: accounts.locked_for(db, admin, "control-api", now=now)):
+    # the account-wide lock (many failures from unknown web addresses) does not apply: the
+    # control API is local, and web attackers must not stop the two-person rule's CLI
+    if await store.run(lambda db: accounts.locked_for(db, admin, "control-api", now=now,
+                                                      account_wide=False)):
         raise Forbidden(f"admin: too many wrong passwords for {admin!r}; try again later")
     found = await store.run(accounts.password_hash_of, admin)
     try:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from node.errors import NodeError
+from node.errors import BadRequest, NodeError
 
 ROLES = ("staff", "data_admin", "auditor", "operator")
 
@@ -70,6 +70,9 @@ def create(folder: Path, states: list[str], count: int, seed: int, password: str
     from node.store.database import Store
     from protocol.directory import NodeInfo
 
+    if password:  # refuse a weak --password before anything is created
+        for role in ROLES:
+            demo_password(role, password)
     folder.mkdir(parents=True, exist_ok=True)
     dir_port = free_port()
     cfg_path, authority_key = init_authority(folder / "directory", name="demo federation")
@@ -95,7 +98,7 @@ def create(folder: Path, states: list[str], count: int, seed: int, password: str
         say(f"created node {state}: {report.result.inserted} students imported")
         users[state] = {}
         for role in ROLES:
-            pw = password or secrets.token_urlsafe(9)
+            pw = demo_password(role, password)
             pw_file = node_dir / f".pw-{role}"
             fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
@@ -110,6 +113,25 @@ def create(folder: Path, states: list[str], count: int, seed: int, password: str
     with os.fdopen(fd, "w") as f:
         json.dump(manifest, f, indent=2)
     return manifest
+
+
+def demo_password(role: str, given: str | None = None) -> str:
+    """The given password if the node's rules accept it for user `role` (BadRequest if
+    not), else a random one that they accept (12 characters, shown by the demo)."""
+    from node.store import accounts
+    if given:
+        try:
+            accounts.check_password(given, role)
+        except BadRequest as exc:
+            raise BadRequest(f"--password for the demo user {role!r}: {exc}") from None
+        return given
+    while True:
+        candidate = secrets.token_urlsafe(9)
+        try:
+            accounts.check_password(candidate, role)
+        except BadRequest:
+            continue
+        return candidate
 
 
 def _run_cli(args: list[str]) -> None:

@@ -1,15 +1,20 @@
 """Web UI accounts: users and roles, login throttling, server-side sessions, student views.
 
 Owns the `statenode.accounts` migration set (tables `users`, `login_failures`,
-`sessions`, `student_views`) and every rule about them (DESIGN.md "Web UI";
+`login_addresses`, `sessions`, `student_views`) and every rule about them (DESIGN.md "Web UI";
 MSIX.md §1.3 "disable vs deactivate"; FERPA §99.32 / IDEA §300.614 record of access):
 
 - roles are `staff`, `data_admin`, `auditor`, `operator`;
 - *disable* is temporary (enable undoes it), *deactivate* is permanent and keeps the
   row, so the name can never be reused and history still names the user;
-- passwords have at least 12 characters; hashing happens in `crypto.passwords`
-  (callers pass the PHC string; the web layer hashes off the event loop);
-- throttling counts failures per username and per client address, persisted;
+- passwords have at least 12 characters and are not on the shipped list of commonly used
+  or compromised passwords (node/store/data/common-passwords.txt.gz, NIST SP 800-63B-4
+  §3.1.1.2), nor contain the username or the service's name; hashing happens in
+  `crypto.passwords` (callers pass the PHC string; the web layer hashes off the event loop);
+- throttling, persisted, never locks out an account's correct password because of other
+  accounts' failures: it locks an (account, address) pair, only slows an address down,
+  and after many failures across addresses refuses an account only from addresses it
+  has never signed in from (see "login throttling" below);
 - a session token is 32 random bytes shown once to the browser; only its SHA-256 is
   stored; sessions end after an idle timeout and after an absolute lifetime;
 - `record_view` writes one `student_views` row per student shown to a user.
@@ -20,10 +25,14 @@ writer thread (`await store.run(fn, ...)`) or from the CLI.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
+import importlib.resources
 import re
 import secrets
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +54,12 @@ PURPOSES = ("enrollment", "placement", "credit_accrual", "mep_services", "move_n
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 SESSION_ABSOLUTE_LIFETIME = 12 * 3600.0
-ADDRESS_FAILURE_FACTOR = 4  # an address (maybe a school's NAT) may fail this many times more
+# login throttling (see "login throttling" below; docs/SECURITY.md "Hardening (issue 12)")
+ACCOUNT_FAILURE_FACTOR = 20  # account-wide: this many times `max_failures` (100 by default)
+ACCOUNT_FAILURE_WINDOW = 86400.0  # account-wide failures are forgotten after a quiet day
+DELAY_BASE = 0.25  # seconds: the first slow-down once an address or account has failed a lot
+DELAY_MAX = 3.0  # seconds: the slow-down never grows beyond this
+KNOWN_ADDRESS_LIFETIME = 90 * 86400.0  # an address stays "known" to an account this long
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 
 migrations = Migrations("statenode.accounts")
@@ -75,6 +89,13 @@ def m001_accounts(db: Database) -> None:
         pk="id", not_null=["at", "username", "role", "purpose", "student_id", "source_state"],
     )
     db.table("student_views").create_index(["student_id"])
+
+
+@migrations()
+def m002_login_addresses(db: Database) -> None:
+    """Addresses each account signed in from (login throttling spares them)."""
+    db.table("login_addresses").create(
+        {"key": str, "last_success_at": float}, pk="key", not_null=["last_success_at"])
 
 
 def apply_migrations(db: Database) -> None:
@@ -127,16 +148,85 @@ def check_role(role: str) -> str:
     return role
 
 
+#: words tied to this service that no password may contain (NIST SP 800-63B-4 §3.1.1.2
+#: "context-specific words"), compared letters and digits only: "State-Node" counts
+CONTEXT_WORDS = ("statenode", "msix")
+#: words of the service's world that a password may not be, give or take digits and
+#: symbols around them ("Migrant2024!" is refused, "migrant worker rights 1962" is not)
+CONTEXT_CORES = frozenset({"statenode", "msix", "migrant", "migrants", "student", "students",
+                           "school", "schools", "education", "teacher", "mep"})
+COMMON_PASSWORDS_MESSAGE = ("this password is on a list of commonly used or compromised "
+                            "passwords; choose another")
+_MIN_STRIPPED = 5  # a form shorter than this after stripping digits/symbols is not looked up
+_NOT_LETTER = re.compile(r"[\W\d_]")  # a digit, symbol, space or underscore
+_LEADING = re.compile(r"^[\W\d_]+")
+_ENDS = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped blocklist (lower case), read once on first use (30,000 entries)."""
+    resource = (importlib.resources.files("node") / "store" / "data"
+                / "common-passwords.txt.gz")
+    with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
+        return frozenset(line.strip() for line in text if line.strip())
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _blocklist_forms(password: str) -> Iterator[str]:
+    """The forms of a password looked up in the blocklist: case-folded, with and without
+    spaces, then with trailing digits and symbols stripped one at a time and finally the
+    leading ones too (`Password1234!` → `password1234`, `password123`, …, `password`)."""
+    folded = _fold(password)
+    for form in dict.fromkeys((folded, re.sub(r"\s+", "", folded))):
+        yield form
+        while form and _NOT_LETTER.match(form[-1]):
+            form = form[:-1]
+            if len(form) >= _MIN_STRIPPED:
+                yield form
+        core = _LEADING.sub("", form)
+        if core != form and len(core) >= _MIN_STRIPPED:
+            yield core
+
+
+def is_common_password(password: str) -> bool:
+    """True if the password, give or take case, spaces and digits or symbols at its ends,
+    is on the shipped list of commonly used or compromised passwords."""
+    listed = common_passwords()
+    return any(form in listed for form in _blocklist_forms(password))
+
+
 def check_password(password: str, username: str = "") -> None:
-    """Raise BadRequest unless the password is acceptable (never echoes it)."""
+    """Raise BadRequest unless the password is acceptable (never echoes it).
+
+    Refused: too short or too long; containing the username (also without its dots and
+    dashes, or a part of it of four letters or more: `maria.lopez` → `Lopez1999!`);
+    containing the service's name; a word of the service's world with only digits and
+    symbols around it; the same few characters; anything on the shipped blocklist
+    (`is_common_password`). Each message says why, for the person choosing it."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadRequest(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise BadRequest(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
-    if username and username.lower() in password.lower():
-        raise BadRequest("the password must not contain the username")
+    folded = _fold(password)
+    alnum = re.sub(r"[\W_]+", "", folded)
+    if username:
+        name = _fold(username)
+        parts = [p for p in re.split(r"[._@-]+", name) if len(p) >= 4]
+        if (name in folded or re.sub(r"[\W_]+", "", name) in alnum
+                or any(part in alnum for part in parts)):
+            raise BadRequest("the password must not contain the username")
+    if any(word in alnum for word in CONTEXT_WORDS) or _ENDS.sub("", folded) in CONTEXT_CORES:
+        raise BadRequest("the password must not contain the name of this service (statenode, "
+                         "MSIX) nor be a word tied to it (migrant, student, school, …) with "
+                         "digits or symbols added")
     if len(set(password)) < 4:
         raise BadRequest("the password must not repeat the same few characters")
+    if is_common_password(password):
+        raise BadRequest(COMMON_PASSWORDS_MESSAGE)
 
 
 def add_user(db: Database, username: str, role: str, password_hash: str,
@@ -202,39 +292,119 @@ def set_password(db: Database, username: str, password_hash: str) -> None:
 
 
 # ---- login throttling --------------------------------------------------------------------
+#
+# Three counters, in `login_failures`, and one rule each (issue 12 item 7):
+# - per (account, address) pair: `max_failures` failures within `lockout` of each other
+#   lock that pair for `lockout`; the one hard lock, and it only ever refuses that account
+#   from that address, so a school behind one NAT address is never locked out by another
+#   account's failures;
+# - per address (all accounts): never refuses; once it has `max_failures` recent failures
+#   every later attempt from it waits a rising delay, DELAY_BASE doubling per failure, at
+#   most DELAY_MAX (`login_delay`);
+# - per account (all addresses): the same delay; and after ACCOUNT_FAILURE_FACTOR x
+#   `max_failures` failures (no success in between, none forgotten by a quiet day) the
+#   account is refused for `lockout` from every address it has *not* signed in from
+#   successfully before (`login_addresses`). An attacker anywhere can at worst keep the
+#   account from signing in from new addresses; its usual addresses still work.
 
 def throttle_keys(username: str, client: str) -> tuple[str, str]:
+    """The account-wide and address-wide keys of `login_failures`."""
     return (f"user:{username.lower()}", f"addr:{client}")
 
 
-def locked_for(db: Database, username: str, client: str, *, now: float) -> float:
+def _pair_key(username: str, client: str) -> str:
+    return f"pair:{username.lower()}|{client}"
+
+
+def _row(db: Database, key: str) -> dict[str, Any] | None:
+    return next(iter(db.query("select * from login_failures where key = ?", [key])), None)
+
+
+def _recent_failures(row: dict[str, Any] | None, *, now: float, window: float) -> int:
+    if row is None or now - (row["last_failure_at"] or 0.0) >= window:
+        return 0
+    return int(row["failures"])
+
+
+def is_known_address(db: Database, username: str, client: str, *, now: float) -> bool:
+    """True if this account signed in successfully from this address lately."""
+    row = next(iter(db.query("select last_success_at from login_addresses where key = ?",
+                             [_pair_key(username, client)])), None)
+    return row is not None and now - row["last_success_at"] < KNOWN_ADDRESS_LIFETIME
+
+
+def lock_of(db: Database, username: str, client: str, *, now: float,
+            account_wide: bool = True) -> tuple[float, str]:
+    """Seconds until this username may be tried from this address (0: now), and why:
+    `pair` (too many failures for this account from this address) or `account` (too many
+    failures for this account from everywhere, and this address is not one it used)."""
+    found = [(0.0, "")]
+    pair = _row(db, _pair_key(username, client))
+    if pair and (pair["locked_until"] or 0.0) > now:
+        found.append((pair["locked_until"] - now, "pair"))
+    if account_wide:
+        account = _row(db, throttle_keys(username, client)[0])
+        if (account and (account["locked_until"] or 0.0) > now
+                and not is_known_address(db, username, client, now=now)):
+            found.append((account["locked_until"] - now, "account"))
+    return max(found)
+
+
+def locked_for(db: Database, username: str, client: str, *, now: float,
+               account_wide: bool = True) -> float:
     """Seconds until a login for this username from this address may be tried (0: now)."""
-    keys = throttle_keys(username, client)
-    rows = db.query("select locked_until from login_failures where key in (?, ?)", list(keys))
-    until = max((r["locked_until"] or 0.0 for r in rows), default=0.0)
-    return max(0.0, until - now)
+    return lock_of(db, username, client, now=now, account_wide=account_wide)[0]
+
+
+def _delay(failures: int, free: int) -> float:
+    if failures < free:
+        return 0.0
+    return min(DELAY_MAX, DELAY_BASE * 2.0 ** min(failures - free, 16))
+
+
+def login_delay(db: Database, username: str, client: str, *, now: float,
+                max_failures: int, lockout: float) -> float:
+    """Seconds to wait before checking a password from this address for this username:
+    0 until the address (or the account) has `max_failures` recent failures, then rising,
+    at most DELAY_MAX. A delay, never a refusal: the right password still gets in."""
+    user_key, addr_key = throttle_keys(username, client)
+    by_address = _recent_failures(_row(db, addr_key), now=now, window=lockout)
+    by_account = _recent_failures(_row(db, user_key), now=now,
+                                  window=max(lockout, ACCOUNT_FAILURE_WINDOW))
+    return max(_delay(by_address, max_failures), _delay(by_account, max_failures))
 
 
 def record_failure(db: Database, username: str, client: str, *, now: float,
                    max_failures: int, lockout: float) -> float:
     """Count one failed login; return the lock time now in force (0 if none)."""
     user_key, addr_key = throttle_keys(username, client)
-    limits = {user_key: max_failures, addr_key: max_failures * ADDRESS_FAILURE_FACTOR}
+    counters = {  # key: (window, failures that lock it, or 0: never locks)
+        _pair_key(username, client): (lockout, max_failures),
+        addr_key: (lockout, 0),
+        user_key: (max(lockout, ACCOUNT_FAILURE_WINDOW), max_failures * ACCOUNT_FAILURE_FACTOR),
+    }
     with db.atomic():
-        for key, limit in limits.items():
-            row = next(iter(db.query("select * from login_failures where key = ?", [key])), None)
-            failures = 1
-            if row and now - (row["last_failure_at"] or 0.0) < lockout:
-                failures = row["failures"] + 1
-            locked_until = now + lockout if failures >= limit else 0.0
+        for key, (window, limit) in counters.items():
+            failures = _recent_failures(_row(db, key), now=now, window=window) + 1
+            locked_until = now + lockout if limit and failures >= limit else 0.0
             db.table("login_failures").upsert(
                 {"key": key, "failures": failures, "last_failure_at": now,
                  "locked_until": locked_until}, pk="key")
     return locked_for(db, username, client, now=now)
 
 
+def record_success(db: Database, username: str, client: str, *, now: float) -> None:
+    """After a good login: forget the account's failures and this pair's, and remember
+    the address as one the account uses (the address-wide count stays)."""
+    with db.atomic():
+        db.execute("delete from login_failures where key in (?, ?)",
+                   [throttle_keys(username, client)[0], _pair_key(username, client)])
+        db.table("login_addresses").upsert(
+            {"key": _pair_key(username, client), "last_success_at": now}, pk="key")
+
+
 def clear_failures(db: Database, username: str) -> None:
-    """Forget a username's failures after a good login (the address count stays)."""
+    """Forget a username's account-wide failures (the address and pair counts stay)."""
     db.execute("delete from login_failures where key = ?", [throttle_keys(username, "")[0]])
 
 
@@ -295,7 +465,9 @@ def prune_sessions(db: Database, *, now: float, idle_timeout: float,
         cur = db.execute("delete from sessions where last_seen_at < ? or created_at < ?",
                          [now - idle_timeout, now - absolute_lifetime])
         db.execute("delete from login_failures where locked_until < ? and last_failure_at < ?",
-                   [now, now - 86400])
+                   [now, now - ACCOUNT_FAILURE_WINDOW])
+        db.execute("delete from login_addresses where last_success_at < ?",
+                   [now - KNOWN_ADDRESS_LIFETIME])
     return cur.rowcount
 
 

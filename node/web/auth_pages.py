@@ -1,15 +1,19 @@
 """Sign-in and sign-out pages of the staff web UI, with login throttling.
 
-`GET /login` shows the form; `POST /login` checks the throttle first (per username and
-per client address, `node.store.accounts.locked_for`), then the Argon2id hash in a worker
-thread (`crypto.passwords.verify_password_async`), and only then starts a server-side
-session. Unknown, disabled and deactivated users get the same answer as a wrong
-password, after the same amount of hashing work. `POST /logout` ends the session.
-DESIGN.md "Web UI"; OWASP Authentication Cheat Sheet (generic errors, throttling).
+`GET /login` shows the form; `POST /login` checks the throttle first
+(`node.store.accounts.lock_of`: a lock for this account from this address, or for this account
+from addresses it never signed in from), waits the address's or account's slow-down
+(`node.store.accounts.login_delay`: a few seconds at most, never a refusal, so the right
+password of another account behind the same address still gets in), then checks the
+Argon2id hash in a worker thread (`crypto.passwords.verify_password_async`), and only
+then starts a server-side session. Unknown, disabled and deactivated users get the same
+answer as a wrong password, after the same amount of hashing work. `POST /logout` ends
+the session. DESIGN.md "Web UI"; OWASP Authentication Cheat Sheet (generic errors, throttling).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from aiohttp import web
@@ -66,11 +70,21 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return _login_page(request, next_path=safe_next(request.query.get("next", "/")))
 
 
+LOCK_MESSAGES = {
+    "pair": "Too many failed sign-ins for this account from your address. "
+            "Try again in {wait}.",
+    "account": "Too many failed sign-ins for this account from addresses it has not signed "
+               "in from before. Sign in from an address you have used before, or try again "
+               "in {wait}.",
+}
+
+
 def _throttled(request: web.Request, username: str, next_path: str,
-               wait: float) -> web.Response:
+               wait: float, scope: str = "pair") -> web.Response:
+    message = LOCK_MESSAGES.get(scope, LOCK_MESSAGES["pair"])
     response = _login_page(
         request, status=429, username=username, next_path=next_path,
-        error=f"Too many failed sign-in attempts. Try again in {_wait_text(wait)}.")
+        error=message.format(wait=_wait_text(wait)))
     response.headers["Retry-After"] = str(math.ceil(wait))
     return response
 
@@ -85,9 +99,13 @@ async def login(request: web.Request) -> web.StreamResponse:
                            error="Enter your username and password.")
     cfg = request.app[CONFIG].web
     client = client_address(request)
-    wait = await run_db(request, accounts.locked_for, username, client, now=now(request))
+    wait, scope = await run_db(request, accounts.lock_of, username, client, now=now(request))
     if wait > 0:
-        return _throttled(request, username, next_path, wait)
+        return _throttled(request, username, next_path, wait, scope)
+    delay = await run_db(request, accounts.login_delay, username, client, now=now(request),
+                         max_failures=cfg.login_max_failures, lockout=cfg.login_lockout)
+    if delay > 0:
+        await asyncio.sleep(delay)
 
     found = await run_db(request, accounts.password_hash_of, username)
     user, phc = found if found else (None, _dummy(request))
@@ -98,18 +116,19 @@ async def login(request: web.Request) -> web.StreamResponse:
     except PasswordMismatch:
         ok = False
     if not ok or user is None:
-        wait = await run_db(request, accounts.record_failure, username, client,
-                            now=now(request), max_failures=cfg.login_max_failures,
-                            lockout=cfg.login_lockout)
+        await run_db(request, accounts.record_failure, username, client, now=now(request),
+                     max_failures=cfg.login_max_failures, lockout=cfg.login_lockout)
+        wait, scope = await run_db(request, accounts.lock_of, username, client,
+                                   now=now(request))
         if wait > 0:
-            return _throttled(request, username, next_path, wait)
+            return _throttled(request, username, next_path, wait, scope)
         return _login_page(request, status=401, username=username, next_path=next_path,
                            error="Wrong username or password, or the account is not active.")
 
     if needs_rehash(phc):
         new_hash = await hash_password_async(password)
         await run_db(request, accounts.set_password, user.username, new_hash)
-    await run_db(request, accounts.clear_failures, user.username)
+    await run_db(request, accounts.record_success, user.username, client, now=now(request))
     token, _session = await run_db(request, accounts.create_session, user,
                                    now=now(request), client=client)
     response = web.HTTPSeeOther(next_path)

@@ -30,7 +30,8 @@ def phc() -> str:
 
 def test_migrations_are_idempotent(db: Database) -> None:
     accounts.apply_migrations(db)
-    assert {"users", "sessions", "login_failures", "student_views"} <= set(db.table_names())
+    assert {"users", "sessions", "login_failures", "login_addresses",
+            "student_views"} <= set(db.table_names())
 
 
 def test_add_find_list(db: Database, phc: str) -> None:
@@ -78,6 +79,56 @@ def test_password_rule_accepts_good_password() -> None:
     accounts.check_password(PW, "maria")
 
 
+# ---- common and compromised passwords (issue 12 item 5) ----------------------------------
+
+@pytest.mark.parametrize("password", [
+    "password1234",       # the reported one: a listed password with digits after it
+    "Password1234!",      # case and a trailing symbol do not hide it
+    "PASSWORD 1234",
+    "1234password!!",     # nor digits and symbols before it
+    "qwertyuiop12",
+    "iloveyou2024",
+    "123456789012",       # `1234567890` is listed
+    "Dragon2024!!",
+    "letmein 12345",
+])
+def test_common_passwords_are_refused(password: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        accounts.check_password(password, "maria")
+    assert str(info.value) == ("this password is on a list of commonly used or compromised "
+                               "passwords; choose another")
+    assert password not in str(info.value)
+
+
+@pytest.mark.parametrize(("password", "username", "reason"), [
+    ("Lopez-1999-family", "maria.lopez", "username"),   # a part of the user name
+    ("MariaLopez2024!", "maria.lopez", "username"),     # the name without its dot
+    ("my statenode login", "ana", "name of this service"),
+    ("State-Node-2024!", "ana", "name of this service"),
+    ("Migrant2024!!", "ana", "word tied to it"),
+    ("msix password please", "ana", "name of this service"),
+])
+def test_context_words_are_refused(password: str, username: str, reason: str) -> None:
+    with pytest.raises(BadRequest, match=reason):
+        accounts.check_password(password, username)
+
+
+@pytest.mark.parametrize("password", [
+    PW, "another good passphrase", "migrant worker rights 1962", "8472-9931-0042",
+    "x7Gq-2k9PzL4",
+])
+def test_uncommon_passwords_pass(password: str) -> None:
+    accounts.check_password(password, "maria.lopez")
+
+
+def test_the_blocklist_ships_with_the_package_and_loads_once() -> None:
+    listed = accounts.common_passwords()
+    assert listed is accounts.common_passwords(), "read once, then kept"
+    assert isinstance(listed, frozenset) and len(listed) >= 30_000
+    assert {"password", "123456", "qwerty", "letmein", "trustno1"} <= listed
+    assert all(word == word.lower() for word in listed)
+
+
 def test_disable_enable_deactivate(db: Database, phc: str) -> None:
     user = accounts.add_user(db, "maria", "staff", phc)
     accounts.create_session(db, user, now=1.0)
@@ -96,35 +147,75 @@ def test_disable_enable_deactivate(db: Database, phc: str) -> None:
         accounts.set_status(db, "maria", "gone")
 
 
-def test_throttle_per_username(db: Database) -> None:
+def test_throttle_locks_an_account_from_one_address(db: Database) -> None:
     kw = {"max_failures": 3, "lockout": 300.0}
     assert accounts.record_failure(db, "maria", "10.0.0.1", now=0.0, **kw) == 0
-    assert accounts.record_failure(db, "maria", "10.0.0.2", now=1.0, **kw) == 0
-    assert accounts.record_failure(db, "maria", "10.0.0.3", now=2.0, **kw) == 300.0
-    assert accounts.locked_for(db, "MARIA", "10.9.9.9", now=100.0) == 202.0
-    assert accounts.locked_for(db, "ana", "10.9.9.9", now=100.0) == 0
-    assert accounts.locked_for(db, "maria", "10.9.9.9", now=302.0) == 0
+    assert accounts.record_failure(db, "maria", "10.0.0.1", now=1.0, **kw) == 0
+    assert accounts.record_failure(db, "maria", "10.0.0.1", now=2.0, **kw) == 300.0
+    assert accounts.lock_of(db, "MARIA", "10.0.0.1", now=100.0) == (202.0, "pair")
+    assert accounts.locked_for(db, "maria", "10.0.0.2", now=100.0) == 0, "other addresses"
+    assert accounts.locked_for(db, "ana", "10.0.0.1", now=100.0) == 0, "other accounts"
+    assert accounts.locked_for(db, "maria", "10.0.0.1", now=302.0) == 0
     # after the lockout the count starts again
     assert accounts.record_failure(db, "maria", "10.0.0.1", now=1000.0, **kw) == 0
 
 
-def test_throttle_per_address(db: Database) -> None:
-    kw = {"max_failures": 2, "lockout": 60.0}
-    limit = 2 * accounts.ADDRESS_FAILURE_FACTOR
+def test_failures_from_many_addresses_lock_nobody_soon(db: Database) -> None:
+    """Issue 12 item 7: failures for one account spread over addresses do not lock it
+    (before, `max_failures` failures from anywhere locked the account everywhere)."""
+    kw = {"max_failures": 3, "lockout": 300.0}
+    for i in range(10):
+        assert accounts.record_failure(db, "maria", f"10.0.0.{i}", now=float(i), **kw) == 0
+    assert accounts.locked_for(db, "maria", "10.9.9.9", now=20.0) == 0
+
+
+def test_an_address_is_slowed_down_never_locked(db: Database) -> None:
+    """Issue 12 item 7: 40 failures from one address (a school's NAT) refuse nobody else."""
+    kw = {"max_failures": 5, "lockout": 300.0}
+    delays = []
+    for i in range(40):
+        delays.append(accounts.login_delay(db, "fresh", "10.0.0.1", now=float(i), **kw))
+        accounts.record_failure(db, f"user{i % 3}", "10.0.0.1", now=float(i), **kw)
+    assert accounts.locked_for(db, "fresh", "10.0.0.1", now=41.0) == 0
+    assert accounts.locked_for(db, "user0", "10.0.0.2", now=41.0) == 0
+    assert accounts.lock_of(db, "user0", "10.0.0.1", now=41.0)[1] == "pair"
+    assert delays[:5] == [0.0] * 5, "a few fumbles cost nothing"
+    assert delays[5:9] == [0.25, 0.5, 1.0, 2.0]
+    assert max(delays) == accounts.DELAY_MAX == 3.0 and delays == sorted(delays)
+    assert accounts.login_delay(db, "fresh", "10.0.0.2", now=41.0, **kw) == 0
+    assert accounts.login_delay(db, "fresh", "10.0.0.1", now=40.0 + 300.0, **kw) == 0, (
+        "forgotten after a quiet lockout period")
+
+
+def test_many_failures_refuse_an_account_only_from_new_addresses(db: Database) -> None:
+    kw = {"max_failures": 2, "lockout": 300.0}
+    limit = 2 * accounts.ACCOUNT_FAILURE_FACTOR
+    accounts.record_success(db, "maria", "10.1.1.1", now=0.0)  # her school
     for i in range(limit - 1):
-        accounts.record_failure(db, f"user{i}", "10.0.0.1", now=float(i), **kw)
-    assert accounts.locked_for(db, "fresh", "10.0.0.1", now=10.0) == 0
-    accounts.record_failure(db, "another", "10.0.0.1", now=10.0, **kw)
-    assert accounts.locked_for(db, "fresh", "10.0.0.1", now=11.0) == 59.0
-    assert accounts.locked_for(db, "fresh", "10.0.0.2", now=11.0) == 0
+        accounts.record_failure(db, "maria", f"192.0.2.{i}", now=10.0 + i, **kw)
+    assert accounts.locked_for(db, "maria", "203.0.113.9", now=60.0) == 0
+    accounts.record_failure(db, "maria", "203.0.113.1", now=60.0, **kw)
+    assert accounts.lock_of(db, "maria", "203.0.113.9", now=61.0) == (299.0, "account")
+    assert accounts.locked_for(db, "maria", "10.1.1.1", now=61.0) == 0, "known address"
+    assert accounts.locked_for(db, "maria", "203.0.113.9", now=61.0, account_wide=False) == 0
+    assert accounts.locked_for(db, "ana", "203.0.113.9", now=61.0) == 0
+    assert accounts.login_delay(db, "maria", "10.1.1.1", now=61.0, **kw) == accounts.DELAY_MAX
+    accounts.record_success(db, "maria", "10.1.1.1", now=62.0)
+    assert accounts.locked_for(db, "maria", "203.0.113.9", now=63.0) == 0, "a success clears"
 
 
-def test_clear_failures_after_good_login(db: Database) -> None:
+def test_success_clears_the_account_and_pair_not_the_address(db: Database) -> None:
     kw = {"max_failures": 3, "lockout": 300.0}
     accounts.record_failure(db, "maria", "10.0.0.1", now=0.0, **kw)
     accounts.record_failure(db, "maria", "10.0.0.1", now=1.0, **kw)
-    accounts.clear_failures(db, "maria")
+    accounts.record_failure(db, "ana", "10.0.0.1", now=1.5, **kw)
+    accounts.record_success(db, "maria", "10.0.0.1", now=1.8)
     assert accounts.record_failure(db, "maria", "10.0.0.1", now=2.0, **kw) == 0
+    assert accounts.login_delay(db, "x", "10.0.0.1", now=3.0, **kw) == 0.5, "4 failures stay"
+    assert accounts.is_known_address(db, "MARIA", "10.0.0.1", now=3.0)
+    assert not accounts.is_known_address(db, "maria", "10.0.0.2", now=3.0)
+    assert not accounts.is_known_address(
+        db, "maria", "10.0.0.1", now=3.0 + accounts.KNOWN_ADDRESS_LIFETIME)
 
 
 def test_session_token_only_hash_stored(db: Database, phc: str) -> None:
@@ -229,6 +320,16 @@ def test_cli_users(node_dir: Path, tmp_path: Path) -> None:
     bad = run("users", "add", "-c", config, "ana", "--role", "staff", "--password-file",
               str(short))
     assert bad.exit_code == 1 and f"{short}: the password must have at least 12" in bad.output
+    common = tmp_path / "common"
+    common.write_text("password1234\n")
+    weak = run("users", "add", "-c", config, "ana", "--role", "staff", "--password-file",
+               str(common))
+    assert weak.exit_code == 1
+    assert "on a list of commonly used or compromised passwords" in weak.output
+    assert "password1234" not in weak.output
+    typed = run("users", "add", "-c", config, "ana", "--role", "staff",
+                input="Password1234!\nPassword1234!\n")
+    assert typed.exit_code == 1 and "commonly used or compromised" in typed.output
     role = run("users", "add", "-c", config, "ana", "--role", "boss", "--password-file",
                str(pw_file))
     assert role.exit_code == 2
@@ -243,3 +344,14 @@ def test_cli_users(node_dir: Path, tmp_path: Path) -> None:
     listing = run("users", "list", "-c", config).output.splitlines()
     assert [line.split()[:3] for line in listing] == [["maria", "staff", "deactivated"],
                                                       ["otto", "operator", "active"]]
+
+
+def test_demo_passwords_pass_the_rules() -> None:
+    from node.ops.demo import demo_password
+
+    for role in accounts.ROLES:
+        accounts.check_password(demo_password(role), role)
+    assert demo_password("staff", PW) == PW
+    with pytest.raises(BadRequest, match="--password for the demo user 'staff': this password "
+                                         "is on a list of commonly used"):
+        demo_password("staff", "password1234")
