@@ -36,7 +36,7 @@ from node.services import Services
 from node.store import accounts
 from node.web.local_pages import PURPOSE_LABELS, RECORD_ROLES
 from node.web.site import add_nav, current_session, render, requires, run_db
-from protocol.messages import SEXES, FindCriteria, Requester, search_refusal
+from protocol.messages import PURPOSES, SEXES, FindCriteria, Requester, search_refusal
 
 NAME_FIELDS = ("first_name", "middle_name", "last_name_1", "last_name_2")
 PLACE_FIELDS = ("birth_city", "birth_state", "birth_country")
@@ -69,6 +69,8 @@ def requester_for(request: web.Request) -> Requester:
 def check_purpose(value: str, role: str) -> str:
     if not value:
         raise BadRequest("Choose the purpose of use.")
+    if value not in PURPOSES:
+        raise BadRequest(f"Unknown purpose of use {value!r}.")
     refusal = search_refusal(value, role)
     if refusal is not None:
         raise Forbidden(refusal[0].upper() + refusal[1:] + ".")
