@@ -6,15 +6,30 @@ Owns the pool that prepares students in parallel for `node.importer`: forked wor
 in-order stream of their results with a bounded number of jobs in flight, so the
 importing process holds only a few pieces at a time. The children leave by os._exit and
 never touch the parent's SQLite connection.
+
+Workers die with the importing process (docs/SECURITY.md "Import workers die with their
+parent"): a `kill -9` of `statenode import` must not leave them running, re-parented and
+each holding node.db's file open. On Linux each worker asks for SIGKILL when its parent
+dies (prctl PR_SET_PDEATHSIG), then checks that the parent did not die before that; on
+every system a thread in the worker also compares os.getppid() with the parent's pid
+every PARENT_POLL_S seconds. The parent-death signal follows the thread that forked the
+worker: `node.importer` creates, uses and shuts the pool down in one call, so that
+thread outlives its workers.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import itertools
 import marshal
 import multiprocessing
+import os
 import pickle
+import signal
+import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -25,12 +40,42 @@ from node.record_upsert import KeysFn
 AHEAD = 3  # jobs in flight per worker
 PARALLEL_MIN = 5_000  # lines of a JSON Lines file, or students of a CSV folder, before
 # worker processes are used (below that, starting them costs more than they save)
+PARENT_POLL_S = 0.5  # how often a worker checks that the importing process still lives
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _worker_start() -> None:
-    """Each forked worker freezes the heap it inherited, so its garbage collector never
-    walks (and copies on write) the parent's objects, and then switches the collector
-    off: a worker makes no reference cycles, and collections cost it ~5%."""
+def _parent_death_signal(sig: int) -> bool:
+    """Linux: have the kernel send `sig` to this process when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this (worker) process end when process `parent` does (module docstring)."""
+    _parent_death_signal(signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent",
+                     daemon=True).start()
+
+
+def _worker_start(parent: int) -> None:
+    """Each worker first ties its life to the importing process `parent`. A forked worker
+    then freezes the heap it inherited, so its garbage collector never walks (and copies
+    on write) the parent's objects, and switches the collector off: a worker makes no
+    reference cycles, and collections cost it ~5%."""
+    die_with_parent(parent)
     gc.freeze()
     gc.disable()
 
@@ -52,10 +97,11 @@ def start_pool(workers: int, *, now: bool = False) -> ProcessPoolExecutor:
     first; forking a large process makes every later write to its heap copy a page:
     100,000 students, 21.4 s -> 17.8 s)."""
     if "fork" not in multiprocessing.get_all_start_methods():
-        pool = ProcessPoolExecutor(workers)
+        pool = ProcessPoolExecutor(workers, initializer=die_with_parent,
+                                   initargs=(os.getpid(),))
     else:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_worker_start)
+                                   initializer=_worker_start, initargs=(os.getpid(),))
     if now:
         pool.submit(int).result()
     return pool
