@@ -35,6 +35,7 @@ from crypto.keys import SigningKey, check_public_key, key_id
 from crypto.keys import load_signing_key as _load_signing_key
 from node.authority_config import AuthorityConfig, load_authority_config
 from node.errors import BadRequest, Conflict, NotFound, StorageError
+from node.file_modes import open_private
 from protocol.directory import (
     MAX_RETIRED_KEYS,
     DirectoryEntry,
@@ -72,7 +73,7 @@ def decode_public_key(text: str, *, what: str) -> bytes:
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "wb") as f:
+        with open_private(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -21,6 +21,7 @@ from aiohttp import web
 from config.schema import NodeConfig
 from node import federation_store as fed
 from node.errors import BadRequest, NodeError, NotFound
+from node.file_modes import open_private
 from node.outbox import queue_message
 from node.peer_client import FindSummary, active_peers, find_all, request
 from node.record_reads import read_student
@@ -47,8 +48,7 @@ def control_file(cfg: NodeConfig) -> Path:
 def write_control_file(cfg: NodeConfig, url: str, token: str) -> None:
     path = control_file(cfg)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
+    with open_private(tmp, "w") as f:
         json.dump({"url": url, "token": token, "pid": os.getpid()}, f)
     os.replace(tmp, path)
 

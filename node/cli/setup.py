@@ -82,7 +82,9 @@ def write_node(
             f"must be a URL like http://127.0.0.1:8443 (got {endpoint!r})", param_hint="--endpoint"
         )
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    folder.mkdir(parents=True, exist_ok=True)
+    from node.file_modes import private_dir, write_private
+
+    private_dir(folder, tighten=True)
     text = NODE_TOML.format(
         state=state,
         name=name.replace('"', "'"),
@@ -92,7 +94,7 @@ def write_node(
         directory_urls=", ".join(f'"{u}"' for u in directory_urls),
         authority_key=authority_key,
     )
-    config_path.write_text(text)
+    write_private(config_path, text)
     cfg = load_config(config_path)
     create_keys(cfg)
     from node.store import Store
@@ -202,11 +204,13 @@ def serve(config_path: str, port: int | None, host: str | None) -> None:
     """Run the node service until Ctrl-C."""
     from node.app import create_app, server_ssl_context
     from node.control_api import TOKEN
+    from node.file_modes import tighten
     from node.logs import setup_logging
     from node.server import serve_forever
 
     cfg = load_config(config_path)
     setup_logging(cfg)
+    tighten(cfg)  # files others can read are made owner-only (or the node refuses to run)
     keys = load_keys(cfg)  # fail fast, before binding, on a bad key file
     serve_forever(
         lambda: create_app(cfg, keys=keys),
