@@ -158,10 +158,10 @@ def node_paths(cfg: NodeConfig) -> tuple[list[Path], list[Path]]:
     files (and copies a restore moved aside), control.json, the directory cache, the
     files of the key folders, the TLS key and certificate, logs (`*.log`) in the node's
     folder, rejects files (`*.rejects.*`) anywhere under it and in the drop folder, and
-    the drop folder's processed/ and failed/ folders. Only folders inside the node's
-    folder count (a path configured elsewhere never makes, say, /etc owner-only); the
-    drop folder itself and the inputs dropped into it are left alone (other accounts may
-    write there)."""
+    the drop folder's processed/ and failed/ folders. Other folders count only inside the
+    node's folder (a path configured elsewhere never makes, say, /var/lib owner-only);
+    the drop folder itself and the inputs dropped into it are left alone (other accounts
+    may write there)."""
     home = cfg.config_path.parent
     files: list[Path] = [cfg.config_path]
     for db in (cfg.storage.database, cfg.storage.exchange_log):
@@ -175,15 +175,15 @@ def node_paths(cfg: NodeConfig) -> tuple[list[Path], list[Path]]:
     tls = [cfg.server.tls_key or home / "tls" / "key.pem",
            cfg.server.tls_cert or home / "tls" / "cert.pem"]
     files += tls
-    folders = [home, *sorted(key_folders | {p.parent for p in tls})]
+    folders = [f for f in [home, *sorted(key_folders | {p.parent for p in tls})]
+               if f == home or f.is_relative_to(home)]
     if home.is_dir():
         files += sorted(home.glob("*.log"))
         files += sorted(home.rglob("*.rejects.*"))
     drop = cfg.jobs.import_folder
     if drop is not None and drop.is_dir():
-        folders += [drop / name for name in DROP_DONE_FOLDERS]
+        folders += [drop / name for name in DROP_DONE_FOLDERS]  # the node's own, anywhere
         files += sorted(drop.rglob("*.rejects.*"))
-    folders = [f for f in folders if f == home or f.is_relative_to(home)]
     return _existing(files, is_dir=False), _existing(folders, is_dir=True)
 
 

@@ -192,3 +192,17 @@ def test_create_private_makes_a_new_database_owner_only(tmp_path: Path) -> None:
     assert _mode(db) == 0o600
     create_private(":memory:")
     assert not Path(":memory:").exists()
+
+
+def test_a_drop_folder_elsewhere_gets_its_done_folders_fixed(node_dir: Path,
+                                                             tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    (drop / "processed").mkdir(parents=True)
+    (drop / "processed" / "x.jsonl.rejects.jsonl").write_text("{}\n")
+    with (node_dir / "node.toml").open("a") as fh:
+        fh.write(f'\n[jobs]\nimport_folder = "{drop}"\n')
+    cfg = load_config(node_dir / "node.toml")
+    assert {i.path for i in loose(cfg)} == {drop / "processed",
+                                            drop / "processed" / "x.jsonl.rejects.jsonl"}
+    tighten(cfg)
+    assert loose(cfg) == [] and _mode(drop) == 0o755  # the drop folder is left alone
