@@ -88,7 +88,7 @@ def generate_self_signed(key_path: Path, cert_path: Path, common_name: str, *,
     cert_pem = cert.public_bytes(ser.Encoding.PEM)
     _write_new(key_path, key_pem, 0o600)
     try:
-        _write_new(cert_path, cert_pem, 0o644)
+        _write_new(cert_path, cert_pem, 0o600)  # public, but the node's files are owner-only
     except KeyFileError:
         key_path.unlink(missing_ok=True)
         raise

@@ -31,6 +31,7 @@ from crypto.note import NoteSigner, OpenedNote, add_signatures, parse_note
 from node import clock
 from node.audit.log_store import ExchangeLogStore
 from node.errors import Conflict, NotFound, StorageError
+from node.file_modes import open_private, private_dir, write_private
 from protocol.audit import LogEntry, entry_line
 
 log = logging.getLogger(__name__)
@@ -217,21 +218,21 @@ class ExchangeLog(ExchangeLogStore):
     def export(self, out_dir: str | Path, directory_snapshot: bytes,
                authority_key: bytes | None) -> int:
         """Write the auditor's folder for the latest checkpoint; return its entry count."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = private_dir(out_dir)  # an export names who asked for what: owner-only
         note = self.latest_checkpoint()
         size = parse_checkpoint(parse_note(note)[0]).size
         history = [n for n in self.cosigned_checkpoints() if n != note]
-        (out / "checkpoint").write_text(note)
-        (out / "verifier-key").write_text(self.signer.verifier().vkey() + "\n")
-        (out / "checkpoints").write_text("".join(
+        write_private(out / "checkpoint", note)
+        write_private(out / "verifier-key", self.signer.verifier().vkey() + "\n")
+        write_private(out / "checkpoints", "".join(
             json.dumps({"note": n}) + "\n" for n in history))
-        (out / "directory.msgpack").write_bytes(directory_snapshot)
+        write_private(out / "directory.msgpack", directory_snapshot)
         if authority_key is not None:
-            (out / "authority-key").write_text(base64.b64encode(authority_key).decode() + "\n")
+            write_private(out / "authority-key",
+                          base64.b64encode(authority_key).decode() + "\n")
 
         def dump() -> None:
-            with (out / "entries.jsonl").open("w", encoding="utf-8") as fh:
+            with open_private(out / "entries.jsonl", "w", encoding="utf-8") as fh:
                 rows = self.db.conn.execute("SELECT idx, leaf FROM leaves WHERE idx < ? "
                                             "ORDER BY idx", (size,))
                 for idx, leaf in rows:

@@ -30,6 +30,7 @@ from sqlite_utils import Database, Migrations
 
 from crypto import merkle
 from node.errors import NotFound, StorageError
+from node.file_modes import create_private, private_dir
 from protocol.audit import LogEntry
 
 T = TypeVar("T")
@@ -84,7 +85,8 @@ class ExchangeLogStore:
         return await asyncio.wrap_future(self._executor.submit(self._guarded, fn, *args))
 
     def _open(self) -> Database:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        private_dir(Path(self.path).parent)
+        create_private(self.path)  # 0600 before SQLite opens it: its -wal/-shm follow
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10,
                                isolation_level=None)  # explicit BEGIN IMMEDIATE / COMMIT
         db = Database(conn)

@@ -20,7 +20,7 @@ from aiohttp import web
 from node.appkeys import LOG
 from node.audit.export_files import verify_folder
 from node.errors import BadRequest
-from node.request_values import query_int
+from node.http_inputs import query_int
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -36,6 +36,7 @@ from crypto.keys import load_signing_key as _load_signing_key
 from node import clock
 from node.authority.settings import AuthorityConfig, load_authority_config
 from node.errors import BadRequest, Conflict, NotFound, StorageError
+from node.file_modes import open_private
 from protocol.directory import (
     MAX_RETIRED_KEYS,
     DirectoryEntry,
@@ -74,7 +75,7 @@ def decode_public_key(text: str, *, what: str) -> bytes:
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "wb") as f:
+        with open_private(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -25,6 +25,7 @@ from config.errors import ConfigError
 from config.load import parse_duration
 from crypto.keys import generate_signing_key, save_key
 from node.errors import Conflict
+from node.file_modes import private_dir, write_private
 
 DIRECTORY_TOML = """\
 # statenode federation authority; nodes trust the public key printed by `directory init`.
@@ -129,9 +130,10 @@ def init_authority(folder: Path, *, name: str = "federation authority") -> tuple
     if cfg_path.exists() or (folder / "keys").exists():
         raise Conflict(f"{folder}: a directory authority already exists here; "
                        "refusing to overwrite it")
-    (folder / "keys").mkdir(parents=True, mode=0o700)
+    private_dir(folder)
+    (folder / "keys").mkdir(mode=0o700)
     key = generate_signing_key()
     save_key(folder / "keys" / "authority.pem", key)
-    cfg_path.write_text(DIRECTORY_TOML.format(name=name.replace('"', "'")))
+    write_private(cfg_path, DIRECTORY_TOML.format(name=name.replace('"', "'")))
     return cfg_path, key.public
 

@@ -85,6 +85,9 @@ _register()
 
 
 def main() -> None:
+    from node.file_modes import restrict_umask
+
+    restrict_umask()  # whatever a statenode process creates is owner-only (issue 12)
     cli(obj={}, prog_name="statenode")
 
 

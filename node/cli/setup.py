@@ -117,11 +117,13 @@ def serve(config_path: str, port: int | None, host: str | None) -> None:
     """Run the node service until Ctrl-C."""
     from node.app import create_app, server_ssl_context
     from node.appkeys import TOKEN
+    from node.file_modes import tighten
     from node.ops.logs import setup_logging
     from node.ops.serve import serve_forever
 
     cfg = load_config(config_path)
     setup_logging(cfg)
+    tighten(cfg)  # files others can read are made owner-only (or the node refuses to run)
     keys = load_keys(cfg)  # fail fast, before binding, on a bad key file
     serve_forever(
         lambda: create_app(cfg, keys=keys),

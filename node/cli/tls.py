@@ -47,8 +47,10 @@ def tls_init(config_path: str, hosts: tuple[str, ...], days: int) -> None:
         if cfg.server.public_url:
             names.add(urlsplit(cfg.server.public_url).hostname or "localhost")
         hosts = tuple(sorted(n for n in names if n and n not in ("0.0.0.0", "::")))  # noqa: S104
-    key.parent.mkdir(parents=True, exist_ok=True)
-    cert.parent.mkdir(parents=True, exist_ok=True)
+    from node.file_modes import private_dir
+
+    private_dir(key.parent)
+    private_dir(cert.parent)
     pin = generate_self_signed(key, cert, f"statenode {cfg.node.id}", days=days, hosts=hosts)
     click.echo(f"wrote {key} (mode 0600) and {cert}")
     click.echo(f"TLS pin (SHA-256 of the certificate's SPKI): {pin.hex()}")

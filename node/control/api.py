@@ -31,6 +31,7 @@ from node.federation.federated_find import (
 )
 from node.federation.outbox import queue_message
 from node.federation.peer_client import active_peers, request
+from node.file_modes import open_private
 from node.services import Services
 from node.store import federation_tables as fed
 from node.store.record_reads import read_student
@@ -55,8 +56,7 @@ def control_file(cfg: NodeConfig) -> Path:
 def write_control_file(cfg: NodeConfig, url: str, token: str) -> None:
     path = control_file(cfg)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
+    with open_private(tmp, "w") as f:
         json.dump({"url": url, "token": token, "pid": os.getpid()}, f)
     os.replace(tmp, path)
 

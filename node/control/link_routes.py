@@ -26,7 +26,7 @@ from node.control.request_schema import Field, read_body
 from node.errors import BadRequest, Forbidden, NodeError
 from node.federation import links
 from node.federation.answers import Answer
-from node.request_values import path_id
+from node.http_inputs import path_id
 from node.services import Services
 from protocol.envelope import OpenedEnvelope
 from protocol.errors import ErrorCode, ProtocolError

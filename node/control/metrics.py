@@ -30,7 +30,7 @@ from aiohttp import web
 
 from node import __version__, clock
 from node.appkeys import SERVICES
-from node.remote import client_address
+from node.http_inputs import client_address
 from node.services import Services
 from node.store import federation_tables as fed
 

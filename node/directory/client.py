@@ -34,6 +34,7 @@ from config.schema import NodeConfig
 from crypto.keys import check_public_key
 from node import clock
 from node.errors import NodeError, PeerUnavailable
+from node.file_modes import open_private
 from protocol.codec import unpack
 from protocol.directory import DirectoryEntry, DirectorySnapshot, verify_snapshot
 from protocol.errors import EnvelopeRejected, ErrorCode, ProtocolError
@@ -103,7 +104,7 @@ def _peek_serial(data: bytes) -> int | None:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with open_private(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

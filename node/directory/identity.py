@@ -27,6 +27,7 @@ from crypto.keys import (
     save_key,
 )
 from node import clock
+from node.file_modes import open_private, private_dir
 
 INDEX = "index.json"
 
@@ -84,7 +85,7 @@ def _read_index(folder: Path) -> list[RingEntry]:
 
 def _write_index(folder: Path, ring: list[RingEntry]) -> None:
     tmp = folder / (INDEX + ".tmp")
-    with tmp.open("w") as f:
+    with open_private(tmp, "w") as f:
         f.write(json.dumps([e.__dict__ for e in ring], indent=2))
         f.flush()
         os.fsync(f.fileno())
@@ -105,10 +106,10 @@ def create_keys(
 ) -> None:
     """Generate the signing key and a current + next encryption key (for `statenode init`)."""
     now = clock.now() if now is None else now
-    cfg.keys.signing_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(cfg.keys.signing_key.parent)
     save_key(cfg.keys.signing_key, generate_signing_key(), passphrase=passphrase)
     folder = cfg.keys.encryption_dir
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(folder)
     life = cfg.keys.encryption_key_lifetime
     first = _new_ring_key(folder, now, life, passphrase)
     second = _new_ring_key(folder, first.valid_until, life, passphrase)

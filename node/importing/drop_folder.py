@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from node import clock
 from node.errors import NodeError
+from node.file_modes import private_dir
 from node.importing.importer import import_files
 from protocol.errors import ProtocolError
 
@@ -49,8 +50,7 @@ def pending(folder: Path, now: float | None = None) -> list[Path]:
 
 
 def _move(path: Path, folder: Path, outcome: str) -> None:
-    target = folder / outcome
-    target.mkdir(exist_ok=True)
+    target = private_dir(folder / outcome, tighten=True)  # inputs and rejects: student data
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     for item in [path, *path.parent.glob(path.name + ".rejects.*")]:
         if item.exists():

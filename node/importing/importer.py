@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from node.errors import BadRequest
+from node.file_modes import open_private
 from node.importing.batch import ImportBatch, ProgressMeter
 from node.importing.csv_tables import CSV_TABLES, assemble_csv_folder, checked_chunks, csv_students
 from node.importing.json_lines import JSONL_SUFFIXES, jsonl_students, pieces, plan_pieces
@@ -90,7 +91,7 @@ def write_rejects(batch: ImportBatch, files: Sequence[str]) -> list[str]:
         if not rejects:
             target.unlink(missing_ok=True)
             continue
-        with target.open("w", encoding="utf-8", newline="") as fh:
+        with open_private(target, "w", encoding="utf-8", newline="") as fh:
             if jsonl:
                 grouped: dict[int, list[dict[str, str]]] = {}
                 for r in rejects:

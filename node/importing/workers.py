@@ -34,6 +34,8 @@ from node.store.record_upsert import KeysFn
 AHEAD = 3  # jobs in flight per worker
 PARALLEL_MIN = 5_000  # lines of a JSON Lines file, or students of a CSV folder, before
 # worker processes are used (below that, starting them costs more than they save)
+PARENT_POLL_S = 0.5  # how often a worker checks that the importing process still lives
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 WATCHDOG_INTERVAL = 0.5  # seconds between a worker's checks that its parent lives

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from typing import Any
 from config.schema import NodeConfig
 from node import clock
 from node.errors import Conflict, NodeError, NotFound, StorageError
+from node.file_modes import private_dir, write_private
 
 MANIFEST = "manifest.json"
 FORMAT = "statenode-backup/1"
@@ -123,7 +123,7 @@ def _log_entries(path: Path) -> int:
 
 
 def _copy_private(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(dst.parent)
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(src.read_bytes())
@@ -137,7 +137,7 @@ def backup(cfg: NodeConfig, out: str | Path, *, include_keys: bool = False,
     folder = Path(out)
     if folder.exists() and any(folder.iterdir()):
         raise Conflict(f"{folder}: exists and is not empty; choose a new folder")
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(folder)
     folder.chmod(0o700)  # also when it already existed (empty)
     files: dict[str, str] = {}
     for name, src in (("node.db", cfg.storage.database),
@@ -146,7 +146,7 @@ def backup(cfg: NodeConfig, out: str | Path, *, include_keys: bool = False,
     for name, src in (("directory.msgpack", cfg.directory.cache_file),
                       ("node.toml", cfg.config_path)):
         if src.is_file():
-            shutil.copyfile(src, folder / name)
+            _copy_private(src, folder / name)
     if include_keys:
         base = cfg.keys.signing_key.parent
         key_files = [cfg.keys.signing_key, *sorted(cfg.keys.encryption_dir.iterdir())]
@@ -167,7 +167,7 @@ def backup(cfg: NodeConfig, out: str | Path, *, include_keys: bool = False,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "exchange_log_entries": entries, "include_keys": include_keys, "files": files}
     tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2))
+    write_private(tmp, json.dumps(manifest, indent=2))
     os.replace(tmp, folder / MANIFEST)
     return BackupReport(folder, files, entries, include_keys)
 
@@ -217,16 +217,12 @@ def node_running(cfg: NodeConfig) -> str | None:
     return str(ctl.get("url", ""))
 
 
-def _put(src: Path, dst: Path, stamp: str, private: bool = False) -> None:
-    """Move `dst` (and its -wal/-shm) aside, then atomically rename a copy of `src` in."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
+def _put(src: Path, dst: Path, stamp: str) -> None:
+    """Move `dst` (and its -wal/-shm) aside, then atomically rename a copy of `src` in
+    (0600, as every file of the node)."""
     tmp = dst.with_name(dst.name + ".restoring")
     tmp.unlink(missing_ok=True)
-    if private or src.suffix == ".db":
-        _copy_private(src, tmp)  # keys and databases (student data) are 0600
-    else:
-        shutil.copyfile(src, tmp)
-        _fsync(tmp)
+    _copy_private(src, tmp)
     if dst.exists():
         os.replace(dst, dst.with_name(f"{dst.name}.before-restore-{stamp}"))
     for suffix in ("-wal", "-shm"):
@@ -256,5 +252,5 @@ def restore(cfg: NodeConfig, folder: str | Path, *, with_keys: bool = False) -> 
         base = cfg.keys.signing_key.parent
         for src in sorted((folder / "keys").rglob("*")):
             if src.is_file():
-                _put(src, base / src.relative_to(folder / "keys"), stamp, private=True)
+                _put(src, base / src.relative_to(folder / "keys"), stamp)
     return manifest

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import signal
 import socket
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from node.errors import BadRequest, NodeError
+from node.file_modes import open_private, private_dir
 
 ROLES = ("staff", "data_admin", "auditor", "operator")
 
@@ -35,7 +35,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as f:
+    with open_private(path, "w", encoding="utf-8") as f:
         for r in records:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
@@ -73,7 +73,7 @@ def create(folder: Path, states: list[str], count: int, seed: int, password: str
     if password:  # refuse a weak --password before anything is created
         for role in ROLES:
             demo_password(role, password)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder, tighten=True)
     dir_port = free_port()
     cfg_path, authority_key = init_authority(folder / "directory", name="demo federation")
     text = cfg_path.read_text()
@@ -100,8 +100,7 @@ def create(folder: Path, states: list[str], count: int, seed: int, password: str
         for role in ROLES:
             pw = demo_password(role, password)
             pw_file = node_dir / f".pw-{role}"
-            fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
+            with open_private(pw_file, "w") as f:
                 f.write(pw)
             _run_cli(["users", "add", "-c", str(path), role, "--role", role,
                       "--password-file", str(pw_file)])
@@ -109,8 +108,7 @@ def create(folder: Path, states: list[str], count: int, seed: int, password: str
             users[state][role] = pw
     manifest = {"states": states, "directory_url": dir_url, "users": users}
     manifest_path = folder / "demo.json"
-    fd = os.open(manifest_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
+    with open_private(manifest_path, "w") as f:
         json.dump(manifest, f, indent=2)
     return manifest
 
@@ -144,7 +142,7 @@ def _run_cli(args: list[str]) -> None:
 def start(args: list[str], name: str, log_file: Path, timeout: float = 30.0,
           ) -> tuple[subprocess.Popen[str], str]:
     """Start `python -m node ARGS` (stderr to `log_file`); wait for `listening on URL`."""
-    with log_file.open("a") as err:
+    with open_private(log_file, "a") as err:
         proc = subprocess.Popen([sys.executable, "-m", "node", *args], stdout=subprocess.PIPE,
                                 stderr=err, text=True, start_new_session=True)
     deadline = time.monotonic() + timeout

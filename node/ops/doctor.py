@@ -3,9 +3,10 @@
 Spec: PROTOCOL-ANCHORS.md §1.9 and §5.1 items 22-23 (X-Road's top complaints were an
 expired global configuration, unsynchronised clocks and unreachable dependencies with no
 hint which one failed; a diagnostics tool must name the failing dependency). Checks, in
-order: config, key files and permissions, key validity and rotation, the running node,
-directory freshness, each peer's reachability and backoff, clock skew against peers,
-database integrity and writability, free disk, scheduled jobs.
+order: config, key files and permissions, the other files' and folders' permissions, key
+validity and rotation, the running node, directory freshness, each peer's reachability
+and backoff, clock skew against peers, database integrity and writability, free disk,
+scheduled jobs.
 
 Each check is a `Check(area, status, message, fix)` with status `ok`, `warn` or `fail`.
 Checks that need the running node use `GET /local/v1/status` (control.json's token); the
@@ -90,6 +91,32 @@ def check_key_files(cfg: NodeConfig) -> list[Check]:
                              f"(mode {_mode(path):04o})", f"chmod 700 {path}"))
     if not out:
         out.append(Check("key files", OK, f"{len(files)} key and secret files, all mode 0600"))
+    return out
+
+
+def check_file_modes(cfg: NodeConfig) -> list[Check]:
+    """The node's other files (databases and their -wal/-shm, logs, rejects files, the
+    directory cache, node.toml, ...) and folders are owner-only, as its keys are
+    (`node.file_modes`; the key files and control.json are `check_key_files`' part)."""
+    from node.control.api import control_file
+    from node.control.signing_rotation import next_key_path
+    from node.file_modes import key_files, loose, node_paths
+
+    theirs = key_files(cfg) | {next_key_path(cfg), control_file(cfg),
+                               cfg.keys.signing_key.parent, cfg.keys.encryption_dir}
+    out = []
+    for item in loose(cfg):
+        if item.path in theirs:
+            continue
+        what = "folder " if item.is_dir else ""
+        out.append(Check("file modes", WARN if item.is_dir else FAIL,
+                         f"{what}{item.path} is accessible by other users (mode "
+                         f"{item.mode:04o})", f"{item.fix} (the node also does it when it "
+                         "starts)"))
+    if not out:
+        files, folders = node_paths(cfg)
+        out.append(Check("file modes", OK, f"{len(files)} data, log and other files and "
+                         f"{len(folders)} folders of the node, all owner-only"))
     return out
 
 
@@ -367,6 +394,7 @@ def run_checks(config_path: str | Path, *, timeout: float = 3.0, thorough: bool 
     add(Check("config", OK, f"{cfg.config_path} (node {cfg.node.id})"))
     now = clock.now()
     add(*check_key_files(cfg))
+    add(*check_file_modes(cfg))
     view: DirectoryView | None
     try:
         view = DirectoryView(cfg)

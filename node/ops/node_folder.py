@@ -15,6 +15,7 @@ from config import load_config
 from node.directory.identity import create_keys, load_keys
 from node.directory.tls_pinning import own_pin
 from node.errors import BadRequest, Conflict
+from node.file_modes import private_dir, write_private
 from node.store.database import Store
 
 NODE_TOML = """\
@@ -77,8 +78,9 @@ def write_node(
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadRequest(f"--endpoint must be a URL like http://127.0.0.1:8443 (got {endpoint!r})")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    folder.mkdir(parents=True, exist_ok=True)
+    # port 0 (any free port, chosen at start) is a port, not "no port"
+    port = parts.port if parts.port is not None else (443 if parts.scheme == "https" else 80)
+    private_dir(folder, tighten=True)
     text = NODE_TOML.format(
         state=state,
         name=name.replace('"', "'"),
@@ -88,7 +90,7 @@ def write_node(
         directory_urls=", ".join(f'"{u}"' for u in directory_urls),
         authority_key=authority_key,
     )
-    config_path.write_text(text)
+    write_private(config_path, text)
     cfg = load_config(config_path)
     create_keys(cfg)
     Store(cfg.storage.database).close()

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database, Migrations
 
 from node.errors import StorageError
+from node.file_modes import create_private
 from node.store.record_reads import candidates, read_student
 from node.store.record_upsert import KeysFn, UpsertResult, default_keys, upsert_students
 from protocol.record_fields import TABLE_SPECS
@@ -170,6 +171,8 @@ class Store:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown synchronous level {synchronous}")
         conn: sqlite3.Connection | None = None
+        with contextlib.suppress(OSError):  # 0600 before SQLite opens it: -wal/-shm follow
+            create_private(self.path)
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False,
                                    timeout=busy_timeout_ms / 1000)

@@ -21,7 +21,7 @@ from aiohttp import web
 from crypto.errors import PasswordMismatch
 from crypto.passwords import hash_password_async, needs_rehash, verify_password_async
 from node.appkeys import CONFIG
-from node.remote import client_address
+from node.http_inputs import client_address
 from node.store import accounts
 from node.web.site import (
     SESSION,

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from node.control import link_routes
 from node.errors import BadRequest, NodeError
-from node.request_values import path_id
+from node.http_inputs import path_id
 from node.web.site import add_nav, current_session, render, requires, run_db
 
 ADMIN = "data_admin"

@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -312,3 +313,21 @@ class Federation:
                 return resp.status, resp.read(), resp.headers.get("Content-Type", "")
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(), exc.headers.get("Content-Type", "")
+
+
+def not_owner_only(*roots: Path) -> list[str]:
+    """'mode path' of every folder under `roots` (them included) that is not 0700 and of
+    every file that is not 0600 (docs/SECURITY.md "Files are owner-only")."""
+    out = []
+    for root in roots:
+        for path in [root, *sorted(root.rglob("*"))]:
+            try:
+                st = path.lstat()
+            except FileNotFoundError:  # a running node replaced it meanwhile
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            want = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600
+            if stat.S_IMODE(st.st_mode) != want:
+                out.append(f"{stat.S_IMODE(st.st_mode):04o} {path}")
+    return out

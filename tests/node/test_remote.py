@@ -9,7 +9,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from config.load import load_config_data
 from node.appkeys import CONFIG
-from node.remote import client_address
+from node.http_inputs import client_address
 
 
 def _request(proxies: list[str], remote: str, forwarded: str | None) -> web.Request:
