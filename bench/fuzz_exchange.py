@@ -9,7 +9,12 @@ status histogram and failures: any 500, any status outside the defined set,
 connection errors, and whether the node is still alive and answering a valid
 envelope at the end. Exit status 1 when a failure was found.
 
+`--target control` fuzzes TX's local control API and `--target web` its web forms
+instead, within the same budget (bench/fuzz_local.py): responses by status, 500s and
+tracebacks in the node logs.
+
     PYTHONPATH=. python bench/fuzz_exchange.py [--seconds 60] [--count 200000] [--seed 1]
+    PYTHONPATH=. python bench/fuzz_exchange.py --target control|web [--seconds 60]
 """
 
 from __future__ import annotations
@@ -143,8 +148,17 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0, help="time bound (default 60)")
     ap.add_argument("--count", type=int, default=200_000, help="case bound (default 200000)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--concurrency", type=int, default=None,
+                    help="requests in flight (default 8 for exchange, 4 otherwise)")
+    ap.add_argument("--target", choices=["exchange", "control", "web"], default="exchange",
+                    help="the peer endpoint (default), the local control API, or the web UI")
     args = ap.parse_args()
+    if args.target != "exchange":
+        import fuzz_local  # sibling module: this folder is on sys.path
+
+        return fuzz_local.run(args.target, seconds=args.seconds, count=args.count,
+                              seed=args.seed, concurrency=args.concurrency or 4)
+    args.concurrency = args.concurrency or 8
 
     from tests.integration.harness import Federation
 

@@ -37,13 +37,20 @@ SEARCH_PURPOSES: tuple[str, ...] = tuple(p for p in PURPOSES if p != "move_notic
 ADMIN_SEARCH_PURPOSES: tuple[str, ...] = ("data_quality",)
 
 
+#: roles whose users may search for students (auditors and operators read logs and run
+#: the node; they do not look children up)
+SEARCH_ROLES: tuple[str, ...] = ("staff", "data_admin")
+
+
 def search_refusal(purpose: str, role: str) -> str | None:
     """Why a user of `role` may not search with `purpose`, or None when they may
     (DESIGN.md "Messages": purpose of use). Both the requester and the holder ask."""
+    if role not in SEARCH_ROLES:
+        return f"role {role} may not search for students"
     if purpose not in SEARCH_PURPOSES:
         return f"purpose {purpose!r} is not a purpose a search may have"
     if purpose in ADMIN_SEARCH_PURPOSES and role != "data_admin":
-        return f"only a data administrator may search for {purpose}"
+        return f"only a data administrator may search for the purpose {purpose}"
     return None
 SEXES: tuple[str, ...] = ("F", "M", "X")
 OUTCOMES: tuple[str, ...] = ("match", "near_match")

@@ -10,9 +10,11 @@ import click
 from config import load_config
 from node.cli import cli, config_option
 from node.control.client import call, stream
-from protocol.messages import PURPOSES
+from protocol.messages import PURPOSES, SEARCH_PURPOSES
 
 PURPOSE = click.Choice(PURPOSES)
+#: a search never carries move_notice (it is sent, not searched with)
+SEARCH_PURPOSE = click.Choice(SEARCH_PURPOSES)
 
 
 def _name(d: dict[str, Any]) -> str:
@@ -33,7 +35,7 @@ def _name(d: dict[str, Any]) -> str:
 @click.option("--birth-country", default=None)
 @click.option("--mother", default=None, help="Mother's name, 'First Last'.")
 @click.option("--father", default=None, help="Father's name, 'First Last'.")
-@click.option("--purpose", type=PURPOSE, default="enrollment", show_default=True)
+@click.option("--purpose", type=SEARCH_PURPOSE, default="enrollment", show_default=True)
 @click.option("--timeout", type=float, default=None, help="Per-state timeout in seconds.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per state, then a summary.")
 def find(

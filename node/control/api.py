@@ -25,6 +25,7 @@ from node.control.request_schema import Field, read_body
 from node.errors import BadRequest, NodeError, NotFound
 from node.federation.federated_find import (
     DATE_RE,
+    FLAG_FIELDS,
     PERSON_FIELDS,
     build_criteria,
     federated_find,
@@ -40,6 +41,8 @@ from protocol.messages import (
     PURPOSES,
     ROLES,
     SEARCH_PURPOSES,
+    SEARCH_ROLES,
+    SEXES,
     Fetch,
     FetchReply,
     FindCriteria,
@@ -92,7 +95,9 @@ async def control_auth(request: web.Request, handler: Handler) -> web.StreamResp
 REQUESTER_FIELDS = {"user_id": Field(str, max_len=100), "role": Field(str, choices=ROLES),
                     "school": Field(str, max_len=200)}
 FIND_FIELDS = {
-    **{name: Field(str, max_len=100) for name in PERSON_FIELDS},
+    **{name: Field(bool if name in FLAG_FIELDS else str, max_len=100)
+       for name in PERSON_FIELDS},
+    "sex": Field(str, choices=SEXES), "birth_date": Field(str, max_len=10, is_date=True),
     "parent_names": Field(list), "ids": Field(dict, max_len=64),
     "purpose": Field(str, choices=SEARCH_PURPOSES),
     "timeout": Field(float, minimum=0.1, maximum=120), **REQUESTER_FIELDS,
@@ -102,7 +107,8 @@ FETCH_FIELDS = {"state": Field(str, required=True, max_len=2),
                 "purpose": Field(str, choices=PURPOSES), **REQUESTER_FIELDS}
 MOVE_FIELDS = {"to": Field(str, required=True, max_len=2),
                "student": Field(str, required=True, max_len=64),
-               "contact": Field(str, max_len=300), "expected": Field(str, max_len=10),
+               "contact": Field(str, max_len=300),
+               "expected": Field(str, max_len=10, is_date=True),
                "comment": Field(str, max_len=1000), **REQUESTER_FIELDS}
 
 
@@ -130,7 +136,8 @@ async def local_find(request: web.Request) -> web.StreamResponse:
     requester = requester_of(data, services.cfg)
     refusal = search_refusal(purpose, requester.role)
     if refusal is not None:
-        raise BadRequest(f"purpose: {refusal}")
+        field = "purpose" if requester.role in SEARCH_ROLES else "role"
+        raise BadRequest(f"{field}: {refusal}")
     targets = active_peers(services)  # raises (503) before the stream starts
     resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await resp.prepare(request)  # everything above is checked: nothing raises after this

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +22,7 @@ from aiohttp import web
 from node.errors import BadRequest
 
 MAX_BODY = 64 * 1024
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -33,16 +36,24 @@ class Field:
     max_len: int = 200
     minimum: float | None = None
     maximum: float | None = None
+    is_date: bool = False  # text that must be a calendar date, YYYY-MM-DD
 
 
 def _check(name: str, value: Any, spec: Field) -> Any:
     if spec.kind is str:
         if not isinstance(value, str):
             raise BadRequest(f"{name}: must be text (got {_kind(value)})")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # JSON may spell lone surrogates ("\ud800"); text may not
+            raise BadRequest(f"{name}: is not valid Unicode text") from None
         if len(value) > spec.max_len:
-            raise BadRequest(f"{name}: at most {spec.max_len} characters")
+            raise BadRequest(f"{name}: longer than {spec.max_len} characters")
         if spec.choices and value not in spec.choices:
-            raise BadRequest(f"{name}: must be one of {', '.join(spec.choices)} (got {value!r})")
+            raise BadRequest(f"{name}: must be one of {', '.join(spec.choices)} "
+                             f"(got {value[:40]!r})")
+        if spec.is_date and not _is_date(value):
+            raise BadRequest(f"{name}: must be a date like 2012-05-31 (got {value[:40]!r})")
         return value
     if spec.kind is bool:
         if not isinstance(value, bool):
@@ -74,6 +85,16 @@ def _check(name: str, value: Any, spec: Field) -> Any:
     raise TypeError(f"no check for {spec.kind}")  # pragma: no cover - a programming error
 
 
+def _is_date(text: str) -> bool:
+    if not _DATE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "text", bool: "true/false",
             int: "a number", float: "a number", type(None): "null"}.get(type(value),
@@ -83,11 +104,11 @@ def _kind(value: Any) -> str:
 def validate(data: Any, fields: Mapping[str, Field]) -> dict[str, Any]:
     """The checked fields of a decoded body (absent and null fields left out)."""
     if not isinstance(data, dict):
-        raise BadRequest(f"the request body must be a JSON object (got {_kind(data)})")
+        raise BadRequest(f"body: must be a JSON object (got {_kind(data)})")
     unknown = sorted(str(k)[:40] for k in data if k not in fields)
     if unknown:
-        raise BadRequest(f"{unknown[0]}: not a field of this request "
-                         f"(fields: {', '.join(fields)})")
+        known = f"fields: {', '.join(fields)}" if fields else "this request takes no fields"
+        raise BadRequest(f"{unknown[0]!r}: unknown field ({known})")
     out: dict[str, Any] = {}
     for name, spec in fields.items():
         value = data.get(name)
@@ -103,13 +124,22 @@ async def read_body(request: web.Request, fields: Mapping[str, Field]) -> dict[s
     """Read, decode and validate a control request's JSON body (an empty body is `{}`)."""
     raw = await request.content.read(MAX_BODY + 1) if request.can_read_body else b""
     if len(raw) > MAX_BODY:
-        raise BadRequest(f"the request body is larger than {MAX_BODY} bytes")
-    if not raw.strip():
+        raise BadRequest(f"body: larger than {MAX_BODY} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"body: not UTF-8 (byte {exc.start})") from None
+    if not text.strip():
         return validate({}, fields)
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON ({exc})") from exc
-    except RecursionError as exc:
-        raise BadRequest("the request body is nested too deeply") from exc
+        data = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"body: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise BadRequest("body: not valid JSON (nested too deeply)") from None
     return validate(data, fields)
+
+
+def _no_constant(name: str) -> Any:
+    """JSON has no NaN or Infinity; Python's decoder accepts them unless told not to."""
+    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import date
 from typing import Any
 
 from node.errors import BadRequest, Forbidden
@@ -23,6 +24,8 @@ from node.federation.peer_client import FindSummary, PeerAnswer, find_all
 from node.matching.index import TermFrequencies, blocking_keys, score_candidates
 from node.services import Services
 from node.store.record_reads import candidates as store_candidates
+from protocol.codec import Reader
+from protocol.errors import ProtocolError
 from protocol.messages import (
     SEXES,
     Demographics,
@@ -36,6 +39,8 @@ from protocol.messages import (
 DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 #: the criteria fields a search may carry, as `Demographics` names them
 PERSON_FIELDS = tuple(Demographics.__dataclass_fields__)
+#: the yes/no criteria (everything else a person types is text)
+FLAG_FIELDS = ("multiple_birth",)
 MAX_FIELD_LEN = 100
 #: at most this many of our own students are shown for one search
 LOCAL_LIMIT = 10
@@ -50,6 +55,11 @@ def build_criteria(person: Mapping[str, Any], *, parents: Iterable[str] = (),
             raise BadRequest(f"{name}: not a search field")
         if value in (None, ""):
             continue
+        if name in FLAG_FIELDS:
+            if not isinstance(value, bool):
+                raise BadRequest(f"{name}: must be true or false (got {type(value).__name__})")
+            given[name] = value
+            continue
         if not isinstance(value, str):
             raise BadRequest(f"{name}: must be text (got {type(value).__name__})")
         value = value.strip()[:MAX_FIELD_LEN]
@@ -57,13 +67,28 @@ def build_criteria(person: Mapping[str, Any], *, parents: Iterable[str] = (),
             given[name] = value
     if not given.get("first_name") or not given.get("last_name_1"):
         raise BadRequest("Given name and first surname are needed to search.")
-    if "birth_date" in given and not DATE_RE.match(given["birth_date"]):
+    if "birth_date" in given and not _is_date(given["birth_date"]):
         raise BadRequest("Birth date must be a date like 2012-05-31.")
     if "sex" in given and given["sex"] not in SEXES:
         raise BadRequest("Sex must be F, M or X.")
     parent_list = tuple(str(p).strip()[:200] for p in parents if str(p).strip())
     id_list = tuple((str(k)[:64], str(v).strip()[:64]) for k, v in ids if str(v).strip())
-    return FindCriteria(Demographics(**given), parent_list, id_list)
+    criteria = FindCriteria(Demographics(**given), parent_list, id_list)
+    try:  # read back as every holder will: never sign and send what they must refuse
+        FindCriteria.read(Reader(criteria.to_body(), "criteria"))
+    except ProtocolError as exc:
+        raise BadRequest(f"the search cannot be sent: {exc}") from None
+    return criteria
+
+
+def _is_date(text: str) -> bool:
+    if not DATE_RE.match(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def answer_line(answer: PeerAnswer) -> dict[str, Any]:

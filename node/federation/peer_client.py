@@ -24,13 +24,22 @@ from enum import StrEnum
 import aiohttp
 
 from node import clock
-from node.errors import PeerTimeout, PeerUnavailable
+from node.errors import BadRequest, PeerTimeout, PeerUnavailable
 from node.federation.log_entries import log_opened, log_sealed
 from node.services import Services
 from protocol.directory import DirectoryEntry, EntryStatus
 from protocol.envelope import OpenedEnvelope, open_envelope, seal_envelope
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.messages import Error, Find, FindCriteria, FindReply, Message, Requester
+from protocol.messages import (
+    Error,
+    Find,
+    FindCriteria,
+    FindReply,
+    Message,
+    Requester,
+    from_body,
+    to_body,
+)
 
 MSGPACK = "application/msgpack"
 
@@ -69,10 +78,21 @@ class FindSummary:
 
 
 
+def check_sendable(message: Message) -> None:
+    """Read `message` back as every peer will (strict decoding, limits); BadRequest
+    naming the field when a peer would refuse it as malformed."""
+    try:
+        from_body(message.TYPE, to_body(message))
+    except ProtocolError as exc:
+        raise BadRequest(f"the {message.TYPE} cannot be sent: {exc}") from None
+
+
 async def request(services: Services, peer: str, message: Message, *, purpose: str,
                   user_id: str = "", user_role: str = "", message_id: bytes | None = None,
                   timeout: float | None = None) -> OpenedEnvelope:
-    """Send one message to `peer` and return its opened, authenticated reply."""
+    """Send one message to `peer` and return its opened, authenticated reply. A message
+    its recipient's decoder would refuse is never signed or sent (BadRequest)."""
+    check_sendable(message)
     timeout = services.cfg.peers.timeout if timeout is None else timeout
     now = clock.now_ms()
     snapshot = services.directory.current(now)

@@ -41,12 +41,31 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class BadHttpFilter(logging.Filter):
+    """A request aiohttp could not parse (too long a line, a bad header …) already got
+    its 400; aiohttp would log it with a traceback that quotes the request's bytes, which
+    may hold a name from a query string. One warning line without them instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.name == "aiohttp.server" and isinstance(exc, HttpProcessingError):
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg = "bad HTTP request from %s refused: %s (%s)"
+            record.args = (remote, type(exc).__name__, exc.code)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def setup_logging(cfg: NodeConfig) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if cfg.logging.format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(BadHttpFilter())
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -28,7 +28,9 @@ from node.store import federation_tables as fed
 from node.web.local_pages import RECORD_ROLES
 from node.web.search_pages import requester_for
 from node.web.site import add_nav, render, requires, run_db
-from protocol.messages import SEXES, Demographics, MoveNotice
+from protocol.codec import Reader
+from protocol.errors import ProtocolError
+from protocol.messages import DATE_RE, SEXES, Demographics, MoveNotice
 
 
 def _text(form: Any, key: str, limit: int = 200) -> str:
@@ -51,6 +53,8 @@ def notice_from_form(form: Any, sender: Any, peers: list[str]) -> tuple[str, Mov
         raise BadRequest("The notice needs the child's given name and first surname.")
     if values.get("sex") not in (None, *SEXES):
         raise BadRequest("Sex must be F, M or X.")
+    if "birth_date" in values and not _is_date(values["birth_date"]):
+        raise BadRequest("Birth date must be a date like 2012-05-31.")
     expected = _text(form, "expected", 10) or None
     if expected is not None:
         try:
@@ -62,8 +66,21 @@ def notice_from_form(form: Any, sender: Any, peers: list[str]) -> tuple[str, Mov
         raise BadRequest("Say where the child is going (town, school or project).")
     contact = _text(form, "contact") or sender.school
     comment = _text(form, "comment", 1000) or None
-    return to, MoveNotice(Demographics(**values), sender, destination, contact, expected,
-                          comment, None)
+    notice = MoveNotice(Demographics(**values), sender, destination, contact, expected,
+                        comment, None)
+    try:  # read back as the receiving state will: never queue what it must refuse
+        MoveNotice.read(Reader(notice.to_body(), "notice"))
+    except ProtocolError as exc:
+        raise BadRequest(f"The notice cannot be sent: {exc}") from None
+    return to, notice
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return DATE_RE.fullmatch(text) is not None
 
 
 async def _kick_outbox(app: web.Application) -> None:

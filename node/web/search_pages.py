@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from node.appkeys import CONFIG, SERVICES
-from node.errors import BadRequest, Forbidden, NodeError
+from node.errors import BadRequest, NodeError
 from node.federation.federated_find import build_criteria, federated_find
 from node.federation.peer_client import active_peers
 from node.services import Services
@@ -72,8 +72,8 @@ def check_purpose(value: str, role: str) -> str:
     if value not in PURPOSES:
         raise BadRequest(f"Unknown purpose of use {value!r}.")
     refusal = search_refusal(value, role)
-    if refusal is not None:
-        raise Forbidden(refusal[0].upper() + refusal[1:] + ".")
+    if refusal is not None:  # the form offers only what the role may use
+        raise BadRequest(refusal[0].upper() + refusal[1:] + ".")
     return value
 
 
@@ -87,10 +87,10 @@ def parse_search(form: Any, role: str) -> tuple[FindCriteria, str, dict[str, str
     clean = {k: str(form.get(k, "")).strip()[:100] for k in FORM_FIELDS}
     person = {k: clean[k] for k in (*NAME_FIELDS, "birth_date", "sex", *PLACE_FIELDS)}
     parents = []
-    for role, prefix in (("female", "mother"), ("male", "father")):
+    for parent, prefix in (("female", "mother"), ("male", "father")):
         name = f"{clean[prefix + '_first']} {clean[prefix + '_last']}".strip()
         if name:
-            parents.append(f"{role}: {name}")
+            parents.append(f"{parent}: {name}")
     ids = [("state_student_id", clean["student_id"])] if clean["student_id"] else []
     criteria = build_criteria(person, parents=parents, ids=ids)
     return criteria, check_purpose(clean["purpose"], role), clean

@@ -57,7 +57,7 @@ BAD = [
      "parent_names: must be a list"),
     ("/local/v1/find", json.dumps({**ANA, "timeout": "soon"}).encode(),
      "timeout: must be a number"),
-    ("/local/v1/find", json.dumps({**ANA, "shoe": "9"}).encode(), "shoe: not a field"),
+    ("/local/v1/find", json.dumps({**ANA, "shoe": "9"}).encode(), "'shoe': unknown field"),
     ("/local/v1/find", json.dumps({**ANA, "purpose": "move_notice"}).encode(),
      "purpose: must be one of"),
     ("/local/v1/find", json.dumps({**ANA, "purpose": "data_quality", "role": "staff"}).encode(),
@@ -75,7 +75,7 @@ BAD = [
     ("/local/v1/worklist/1/confirm", json.dumps({"admin": ["x"], "password": "p"}).encode(),
      "admin: must be text"),
     ("/local/v1/links/1/validate", b"[]", "must be a JSON object"),
-    ("/local/v1/jobs/outbox", b'{"now": true}', "now: not a field"),
+    ("/local/v1/jobs/outbox", b'{"now": true}', "'now': unknown field"),
 ]
 
 
