@@ -10,6 +10,7 @@ import click
 from config import load_config
 from node.cli import cli, config_option
 from node.control.client import call, stream
+from node.matching.outcome_words import agreement_text
 from protocol.messages import PURPOSES
 
 PURPOSE = click.Choice(PURPOSES)
@@ -17,13 +18,14 @@ PURPOSE = click.Choice(PURPOSES)
 
 def _name(d: dict[str, Any]) -> str:
     parts = [d.get("first_name"), d.get("middle_name"), d.get("last_name_1"), d.get("last_name_2")]
-    return " ".join(p for p in parts if p)
+    return " ".join(p for p in parts if p and p != "-")
 
 
 @cli.command()
 @config_option
-@click.option("--first-name", required=True)
-@click.option("--last-name-1", required=True, help="Paternal (first) surname.")
+@click.option("--first-name", default=None, help="Given name (needed unless --student-id).")
+@click.option("--last-name-1", default=None,
+              help="Paternal (first) surname (needed unless --student-id).")
 @click.option("--last-name-2", default=None, help="Maternal (second) surname.")
 @click.option("--middle-name", default=None)
 @click.option("--birth-date", default=None, help="YYYY-MM-DD.")
@@ -33,6 +35,8 @@ def _name(d: dict[str, Any]) -> str:
 @click.option("--birth-country", default=None)
 @click.option("--mother", default=None, help="Mother's name, 'First Last'.")
 @click.option("--father", default=None, help="Father's name, 'First Last'.")
+@click.option("--student-id", default=None,
+              help="A student id from any state (names are then optional).")
 @click.option("--purpose", type=PURPOSE, default="enrollment", show_default=True)
 @click.option("--timeout", type=float, default=None, help="Per-state timeout in seconds.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per state, then a summary.")
@@ -43,11 +47,20 @@ def find(
     as_json: bool,
     mother: str | None,
     father: str | None,
+    student_id: str | None,
     **fields: Any,
 ) -> None:
-    """Search every state's node for a child; print each state's candidates as they answer."""
+    """Search every state's node for a child; print each state's candidates as they answer.
+
+    Give the given name and first surname, or a student id of any state. Each candidate is
+    said in words ("almost certainly this child (99.9%)", "possibly this child") with the
+    agreement of each field; --json gives the raw lines, scores included."""
     cfg = load_config(config_path)
+    if not student_id and not (fields.get("first_name") and fields.get("last_name_1")):
+        raise click.UsageError("give --first-name and --last-name-1, or --student-id")
     payload: dict[str, Any] = {k: v for k, v in fields.items() if v}
+    if student_id:
+        payload["ids"] = {"state_student_id": student_id}
     payload["purpose"] = purpose
     payload["parent_names"] = [
         f"{role}: {name}" for role, name in (("female", mother), ("male", father)) if name
@@ -74,9 +87,12 @@ def find(
         for c in cands:
             d = c["demographics"]
             click.echo(
-                f"  {c['outcome']:<10} score {c['score'] / 1000:6.1f}  {_name(d)}  "
+                f"  {c.get('words') or c['outcome']}: {_name(d) or '?'}, born "
                 f"{d.get('birth_date', '?')} {d.get('sex', '')}  handle {c['handle']}"
             )
+            agreement = agreement_text(c.get("agreements"))
+            if agreement:
+                click.echo(f"      {agreement}")
 
 
 @cli.command()
