@@ -139,7 +139,9 @@ def fetch(
 @click.option("--to", "to", required=True, help="Destination state (USPS code).")
 @click.option("--expected", default=None, help="Expected arrival date, YYYY-MM-DD.")
 @click.option("--comment", default=None)
-@click.option("--contact", default=None, help="Who the receiving school should contact.")
+@click.option("--contact", default=None,
+              help="Who the receiving school should contact (default: this agency with "
+                   "node.contact_phone and node.contact_email).")
 def notify_move(
     config_path: str,
     student: str,
@@ -177,20 +179,26 @@ def _read_federation(config_path: str, fn: Any) -> Any:
 
 @cli.command()
 @config_option
+@click.option("--status", type=click.Choice(["open", "new", "acknowledged", "handled", "all"]),
+              default="all", show_default=True, help="open = not handled yet.")
 @click.option("--json", "as_json", is_flag=True)
-def inbox(config_path: str, as_json: bool) -> None:
-    """List received move notices (expected arrivals)."""
+def inbox(config_path: str, status: str, as_json: bool) -> None:
+    """List received move notices (expected arrivals) with their status in the arrivals
+    queue (acknowledged, assigned, handled: on the web UI's Arrivals page)."""
     from node.store import federation_tables as fed
-    items = _read_federation(config_path, fed.inbox_list)
+    items = _read_federation(config_path, lambda db: fed.inbox_list(db, status=status))
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
     if not items:
-        click.echo("no move notices received")
+        click.echo("no move notices received" if status == "all" else f"no {status} notices")
     for it in items:
         n = it["notice"]
+        queue = it["status"] + (f", assigned to {it['assigned_to']}" if it.get("assigned_to")
+                                else "") + (f", by {it['handled_by']}" if it.get("handled_by")
+                                            else "")
         click.echo(
-            f"from {it['sender']}: {_name(n['student'])} born "
+            f"#{it['id']} [{queue}] from {it['sender']}: {_name(n['student'])} born "
             f"{n['student'].get('birth_date', '?')}, expected "
             f"{n.get('expected_arrival') or '?'} at {n['destination']}; contact "
             f"{n['contact']}" + (f" — {n['comment']}" if n.get("comment") else "")
