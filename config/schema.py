@@ -143,6 +143,9 @@ class WebSection:
     login_lockout: float = _f(
         "5m", "How long such a lock lasts (failures this close together count together)",
         kind="duration")
+    demo_examples: bool = _f(
+        False, "Show the demo's example searches on the staff home page (statenode demo "
+        "sets it; the children are planted only in a demo federation)")
 
 
 @dataclass(frozen=True)

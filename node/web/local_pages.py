@@ -196,11 +196,27 @@ async def home(request: web.Request) -> web.StreamResponse:
     assert session is not None
     counts = await run_db(request, _counts)
     ctx: dict[str, Any] = {"counts": counts, "purposes": PURPOSE_LABELS}
+    if request.app[CONFIG].web.demo_examples and session.user.role in RECORD_ROLES:
+        ctx["examples"] = demo_examples()
     if session.user.role == "auditor":
         ctx["views"] = await run_db(request, _recent_views)
     if session.user.role == "operator":
         ctx["uptime"] = round(clock.now() - request.app[STARTED])
     return render(request, "home.html", ctx, title="Home")
+
+
+def demo_examples() -> list[dict[str, Any]]:
+    """The demo's example searches (`node.importing.demo_children`), as links to the
+    search form filled in (purpose enrollment)."""
+    from urllib.parse import urlencode
+
+    from node.importing.demo_children import EXAMPLES
+
+    return [{"title": e["title"], "says": e["says"],
+             "href": "/search?" + urlencode({**e["fields"], "purpose": "enrollment"}),
+             "name": " ".join(str(e["fields"][k]) for k in ("first_name", "last_name_1",
+                                                            "last_name_2"))}
+            for e in EXAMPLES]
 
 
 def _purpose(request: web.Request) -> str:
