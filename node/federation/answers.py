@@ -4,7 +4,9 @@ Each handler takes the services, the sending peer and the opened message, and
 returns the reply message and the local student ids it discloses (for the
 exchange log). The holder decides per purpose and role what a reply contains
 (data minimization): `find` releases only the demographics needed to decide
-identity; `fetch` releases the record tables the purpose needs. A handle given only
+identity (`find_hits`, with the student-id rule of `node.matching.id_rule`: a find
+without names is answered only by the records holding its id); `fetch` releases the
+record tables the purpose needs. A handle given only
 as a `near_match` (maybe another child: a sibling, a twin) is released to a data
 administrator resolving the match (purpose `data_quality`), and otherwise only once an
 active link names it.
