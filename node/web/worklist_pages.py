@@ -318,7 +318,10 @@ async def link_view(request: web.Request, link_id: int) -> dict[str, Any]:
             words = item_words(item)
         else:
             agreements, words, score = _compare(columns[0][1], columns[-1][1])
-    await _record_views(request, [{"handle": link["peer_record"], "peer": link["peer"]}])
+    shown = ({"handle": link["peer_record"], "peer": link["peer"]}
+             if link["direction"] == "out" else
+             {"handle": link.get("local_record") or link["ref"], "peer": node_id})
+    await _record_views(request, [shown])  # the record of the state it belongs to
     return {"link": link, "comment": comment, "columns": [c[0] for c in columns],
             "rows": side_by_side([c[1] for c in columns], agreements) if columns else [],
             "words": words, "score": score, "item": item,
