@@ -27,6 +27,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
 _SIZE_UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{5,23}[0-9]$")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _CHOICES = {
     "server.tls_min_version": ("1.3", "1.2"),
     "logging.level": ("debug", "info", "warning", "error"),
@@ -97,6 +99,16 @@ def _convert(value: Any, tp: Any, kind: str | None, key: str, base: Path, path: 
                 raise ConfigError(
                     f"must be a USPS state code such as TX (got {value!r})", path=path, key=key
                 )
+        if kind == "phone" and value and (
+            not _PHONE.match(value) or sum(ch.isdigit() for ch in value) < 7
+        ):
+            raise ConfigError(
+                f"must be a phone number like +1 512 555 0100: digits, spaces, dashes, dots "
+                f"and parentheses (got {value!r})", path=path, key=key)
+        if kind == "email" and value and (len(value) > 254 or not _EMAIL.match(value)):
+            raise ConfigError(
+                f"must be an email address like records@tea.example (got {value!r})",
+                path=path, key=key)
         choices = _CHOICES.get(key)
         if choices and value not in choices:
             raise ConfigError(

@@ -26,6 +26,12 @@ def _f(raw_default: Any, help: str, *, kind: str | None = None) -> Any:
 class NodeSection:
     id: str = _f(REQUIRED, "USPS code of this node's state, e.g. TX", kind="state")
     name: str = _f("", "Human name of the state or agency shown to peers")
+    contact_phone: str = _f(
+        "", "Phone number schools of other states call about a move notice this node sends, "
+        "e.g. +1 512 555 0100 (part of the notice's contact); empty = none", kind="phone")
+    contact_email: str = _f(
+        "", "Email address for the same, e.g. records@tea.example; empty = none",
+        kind="email")
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,9 @@ class WebSection:
     login_lockout: float = _f(
         "5m", "How long such a lock lasts (failures this close together count together)",
         kind="duration")
+    demo_examples: bool = _f(
+        False, "Show the demo's example searches on the staff home page (statenode demo "
+        "sets it; the children are planted only in a demo federation)")
 
 
 @dataclass(frozen=True)

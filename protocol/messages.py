@@ -13,6 +13,7 @@ the wire.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
@@ -62,6 +63,11 @@ NAME = 100  # max characters of a name field
 TEXT = 2000  # max characters of a free-text field
 MAX_HANDLES = 50
 MAX_CANDIDATES = 50
+#: What a `find` without names (a search by student id) carries in `first_name` and
+#: `last_name_1`: every release's decoder requires text there, and the matcher folds it to
+#: nothing, so a node one release behind answers such a find by its own rules, never with
+#: an error.
+NO_NAME = "-"
 
 
 def _opt(r: Reader, key: str, max_len: int = NAME) -> str | None:
@@ -339,6 +345,35 @@ class Link:
                    r.opt_text("comment", max_len=TEXT))
 
 
+#: Where a `link` assertion's comment carries the child as the asserting state knows it
+#: (its own record, or what it searched for), so the receiving state's administrator can
+#: compare before validating. Older releases show it as part of the comment.
+LINK_CHILD_MARK = "\n\n[statenode child] "
+
+
+def comment_with_child(comment: str | None, child: Demographics | None) -> str | None:
+    """A `link` comment that also carries `child` (see `LINK_CHILD_MARK`), within `TEXT`."""
+    if child is None:
+        return comment
+    note = LINK_CHILD_MARK + json.dumps(child.to_body(), ensure_ascii=False,
+                                        separators=(",", ":"), sort_keys=True)
+    return ((comment or "")[:TEXT - len(note)] + note) if len(note) < TEXT else comment
+
+
+def child_of_comment(comment: str | None) -> tuple[str, Demographics | None]:
+    """(the person's comment, the child it carries or None); a note that does not decode
+    strictly as `Demographics` is left in the comment as text."""
+    text = comment or ""
+    head, mark, tail = text.rpartition(LINK_CHILD_MARK)
+    if not mark:
+        return text, None
+    try:
+        child = Demographics.read(Reader(json.loads(tail), "link.comment.child"))
+    except (ValueError, RecursionError, MalformedMessage):
+        return text, None
+    return head, child
+
+
 @dataclass(frozen=True)
 class Error:
     TYPE: ClassVar[str] = "error"
@@ -390,7 +425,9 @@ def purpose_of(msg: Message) -> str | None:
 
 __all__ = [
     "ADMIN_SEARCH_PURPOSES",
+    "LINK_CHILD_MARK",
     "MESSAGE_TYPES",
+    "NO_NAME",
     "PURPOSES",
     "REPLY_TYPES",
     "ROLES",
@@ -408,6 +445,8 @@ __all__ = [
     "MoveNotice",
     "Receipt",
     "Requester",
+    "child_of_comment",
+    "comment_with_child",
     "from_body",
     "purpose_of",
     "search_refusal",

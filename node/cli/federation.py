@@ -10,6 +10,7 @@ import click
 from config import load_config
 from node.cli import cli, config_option
 from node.control.client import call, stream
+from node.matching.outcome_words import agreement_text
 from protocol.messages import PURPOSES, SEARCH_PURPOSES
 
 PURPOSE = click.Choice(PURPOSES)
@@ -19,13 +20,14 @@ SEARCH_PURPOSE = click.Choice(SEARCH_PURPOSES)
 
 def _name(d: dict[str, Any]) -> str:
     parts = [d.get("first_name"), d.get("middle_name"), d.get("last_name_1"), d.get("last_name_2")]
-    return " ".join(p for p in parts if p)
+    return " ".join(p for p in parts if p and p != "-")
 
 
 @cli.command()
 @config_option
-@click.option("--first-name", required=True)
-@click.option("--last-name-1", required=True, help="Paternal (first) surname.")
+@click.option("--first-name", default=None, help="Given name (needed unless --student-id).")
+@click.option("--last-name-1", default=None,
+              help="Paternal (first) surname (needed unless --student-id).")
 @click.option("--last-name-2", default=None, help="Maternal (second) surname.")
 @click.option("--middle-name", default=None)
 @click.option("--birth-date", default=None, help="YYYY-MM-DD.")
@@ -35,6 +37,8 @@ def _name(d: dict[str, Any]) -> str:
 @click.option("--birth-country", default=None)
 @click.option("--mother", default=None, help="Mother's name, 'First Last'.")
 @click.option("--father", default=None, help="Father's name, 'First Last'.")
+@click.option("--student-id", default=None,
+              help="A student id from any state (names are then optional).")
 @click.option("--purpose", type=SEARCH_PURPOSE, default="enrollment", show_default=True)
 @click.option("--timeout", type=float, default=None, help="Per-state timeout in seconds.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per state, then a summary.")
@@ -45,11 +49,20 @@ def find(
     as_json: bool,
     mother: str | None,
     father: str | None,
+    student_id: str | None,
     **fields: Any,
 ) -> None:
-    """Search every state's node for a child; print each state's candidates as they answer."""
+    """Search every state's node for a child; print each state's candidates as they answer.
+
+    Give the given name and first surname, or a student id of any state. Each candidate is
+    said in words ("almost certainly this child (99.9%)", "possibly this child") with the
+    agreement of each field; --json gives the raw lines, scores included."""
     cfg = load_config(config_path)
+    if not student_id and not (fields.get("first_name") and fields.get("last_name_1")):
+        raise click.UsageError("give --first-name and --last-name-1, or --student-id")
     payload: dict[str, Any] = {k: v for k, v in fields.items() if v}
+    if student_id:
+        payload["ids"] = {"state_student_id": student_id}
     payload["purpose"] = purpose
     payload["parent_names"] = [
         f"{role}: {name}" for role, name in (("female", mother), ("male", father)) if name
@@ -76,9 +89,12 @@ def find(
         for c in cands:
             d = c["demographics"]
             click.echo(
-                f"  {c['outcome']:<10} score {c['score'] / 1000:6.1f}  {_name(d)}  "
+                f"  {c.get('words') or c['outcome']}: {_name(d) or '?'}, born "
                 f"{d.get('birth_date', '?')} {d.get('sex', '')}  handle {c['handle']}"
             )
+            agreement = agreement_text(c.get("agreements"))
+            if agreement:
+                click.echo(f"      {agreement}")
 
 
 @cli.command()
@@ -125,7 +141,9 @@ def fetch(
 @click.option("--to", "to", required=True, help="Destination state (USPS code).")
 @click.option("--expected", default=None, help="Expected arrival date, YYYY-MM-DD.")
 @click.option("--comment", default=None)
-@click.option("--contact", default=None, help="Who the receiving school should contact.")
+@click.option("--contact", default=None,
+              help="Who the receiving school should contact (default: this agency with "
+                   "node.contact_phone and node.contact_email).")
 def notify_move(
     config_path: str,
     student: str,
@@ -163,20 +181,26 @@ def _read_federation(config_path: str, fn: Any) -> Any:
 
 @cli.command()
 @config_option
+@click.option("--status", type=click.Choice(["open", "new", "acknowledged", "handled", "all"]),
+              default="all", show_default=True, help="open = not handled yet.")
 @click.option("--json", "as_json", is_flag=True)
-def inbox(config_path: str, as_json: bool) -> None:
-    """List received move notices (expected arrivals)."""
+def inbox(config_path: str, status: str, as_json: bool) -> None:
+    """List received move notices (expected arrivals) with their status in the arrivals
+    queue (acknowledged, assigned, handled: on the web UI's Arrivals page)."""
     from node.store import federation_tables as fed
-    items = _read_federation(config_path, fed.inbox_list)
+    items = _read_federation(config_path, lambda db: fed.inbox_list(db, status=status))
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
     if not items:
-        click.echo("no move notices received")
+        click.echo("no move notices received" if status == "all" else f"no {status} notices")
     for it in items:
         n = it["notice"]
+        queue = it["status"] + (f", assigned to {it['assigned_to']}" if it.get("assigned_to")
+                                else "") + (f", by {it['handled_by']}" if it.get("handled_by")
+                                            else "")
         click.echo(
-            f"from {it['sender']}: {_name(n['student'])} born "
+            f"#{it['id']} [{queue}] from {it['sender']}: {_name(n['student'])} born "
             f"{n['student'].get('birth_date', '?')}, expected "
             f"{n.get('expected_arrival') or '?'} at {n['destination']}; contact "
             f"{n['contact']}" + (f" — {n['comment']}" if n.get("comment") else "")

@@ -69,7 +69,8 @@ def _print_link(link: dict[str, Any]) -> None:
               default="open", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the items as JSON.")
 def worklist(config_path: str, status: str, as_json: bool) -> None:
-    """List near matches from this node's finds, waiting for a data administrator."""
+    """List near matches from this node's finds waiting for a data administrator, the one
+    waiting longest first (a search without birth date and id queues none by itself)."""
     items = call(load_config(config_path), f"/local/v1/worklist?status={status}")
     if as_json:
         click.echo(json.dumps(items, indent=2, ensure_ascii=False))
@@ -79,9 +80,10 @@ def worklist(config_path: str, status: str, as_json: bool) -> None:
         return
     for item in items:
         cand, query = item["candidate"], item["query"]
+        asked = (f"asked {_when(item.get('asked_ms'))} by {item['asked_by']}"
+                 if item.get("asked_by") else f"found by {item['requested_by']}")
         click.echo(f"item {item['id']}  [{item['status']}]  {item['peer']} handle "
-                   f"{item['handle']}  score {item['score'] / 1000:.1f}  "
-                   f"found {_when(item['last_seen_ms'])} by {item['requested_by']}")
+                   f"{item['handle']}  score {item['score'] / 1000:.1f}  {asked}")
         click.echo(f"    searched: {_name(query)}  {query.get('birth_date', '?')}")
         click.echo(f"    candidate: {_name(cand)}  {cand.get('birth_date', '?')} "
                    f"{cand.get('sex', '')}")

@@ -207,6 +207,15 @@ async def request_fetch(services: Services, state: str, fetch: Fetch) -> dict[st
     return {"snapshots": out, "missing": list(reply.missing), "rejected": rejected}
 
 
+def sender_contact(cfg: NodeConfig, person: str = "") -> str:
+    """Who the receiving school should contact about a move notice we send: the person,
+    the agency, and its phone and email from the config (`node.contact_phone`,
+    `node.contact_email`), within the notice's 200 characters."""
+    parts = (person, cfg.node.name or cfg.node.id, cfg.node.contact_phone,
+             cfg.node.contact_email)
+    return ", ".join(p for p in parts if p)[:200]
+
+
 def build_move_notice(record: dict[str, Any], *, sent_by: Requester, destination: str,
                       contact: str, expected: str | None, comment: str | None) -> MoveNotice:
     from node.federation.answers import demographics_of
@@ -228,7 +237,7 @@ async def local_notify_move(request: web.Request) -> web.Response:
     record = await services.store.run(read_student, sid)
     notice = build_move_notice(
         record, sent_by=requester_of(data, services.cfg), destination=to,
-        contact=str(data.get("contact") or services.cfg.node.name or services.node_id),
+        contact=str(data.get("contact") or sender_contact(services.cfg))[:200],
         expected=expected, comment=data.get("comment"))
     item = await services.store.run(
         lambda db: queue_message(db, peer=to, message=notice, purpose="move_notice",

@@ -27,10 +27,20 @@ from node.errors import BadRequest, Forbidden, NodeError
 from node.federation import links
 from node.federation.answers import Answer
 from node.http_inputs import path_id
+from node.matching.id_rule import ID_KIND
 from node.services import Services
 from protocol.envelope import OpenedEnvelope
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.messages import PURPOSES, ROLES, Fetch, FindCriteria, Link, Receipt, Requester
+from protocol.messages import (
+    NO_NAME,
+    PURPOSES,
+    ROLES,
+    Fetch,
+    FindCriteria,
+    Link,
+    Receipt,
+    Requester,
+)
 
 _STATUS_CODES = {403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND}
 
@@ -60,9 +70,15 @@ async def stored_link_receipt(services: Services, peer: str, message_id: bytes,
 
 
 def _query_of(criteria: FindCriteria) -> dict[str, Any]:
-    query: dict[str, Any] = criteria.person.to_body()
+    """What was searched for, as the worklist keeps it (an id search's `NO_NAME` left
+    out; the student id kept, so the worklist rules and the comparison see it)."""
+    query: dict[str, Any] = {k: v for k, v in criteria.person.to_body().items()
+                             if v != NO_NAME}
     if criteria.parent_names:
         query["parent_names"] = list(criteria.parent_names)
+    for kind, value in criteria.ids:
+        if kind == ID_KIND:
+            query["state_student_id"] = value
     return query
 
 
@@ -117,6 +133,12 @@ async def confirm_item(app: web.Application, item_id: int, admin: str, *,
     return await app[SERVICES].store.run(
         lambda db: links.confirm(db, item_id, admin, local_record=local_record,
                                  comment=comment))
+
+
+async def ask_review(app: web.Application, item_id: int, user: str,
+                     ) -> tuple[dict[str, Any], bool]:
+    """One click: ask a data administrator to check a near match (see `links.ask_review`)."""
+    return await app[SERVICES].store.run(links.ask_review, item_id, user)
 
 
 async def reject_item(app: web.Application, item_id: int, admin: str,

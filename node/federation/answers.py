@@ -4,7 +4,9 @@ Each handler takes the services, the sending peer and the opened message, and
 returns the reply message and the local student ids it discloses (for the
 exchange log). The holder decides per purpose and role what a reply contains
 (data minimization): `find` releases only the demographics needed to decide
-identity; `fetch` releases the record tables the purpose needs. A handle given only
+identity (`find_hits`, with the student-id rule of `node.matching.id_rule`: a find
+without names is answered only by the records holding its id); `fetch` releases the
+record tables the purpose needs. A handle given only
 as a `near_match` (maybe another child: a sibling, a twin) is released to a data
 administrator resolving the match (purpose `data_quality`), and otherwise only once an
 active link names it.
@@ -17,14 +19,16 @@ from typing import Any
 
 from node import clock
 from node.federation.links import ADMIN_ROLE, LINK_PURPOSE, linked_handle
+from node.matching.id_rule import ID_FIELD, id_outcomes, id_search, normalize_id, query_ids
 from node.matching.index import TermFrequencies, blocking_keys, score_candidates
 from node.services import Services
 from node.store import federation_tables as fed
+from node.store.record_reads import IDENTITY_COLUMNS, read_student
 from node.store.record_reads import candidates as store_candidates
-from node.store.record_reads import read_student
 from protocol.envelope import OpenedEnvelope
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import (
+    NO_NAME,
     Candidate,
     Demographics,
     Fetch,
@@ -74,8 +78,10 @@ def demographics_of(record: dict[str, Any]) -> Demographics:
 
 
 def query_of(find: Find) -> dict[str, Any]:
-    """The matcher's query dict from find criteria (parents as 'Role: First Last')."""
-    query: dict[str, Any] = {k: v for k, v in find.criteria.person.to_body().items()}
+    """The matcher's query dict from find criteria (parents as 'Role: First Last'; the
+    `NO_NAME` of an id search left out)."""
+    query: dict[str, Any] = {k: v for k, v in find.criteria.person.to_body().items()
+                             if v != NO_NAME}
     for text in find.criteria.parent_names:
         role, _, name = text.partition(":")
         first, _, last = name.strip().partition(" ")
@@ -108,27 +114,83 @@ async def refresh_term_frequencies(services: Services) -> int:
     return tf.total
 
 
+def rows_with_ids(db: Any, ids: frozenset[str]) -> list[dict[str, Any]]:
+    """The identity columns of our students holding one of the (normalized) ids; stored
+    ids are letters and digits, looked up as typed in upper and in lower case (the
+    unique index is used)."""
+    wanted = sorted({form for sid in sorted(ids)[:8] for form in (sid, sid.lower())})
+    if not wanted:
+        return []
+    cols = ", ".join(f'"{c}"' for c in IDENTITY_COLUMNS)
+    found = db.execute(
+        f"SELECT {cols} FROM students WHERE state_student_id IN "  # noqa: S608
+        f"({', '.join('?' for _ in wanted)})", wanted).fetchall()
+    out = []
+    for row in found:
+        item = {k: v for k, v in zip(IDENTITY_COLUMNS, row, strict=True) if v is not None}
+        if "multiple_birth" in item:
+            item["multiple_birth"] = bool(item["multiple_birth"])
+        out.append(item)
+    return out
+
+
+@dataclass(frozen=True)
+class FoundHit:
+    """One candidate of this node's answer to a find, after the id rule."""
+
+    row: dict[str, Any]
+    score: int  # match weight × 1000, as on the wire
+    probability: float | None  # the matcher's (Hit.probability), when it gives one
+    outcome: str
+    agreements: dict[str, str]
+
+
+def find_hits(db: Any, find: Find, limit: int, tf: TermFrequencies | None) -> list[FoundHit]:
+    """Our students answering a find, best first, `no_match` left out (DESIGN.md
+    "Identity matching"; the student-id rule of `node.matching.id_rule`): a find
+    without names is answered only by the students holding its id."""
+    query = query_of(find)
+    ids = query_ids(find.criteria.ids)
+    for sid in sorted(ids)[:1]:
+        query["state_student_id"] = sid
+    held = rows_with_ids(db, ids)
+    if id_search(query):
+        rows = held
+    else:
+        rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
+        known = {normalize_id(r.get("state_student_id")) for r in rows}
+        rows += [r for r in held if normalize_id(r.get("state_student_id")) not in known]
+    if not rows:
+        return []
+    hits = score_candidates(query, rows, limit=len(rows), tf=tf)
+    holds = [normalize_id(rows[h.position].get("state_student_id")) in ids for h in hits]
+    agreements = [{**{k: str(v)[:20] for k, v in h.agreements.items()},
+                   **({ID_FIELD: "agree"} if held_id else {})}
+                  for h, held_id in zip(hits, holds, strict=True)]
+    outcomes = id_outcomes([h.outcome for h in hits], agreements, holds)
+    found = [FoundHit(rows[h.position], round(h.score * 1000),
+                      getattr(h, "probability", None), out, ag)
+             for h, out, ag in zip(hits, outcomes, agreements, strict=True)
+             if out != "no_match"]
+    found.sort(key=lambda f: (f.outcome != "match", -f.score))
+    return found[:max(limit, sum(holds))]
+
+
 def _find(db: Any, peer: str, find: Find, limit: int, tf: TermFrequencies | None) -> Answer:
     if find.requester.role not in RECORD_ROLES:
         raise _forbid(f"role {find.requester.role} may not search for students")
     refusal = search_refusal(find.purpose, find.requester.role)
     if refusal is not None:
         raise _forbid(refusal)
-    query = query_of(find)
-    rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
-    hits = score_candidates(query, rows, limit=min(limit, find.max_candidates), tf=tf)
     out, ids = [], []
-    for hit in hits:
-        if hit.outcome == "no_match":
-            continue
-        row = rows[hit.position]
-        sid = row["state_student_id"]
+    for hit in find_hits(db, find, min(limit, find.max_candidates), tf):
+        sid = hit.row["state_student_id"]
         out.append(Candidate(
             handle=fed.handle_for(db, peer, sid, matched=hit.outcome == "match"),
-            score=round(hit.score * 1000),
+            score=hit.score,
             outcome=hit.outcome,
-            demographics=demographics_of(row),
-            agreements=tuple(sorted((k, str(v)[:20]) for k, v in hit.agreements.items())),
+            demographics=demographics_of(hit.row),
+            agreements=tuple(sorted(hit.agreements.items())),
         ))
         ids.append(sid)
     return Answer(FindReply(tuple(out)), tuple(ids))

@@ -4,10 +4,14 @@ state's answer, used by the web UI (`node.web.search_pages`) and the control API
 
 `build_criteria` turns the fields a person gave (names, birth date, sex, birth place,
 parents, ids) into `FindCriteria`, refusing a bad field with a `BadRequest` that names it.
+A search needs the given name and first surname, or a student id of any state (names are
+then optional: an id search carries `protocol.messages.NO_NAME` in the name fields).
 `federated_find` asks every active peer at once and yields, as each state answers, one
 answer line (status, latency, candidates) after the find hook of the rooms above
 (`Services.find_hook`: links applied, near matches filed on the worklist), then one
-summary line naming the states that answered, timed out or failed.
+summary line naming the states that answered, timed out or failed. Every candidate
+carries `words` (`node.matching.outcome_words`: "almost certainly this child (99.9%)"),
+so the web UI and the CLI say the same.
 """
 
 from __future__ import annotations
@@ -19,14 +23,16 @@ from datetime import date
 from typing import Any
 
 from node.errors import BadRequest, Forbidden
-from node.federation.answers import CANDIDATE_POOL, demographics_of, query_of
+from node.federation.answers import demographics_of, find_hits
 from node.federation.peer_client import FindSummary, PeerAnswer, find_all
-from node.matching.index import TermFrequencies, blocking_keys, score_candidates
+from node.matching.id_rule import ID_KIND, normalize_id
+from node.matching.index import TermFrequencies
+from node.matching.outcome_words import candidate_words, probability_of
 from node.services import Services
-from node.store.record_reads import candidates as store_candidates
 from protocol.codec import Reader
 from protocol.errors import ProtocolError
 from protocol.messages import (
+    NO_NAME,
     SEXES,
     Demographics,
     Find,
@@ -37,6 +43,10 @@ from protocol.messages import (
 )
 
 DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+#: a student id as a person may type it: letters and digits, maybe spaces or dashes
+STUDENT_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z \-]{0,31}$")
+NEED_NAMES = ("Given name and first surname are needed to search, or a student id "
+              "from any state.")
 #: the criteria fields a search may carry, as `Demographics` names them
 PERSON_FIELDS = tuple(Demographics.__dataclass_fields__)
 #: the yes/no criteria (everything else a person types is text)
@@ -65,15 +75,27 @@ def build_criteria(person: Mapping[str, Any], *, parents: Iterable[str] = (),
         value = value.strip()[:MAX_FIELD_LEN]
         if value:
             given[name] = value
-    if not given.get("first_name") or not given.get("last_name_1"):
-        raise BadRequest("Given name and first surname are needed to search.")
+    id_list = []
+    for kind, value in ids:
+        kind, value = str(kind)[:32], str(value).strip()
+        if not value:
+            continue
+        if kind == ID_KIND:
+            if not STUDENT_ID_RE.match(value) or not normalize_id(value):
+                raise BadRequest("Student id must be letters and digits, like TX0143790108.")
+            value = normalize_id(value)
+        id_list.append((kind, value[:64]))
+    has_id = any(kind == ID_KIND for kind, _ in id_list)
+    if not (given.get("first_name") and given.get("last_name_1")) and not has_id:
+        raise BadRequest(NEED_NAMES)
     if "birth_date" in given and not _is_date(given["birth_date"]):
         raise BadRequest("Birth date must be a date like 2012-05-31.")
     if "sex" in given and given["sex"] not in SEXES:
         raise BadRequest("Sex must be F, M or X.")
+    for name in ("first_name", "last_name_1"):  # an id search: every release needs text
+        given.setdefault(name, NO_NAME)
     parent_list = tuple(str(p).strip()[:200] for p in parents if str(p).strip())
-    id_list = tuple((str(k)[:64], str(v).strip()[:64]) for k, v in ids if str(v).strip())
-    criteria = FindCriteria(Demographics(**given), parent_list, id_list)
+    criteria = FindCriteria(Demographics(**given), parent_list, tuple(sorted(id_list)))
     try:  # read back as every holder will: never sign and send what they must refuse
         FindCriteria.read(Reader(criteria.to_body(), "criteria"))
     except ProtocolError as exc:
@@ -91,6 +113,19 @@ def _is_date(text: str) -> bool:
     return True
 
 
+def with_words(candidates: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Candidates with their `words` (and the probability those came from, if known)."""
+    out = []
+    for cand in candidates:
+        cand = dict(cand)
+        probability = probability_of(cand)
+        if probability is not None:
+            cand["probability"] = round(probability, 6)
+        cand["words"] = candidate_words(cand)
+        out.append(cand)
+    return out
+
+
 def answer_line(answer: PeerAnswer) -> dict[str, Any]:
     """One state's answer as the web UI and the CLI receive it (JSON-ready)."""
     out: dict[str, Any] = {"state": answer.state, "status": str(answer.status),
@@ -101,18 +136,18 @@ def answer_line(answer: PeerAnswer) -> dict[str, Any]:
 
 
 def local_candidates(db: Any, find: Find, tf: TermFrequencies | None) -> list[dict[str, Any]]:
-    """This node's own students matching the criteria, scored as a peer's `find` would be
-    (runs on the store's thread); `record` is the local state student id."""
-    query = query_of(find)
-    rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
+    """This node's own students matching the criteria, scored as a peer's `find` is
+    (`answers.find_hits`, the id rule included; runs on the store's thread); `record` is
+    the local state student id."""
     out = []
-    for hit in score_candidates(query, rows, limit=LOCAL_LIMIT, tf=tf):
-        if hit.outcome == "no_match":
-            continue
-        row = rows[hit.position]
-        out.append({"record": row["state_student_id"], "score": round(hit.score * 1000),
-                    "outcome": hit.outcome, "demographics": demographics_of(row).to_body(),
-                    "agreements": {k: str(v) for k, v in hit.agreements.items()}})
+    for hit in find_hits(db, find, LOCAL_LIMIT, tf):
+        cand: dict[str, Any] = {
+            "record": hit.row["state_student_id"], "score": hit.score,
+            "outcome": hit.outcome, "demographics": demographics_of(hit.row).to_body(),
+            "agreements": dict(sorted(hit.agreements.items()))}
+        if hit.probability is not None:
+            cand["probability"] = hit.probability
+        out.append(cand)
     return out
 
 
@@ -130,7 +165,7 @@ async def federated_find(services: Services, criteria: FindCriteria, *,
         find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
         local = await services.store.run(local_candidates, find, services.term_frequencies)
         yield {"type": "answer", "state": services.node_id, "local": True,
-               "status": "answered", "error": "", "candidates": local}
+               "status": "answered", "error": "", "candidates": with_words(local)}
     summary = FindSummary()
     hook, find_id = services.find_hook, os.urandom(8).hex()
     async for answer in find_all(services, criteria, requester=requester, purpose=purpose,
@@ -138,6 +173,8 @@ async def federated_find(services: Services, criteria: FindCriteria, *,
         line = answer_line(answer)
         if hook is not None:
             line = await hook(services, line, criteria, requester, find_id)
+        if "candidates" in line:
+            line = {**line, "candidates": with_words(line["candidates"])}
         yield {"type": "answer", **line}
     yield {"type": "summary", "answered": summary.answered, "timed_out": summary.timed_out,
            "failed": summary.failed}

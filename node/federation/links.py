@@ -27,7 +27,9 @@ from node import clock
 from node.errors import Conflict, Forbidden, NotFound
 from node.federation.outbox import queue_message
 from node.store import federation_tables as fed
-from protocol.messages import Link, Requester
+from protocol.codec import Reader
+from protocol.errors import MalformedMessage
+from protocol.messages import NO_NAME, Demographics, Link, Requester, comment_with_child
 
 LINK_PURPOSE = "data_quality"
 ENDED = ("rejected", "revoked")
@@ -75,6 +77,58 @@ def covering_link(db: Database, peer: str, handle: str) -> dict[str, Any] | None
     return rows[0] if rows else None
 
 
+def queues(query: dict[str, Any]) -> bool:
+    """Whether a find's near matches go on the worklist by themselves: only a find with a
+    birth date or a student id (a broad "Maria Lopez" search queues nothing; its near
+    matches are held until someone asks for a review)."""
+    return bool(query.get("birth_date") or query.get("state_student_id"))
+
+
+def _file_near_match(db: Database, *, peer: str, handle: str, cand: dict[str, Any],
+                     find_id: str, query: dict[str, Any], qkey: str, requested_by: str,
+                     queue: bool, now: int) -> tuple[int, str]:
+    """File one near match: (worklist item id, status). A candidate already open on the
+    worklist (for any search) is not queued again; a held one is queued when `queue`."""
+    open_row = db.execute("SELECT id, query_key FROM worklist WHERE peer = ? AND handle = ? "
+                          "AND status = 'open'", [peer, handle]).fetchone()
+    if open_row is not None:
+        db.execute("UPDATE worklist SET last_seen_ms = ? WHERE id = ?", [now, open_row[0]])
+        if open_row[1] == qkey:
+            db.execute("UPDATE worklist SET find_id = ?, score = ? WHERE id = ?",
+                       [find_id, int(cand.get("score", 0)), open_row[0]])
+        return int(open_row[0]), "open"
+    row = db.execute("SELECT id, status FROM worklist WHERE peer = ? AND handle = ? AND "
+                     "query_key = ?", [peer, handle, qkey]).fetchone()
+    if row is not None:
+        item_id, status = int(row[0]), str(row[1])
+        db.execute("UPDATE worklist SET last_seen_ms = ?, find_id = ?, score = ?, "
+                   "agreements = ?, candidate = ? WHERE id = ?",
+                   [now, find_id, int(cand.get("score", 0)),
+                    json.dumps(cand.get("agreements", {})),
+                    json.dumps(cand.get("demographics", {}), ensure_ascii=False), item_id])
+        if status == "held" and queue:
+            db.execute("UPDATE worklist SET status = 'open', asked_by = ?, asked_ms = ?, "
+                       "requested_by = ? WHERE id = ?", [requested_by, now, requested_by,
+                                                         item_id])
+            _event(db, "queued", requested_by, item_id=item_id)
+            status = "open"
+        return item_id, status
+    status = "open" if queue else "held"
+    cur = db.execute(
+        "INSERT INTO worklist (find_id, peer, handle, query_key, score, agreements, "
+        "candidate, query, requested_by, created_ms, last_seen_ms, status, asked_by, "
+        "asked_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [find_id, peer, handle, qkey, int(cand.get("score", 0)),
+         json.dumps(cand.get("agreements", {})),
+         json.dumps(cand.get("demographics", {}), ensure_ascii=False),
+         json.dumps(query, ensure_ascii=False), requested_by, now, now, status,
+         requested_by if queue else None, now if queue else None])
+    item_id = int(cur.lastrowid or 0)
+    if queue:
+        _event(db, "queued", requested_by, item_id=item_id)
+    return item_id, status
+
+
 def record_find_answer(db: Database, *, peer: str, candidates: list[dict[str, Any]],
                        find_id: str, query: dict[str, Any], requested_by: str,
                        ) -> list[dict[str, Any]]:
@@ -82,11 +136,13 @@ def record_find_answer(db: Database, *, peer: str, candidates: list[dict[str, An
 
     A candidate named by an active link becomes `outcome: match` with `linked: true`
     (the holder's own outcome stays in `matcher_outcome`); a pending one gets
-    `link_status`. Other `near_match` candidates land on the worklist (once per
-    peer, handle and query) and carry `worklist_item`; `match` candidates are kept
-    as anchors for this find.
+    `link_status`. Other `near_match` candidates are filed (`_file_near_match`): queued
+    on the worklist when the find has a birth date or an id (`queues`), else held; each
+    carries `worklist_item` and `worklist_status` (`open` or `held`: a held one can be
+    queued with `ask_review`). `match` candidates are kept as anchors for this find.
     """
     now, qkey, out = _now(), query_key(query), []
+    queue = queues(query)
     for cand in candidates:
         cand = dict(cand)
         handle = str(cand.get("handle", ""))
@@ -97,24 +153,39 @@ def record_find_answer(db: Database, *, peer: str, candidates: list[dict[str, An
                 cand["matcher_outcome"] = cand.get("outcome")
                 cand["outcome"], cand["linked"] = "match", True
         elif cand.get("outcome") == "near_match":
-            db.execute(
-                "INSERT INTO worklist (find_id, peer, handle, query_key, score, agreements, "
-                "candidate, query, requested_by, created_ms, last_seen_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (peer, handle, query_key) "
-                "DO UPDATE SET last_seen_ms = excluded.last_seen_ms, "
-                "find_id = excluded.find_id, score = excluded.score",
-                [find_id, peer, handle, qkey, int(cand.get("score", 0)),
-                 json.dumps(cand.get("agreements", {})),
-                 json.dumps(cand.get("demographics", {}), ensure_ascii=False),
-                 json.dumps(query, ensure_ascii=False), requested_by, now, now])
-            row = db.execute("SELECT id, status FROM worklist WHERE peer = ? AND handle = ? "
-                             "AND query_key = ?", [peer, handle, qkey]).fetchone()
-            cand["worklist_item"], cand["worklist_status"] = row[0], row[1]
+            item_id, status = _file_near_match(
+                db, peer=peer, handle=handle, cand=cand, find_id=find_id, query=query,
+                qkey=qkey, requested_by=requested_by, queue=queue, now=now)
+            cand["worklist_item"], cand["worklist_status"] = item_id, status
         if cand.get("outcome") == "match":
-            db.execute("INSERT OR REPLACE INTO find_matches VALUES (?, ?, ?, ?, ?)",
-                       [find_id, peer, handle, int(cand.get("score", 0)), now])
+            db.execute("INSERT OR REPLACE INTO find_matches (find_id, peer, handle, score, "
+                       "created_ms, candidate) VALUES (?, ?, ?, ?, ?, ?)",
+                       [find_id, peer, handle, int(cand.get("score", 0)), now,
+                        json.dumps(cand.get("demographics", {}), ensure_ascii=False)])
         out.append(cand)
     return out
+
+
+def ask_review(db: Database, item_id: int, user: str) -> tuple[dict[str, Any], bool]:
+    """Someone asks a data administrator to check a near match of their search (one
+    click): a held item is queued, asked by `user` now. Returns (the item, whether it was
+    already on the worklist, asked by someone before); the same candidate is never queued
+    twice. Conflict if an administrator already decided it."""
+    item = worklist_item(db, item_id)
+    if item["status"] in ("confirmed", "rejected"):
+        decided = "the same child" if item["status"] == "confirmed" else "not the same child"
+        raise Conflict(f"a data administrator ({item['resolved_by']}) already checked this "
+                       f"record: {decided}")
+    if item["status"] == "open":
+        return item, True
+    other = db.execute("SELECT id FROM worklist WHERE peer = ? AND handle = ? AND "
+                       "status = 'open'", [item["peer"], item["handle"]]).fetchone()
+    if other is not None:
+        return worklist_item(db, int(other[0])), True
+    db.execute("UPDATE worklist SET status = 'open', asked_by = ?, asked_ms = ? WHERE id = ?",
+               [user, _now(), item_id])
+    _event(db, "asked", user, item_id=item_id)
+    return worklist_item(db, item_id), False
 
 
 def linked_handle(db: Database, peer: str, handle: str) -> bool:
@@ -129,7 +200,7 @@ def linked_handle(db: Database, peer: str, handle: str) -> bool:
 
 _ITEM_COLS = ("id", "find_id", "peer", "handle", "score", "agreements", "candidate", "query",
               "requested_by", "created_ms", "last_seen_ms", "status", "resolved_by",
-              "resolved_ms", "link_id")
+              "resolved_ms", "link_id", "asked_by", "asked_ms")
 
 
 def _items(db: Database, where: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -146,10 +217,12 @@ def _items(db: Database, where: str, params: list[Any]) -> list[dict[str, Any]]:
 
 def worklist(db: Database, *, status: str | None = "open", limit: int = 200,
              ) -> list[dict[str, Any]]:
-    """Worklist items (open ones by default), best score first."""
+    """Worklist items (open ones by default), the one waiting longest first; `None`: every
+    item that was ever queued (held near matches nobody asked about are not listed)."""
     if status is None:
-        return _items(db, "ORDER BY id DESC LIMIT ?", [limit])
-    return _items(db, "WHERE status = ? ORDER BY score DESC, id LIMIT ?", [status, limit])
+        return _items(db, "WHERE status != 'held' ORDER BY id DESC LIMIT ?", [limit])
+    return _items(db, "WHERE status = ? ORDER BY coalesce(asked_ms, created_ms), id "
+                      "LIMIT ?", [status, limit])
 
 
 def worklist_item(db: Database, item_id: int) -> dict[str, Any]:
@@ -157,15 +230,18 @@ def worklist_item(db: Database, item_id: int) -> dict[str, Any]:
     if not items:
         raise NotFound(f"no worklist item {item_id}")
     item = items[0]
-    item["anchors"] = [{"peer": p, "handle": h, "score": s} for p, h, s in db.execute(
-        "SELECT peer, handle, score FROM find_matches WHERE find_id = ? AND peer != ? "
-        "ORDER BY score DESC", [item["find_id"], item["peer"]]).fetchall()]
+    item["anchors"] = [
+        {"peer": p, "handle": h, "score": s, "candidate": json.loads(c or "{}")}
+        for p, h, s, c in db.execute(
+            "SELECT peer, handle, score, candidate FROM find_matches WHERE find_id = ? AND "
+            "peer != ? ORDER BY score DESC", [item["find_id"], item["peer"]]).fetchall()]
     return item
 
 
 def _open_item(db: Database, item_id: int) -> dict[str, Any]:
+    """An item an administrator may decide: open, or held (nobody asked yet)."""
     item = worklist_item(db, item_id)
-    if item["status"] != "open":
+    if item["status"] not in ("open", "held"):
         raise Conflict(f"worklist item {item_id} is already {item['status']} "
                        f"(by {item['resolved_by']})")
     return item
@@ -251,10 +327,44 @@ def link_events(db: Database, *, link_id: int | None = None, limit: int = 500,
     return [dict(zip(keys, r, strict=True)) for r in rows.fetchall()]
 
 
+#: the demographic fields of a record as a `link` assertion describes the child
+CHILD_FIELDS = tuple(Demographics.__dataclass_fields__)
+
+
+def child_of_link(db: Database, link: dict[str, Any]) -> Demographics | None:
+    """The child as this node knows it, for the other state's administrator to compare
+    (carried in the `link` comment, `protocol.messages.comment_with_child`): our own
+    record when we hold the child, else what was searched for (which the other state
+    already received in the find). None when neither decodes as `Demographics`."""
+    values: dict[str, Any] = {}
+    if link.get("local_record"):
+        cols = ", ".join(f'"{c}"' for c in CHILD_FIELDS)
+        row = db.execute(f"SELECT {cols} FROM students WHERE state_student_id = ?",  # noqa: S608
+                         [link["local_record"]]).fetchone()
+        if row is not None:
+            values = dict(zip(CHILD_FIELDS, row, strict=True))
+            if values.get("multiple_birth") is not None:
+                values["multiple_birth"] = bool(values["multiple_birth"])
+    elif link.get("worklist_id"):
+        found = db.execute("SELECT query FROM worklist WHERE id = ?",
+                           [link["worklist_id"]]).fetchone()
+        values = json.loads(found[0]) if found else {}
+    body = {k: v for k, v in values.items() if k in CHILD_FIELDS and v not in (None, "")}
+    if not body:
+        return None
+    body.setdefault("first_name", NO_NAME)
+    body.setdefault("last_name_1", NO_NAME)
+    try:
+        return Demographics.read(Reader(body, "child"))  # what the peer's decoder accepts
+    except MalformedMessage:
+        return None
+
+
 def _message(link: dict[str, Any], admin: str, school: str, action: str,
-             comment: str | None) -> Link:
+             comment: str | None, child: Demographics | None = None) -> Link:
+    text = comment_with_child((comment or "")[:1000] or None, child)
     return Link(link["ref"], link["peer_record"], Requester(admin, ADMIN_ROLE, school or "-"),
-                action, (comment or None) and comment[:1000])
+                action, text or None)
 
 
 def _send(db: Database, link: dict[str, Any], message: Link) -> int:
@@ -287,7 +397,8 @@ def validate(db: Database, link_id: int, admin: str, *, school: str = "") -> dic
                "WHERE id = ?", [admin, _now(), link_id])
     _event(db, "validated", admin, link_id=link_id)
     if link["direction"] == "out":
-        _send(db, link, _message(link, admin, school, "assert", link["comment"]))
+        _send(db, link, _message(link, admin, school, "assert", link["comment"],
+                                 child_of_link(db, link)))
     return get_link(db, link_id)
 
 

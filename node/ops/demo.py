@@ -2,10 +2,12 @@
 
 First run (or a new `--dir`): create the authority, one node per state on free
 loopback ports, synthetic records (a share of the children present in two or
-three states, with realistic differences), import them, enroll every node,
-create one web user per role in each state. Every run: start the directory and
-the nodes as child processes, print one line per service with its URL, and on
-Ctrl-C stop them all. A second run with the same `--dir` reuses everything.
+three states, with realistic differences) plus the demo children of
+`node.importing.demo_children` (always the same, whatever the seed), import them,
+enroll every node, create one web user per role in each state. Every run: start the
+directory and the nodes as child processes, print one line per service with its URL,
+the logins, then two ready `statenode find` commands that find the demo children, and
+on Ctrl-C stop them all. A second run with the same `--dir` reuses everything.
 """
 
 from __future__ import annotations
@@ -60,6 +62,16 @@ def synthetic_states(states: list[str], count: int, seed: int) -> dict[str, list
     return out
 
 
+def _demo_settings(path: Path, state: str) -> None:
+    """A demo node's contact (fictional 555 numbers) and the example searches on its
+    staff home page."""
+    text = path.read_text()
+    text = text.replace(f'id = "{state}"\n', f'id = "{state}"\n'
+                        'contact_phone = "+1 555 0100"\n'
+                        f'contact_email = "migrant.records@{state.lower()}.example"\n', 1)
+    path.write_text(text + "\n[web]\ndemo_examples = true\n")
+
+
 def create(folder: Path, states: list[str], count: int, seed: int, password: str | None,
            say: Callable[[str], None]) -> dict[str, Any]:
     from config import load_config
@@ -80,7 +92,11 @@ def create(folder: Path, states: list[str], count: int, seed: int, password: str
     cfg_path.write_text(text.replace("port = 0", f"port = {dir_port}"))
     dir_url = f"http://127.0.0.1:{dir_port}"
     say(f"created directory authority in {folder / 'directory'}")
+    from node.importing.demo_children import planted
+
     records = synthetic_states(states, count, seed)
+    for state, children in planted(states).items():
+        records[state] = records[state] + children
     authority = Authority.open(cfg_path)
     users: dict[str, dict[str, str]] = {}
     for state in states:
@@ -89,6 +105,7 @@ def create(folder: Path, states: list[str], count: int, seed: int, password: str
         path = write_node(node_dir, state=state, name=f"{state} migrant education",
                           endpoint=f"http://127.0.0.1:{port}", directory_urls=(dir_url,),
                           authority_key=base64.b64encode(authority_key).decode())
+        _demo_settings(path, state)
         data = node_dir / "demo-records.jsonl"
         _write_jsonl(data, records[state])
         cfg = load_config(path)
@@ -168,6 +185,17 @@ def stop_all(procs: list[subprocess.Popen[str]]) -> None:
             p.kill()
 
 
+def example_lines(folder: str, states: list[str]) -> list[str]:
+    """What the demo prints after the logins: one ready search per demo child."""
+    from node.importing.demo_children import EXAMPLES, example_command
+
+    out = ["try these searches (the web UI's home page for staff shows them too):"]
+    for example in EXAMPLES:
+        out.append(f"  {example['title'].lower()}: {example['says']}")
+        out.append(f"    {example_command(folder, states, example)}")
+    return out
+
+
 def run_demo(folder: Path, states: list[str], count: int, seed: int, password: str | None,
              say: Callable[[str], None], *, wait: bool = True) -> list[subprocess.Popen[str]]:
     manifest_path = folder / "demo.json"
@@ -191,10 +219,11 @@ def run_demo(folder: Path, states: list[str], count: int, seed: int, password: s
         for state in manifest["states"]:
             for role, pw in manifest["users"][state].items():
                 say(f"  {state} login: user {role!r} password {pw!r}")
+        for line in example_lines(str(folder), manifest["states"]):
+            say(line)
         if not wait:
             return procs
-        say(f"logs: {folder}/*/node.log; try: statenode find -c {folder}/"
-            f"{manifest['states'][0]}/node.toml --first-name ... --last-name-1 ...")
+        say(f"logs: {folder}/*/node.log")
         say("press Ctrl-C to stop")
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(p.poll() is None for p in procs):

@@ -10,7 +10,9 @@ single writer thread (`await store.run(fn, ...)`).
   whether the handle was ever given as a `match` (else only as a `near_match`,
   which `node.federation.answers` releases to staff only once the child is linked).
 - `inbox`: received move notices, unique by (sender, message id), so a retried
-  delivery is stored exactly once and answered with the same receipt.
+  delivery is stored exactly once and answered with the same receipt. From m004 a work
+  queue: `status` `new` → `acknowledged` (who, when; assigning a notice acknowledges it)
+  → `handled` (who, when, a note); `assigned_to` the user who takes care of it.
 - `outbox`: queued move notices and links with their fixed message id, attempt
   count, next attempt time and delivery state.
 """
@@ -27,6 +29,7 @@ from typing import Any
 from sqlite_utils import Database, Migrations
 
 from node import clock
+from node.errors import BadRequest, Conflict, NotFound
 
 migrations = Migrations("statenode.federation")
 
@@ -78,6 +81,20 @@ def m003_handle_matched(db: Database) -> None:
     were given under (fetchable like a match)."""
     db.execute("ALTER TABLE record_handles ADD COLUMN matched INTEGER NOT NULL DEFAULT 0")
     db.execute("UPDATE record_handles SET matched = 1")
+
+
+@migrations()
+def m004_arrivals_queue(db: Database) -> None:
+    """Received move notices become a work queue: acknowledged, assigned, handled, each
+    with who and when. Backfill: every notice received before stays `new` (the only
+    status the previous release wrote), unassigned."""
+    for column in ("acknowledged_by TEXT", "acknowledged_ms INTEGER", "assigned_to TEXT",
+                   "assigned_by TEXT", "assigned_ms INTEGER", "handled_by TEXT",
+                   "handled_ms INTEGER", "handled_note TEXT"):
+        db.execute(f"ALTER TABLE inbox ADD COLUMN {column}")
+    db.execute("UPDATE inbox SET status = 'new' WHERE status NOT IN ('new', 'acknowledged', "
+               "'handled')")
+    db.execute("CREATE INDEX inbox_status ON inbox (status, received_ms)")
 
 
 def apply_migrations(db: Database) -> None:
@@ -149,11 +166,102 @@ def inbox_lookup(db: Database, sender: str, message_id: bytes) -> tuple[int, byt
     return (int(row[0]), bytes(row[1])) if row else None
 
 
-def inbox_list(db: Database, limit: int = 200) -> list[dict[str, Any]]:
-    rows = db.execute("SELECT id, sender, message_id, received_ms, notice, status FROM inbox "
-                      "ORDER BY received_ms DESC LIMIT ?", [limit]).fetchall()
-    return [{"id": r[0], "sender": r[1], "message_id": bytes(r[2]).hex(), "received_ms": r[3],
-             "notice": json.loads(r[4]), "status": r[5]} for r in rows]
+#: the states of a received move notice, in order
+INBOX_STATUSES = ("new", "acknowledged", "handled")
+#: what the arrivals page may filter on: a status, `open` (not handled yet) or `all`
+INBOX_FILTERS = ("open", *INBOX_STATUSES, "all")
+_INBOX_COLS = ("id", "sender", "message_id", "received_ms", "notice", "status",
+               "acknowledged_by", "acknowledged_ms", "assigned_to", "assigned_by",
+               "assigned_ms", "handled_by", "handled_ms", "handled_note")
+
+
+def _inbox_rows(db: Database, where: str, params: list[Any]) -> list[dict[str, Any]]:
+    rows = db.execute(f"SELECT {', '.join(_INBOX_COLS)} FROM inbox {where}",  # noqa: S608
+                      params).fetchall()
+    out = []
+    for r in rows:
+        item = dict(zip(_INBOX_COLS, r, strict=True))
+        item["message_id"] = bytes(item["message_id"]).hex()
+        item["notice"] = json.loads(item["notice"])
+        out.append(item)
+    return out
+
+
+def inbox_list(db: Database, limit: int = 200, *, status: str = "all",
+               ) -> list[dict[str, Any]]:
+    """Received notices, newest first; `status` one of `INBOX_FILTERS`."""
+    if status not in INBOX_FILTERS:
+        raise BadRequest(f"status: must be one of {', '.join(INBOX_FILTERS)} "
+                         f"(got {status[:20]!r})")
+    if status == "all":
+        return _inbox_rows(db, "ORDER BY received_ms DESC, id DESC LIMIT ?", [limit])
+    if status == "open":
+        return _inbox_rows(db, "WHERE status != 'handled' ORDER BY received_ms DESC, id DESC "
+                               "LIMIT ?", [limit])
+    return _inbox_rows(db, "WHERE status = ? ORDER BY received_ms DESC, id DESC LIMIT ?",
+                       [status, limit])
+
+
+def inbox_counts(db: Database) -> dict[str, int]:
+    """How many notices are in each status (and `open`, `all`)."""
+    counts = dict.fromkeys(INBOX_FILTERS, 0)
+    for status, n in db.execute("SELECT status, count(*) FROM inbox GROUP BY status"):
+        counts[str(status)] = int(n)
+        counts["all"] += int(n)
+        if status != "handled":
+            counts["open"] += int(n)
+    return counts
+
+
+def inbox_item(db: Database, item_id: int) -> dict[str, Any]:
+    rows = _inbox_rows(db, "WHERE id = ?", [item_id])
+    if not rows:
+        raise NotFound(f"no move notice {item_id} was received")
+    return rows[0]
+
+
+def _unhandled(db: Database, item_id: int) -> dict[str, Any]:
+    item = inbox_item(db, item_id)
+    if item["status"] == "handled":
+        raise Conflict(f"move notice {item_id} was already handled by {item['handled_by']}")
+    return item
+
+
+def inbox_acknowledge(db: Database, item_id: int, user: str) -> dict[str, Any]:
+    """Someone has seen the notice and the school expects the child."""
+    item = _unhandled(db, item_id)
+    if item["status"] == "acknowledged":
+        raise Conflict(f"move notice {item_id} was already acknowledged by "
+                       f"{item['acknowledged_by']}")
+    db.execute("UPDATE inbox SET status = 'acknowledged', acknowledged_by = ?, "
+               "acknowledged_ms = ? WHERE id = ?", [user, now_ms(), item_id])
+    return inbox_item(db, item_id)
+
+
+def inbox_assign(db: Database, item_id: int, user: str, assignee: str) -> dict[str, Any]:
+    """Give the notice to `assignee`, an active user who may read records (school staff
+    or a data administrator); a new notice is acknowledged by the same stroke."""
+    from node.store.accounts import find_user
+
+    _unhandled(db, item_id)
+    found = find_user(db, assignee) if assignee else None
+    if found is None or found.status != "active" or found.role not in ("staff", "data_admin"):
+        raise BadRequest(f"assignee: {assignee[:100]!r} is not an active user of this node "
+                         "who may read records (staff or data administrator)")
+    now = now_ms()
+    db.execute("UPDATE inbox SET assigned_to = ?, assigned_by = ?, assigned_ms = ?, "
+               "acknowledged_by = coalesce(acknowledged_by, ?), "
+               "acknowledged_ms = coalesce(acknowledged_ms, ?), status = 'acknowledged' "
+               "WHERE id = ?", [found.username, user, now, user, now, item_id])
+    return inbox_item(db, item_id)
+
+
+def inbox_handle(db: Database, item_id: int, user: str, note: str = "") -> dict[str, Any]:
+    """The child arrived and was enrolled (or will not come): the notice is done."""
+    _unhandled(db, item_id)
+    db.execute("UPDATE inbox SET status = 'handled', handled_by = ?, handled_ms = ?, "
+               "handled_note = ? WHERE id = ?", [user, now_ms(), note[:500] or None, item_id])
+    return inbox_item(db, item_id)
 
 
 def outbox_add(db: Database, *, peer: str, type_: str, purpose: str, message_id: bytes,

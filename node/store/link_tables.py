@@ -8,10 +8,16 @@ is idempotent.
 Tables:
 - `worklist`: `near_match` candidates from our finds (peer, handle, score, per-field
   agreements, the query's and the candidate's demographics, who searched), one row per
-  (peer, handle, query); a data administrator confirms or rejects each.
-- `find_matches`: the `match` candidates of each find (handles and scores only): a
-  confirmed near match is linked to the find's best `match` from another state (the
-  *anchor*), so a child found as a match in TX and a near match in CA becomes one child.
+  (peer, handle, query); a data administrator confirms or rejects each. `status` is
+  `held` for a near match that is not queued (a find without birth date and without id
+  queues nothing by itself) until someone asks for a review, then `open` (at most one
+  open row per candidate: never queued twice), then `confirmed` or `rejected`.
+  `asked_by` / `asked_ms`: who queued it and when (the searcher, or the person who
+  clicked "Ask a data administrator to check this record").
+- `find_matches`: the `match` candidates of each find (handles, scores and, from m002,
+  demographics): a confirmed near match is linked to the find's best `match` from
+  another state (the *anchor*), so a child found as a match in TX and a near match in
+  CA becomes one child.
 - `links`: one row per link. `direction` is `out` (asserted here) or `in` (received).
   `ref` is our side as the peer knows it and `peer_record` the peer's side as we know
   it, so every `link` message is `Link(my_record=ref, your_record=peer_record)` and an
@@ -95,6 +101,31 @@ def m001_links(db: Database) -> None:
   actor TEXT NOT NULL,
   event TEXT NOT NULL,
   detail TEXT NOT NULL DEFAULT '')""")
+
+
+@migrations()
+def m002_worklist_requests(db: Database) -> None:
+    """Who asked for a review and when; held near matches; one open item per candidate;
+    the demographics of a find's matches (the anchor shown beside a link).
+
+    Backfill: items queued before record their searcher and time as who asked and when;
+    open items of a find without a birth date (the old rule queued every near match of a
+    broad search; the query kept no ids) become `held`, as does every open item but the
+    oldest of one candidate. Nothing is deleted: a held item is queued again by the next
+    find that qualifies or by one click."""
+    db.execute("ALTER TABLE worklist ADD COLUMN asked_by TEXT")
+    db.execute("ALTER TABLE worklist ADD COLUMN asked_ms INTEGER")
+    db.execute("ALTER TABLE find_matches ADD COLUMN candidate TEXT NOT NULL DEFAULT '{}'")
+    db.execute("UPDATE worklist SET asked_by = requested_by, asked_ms = created_ms")
+    db.execute("UPDATE worklist SET status = 'held', asked_by = NULL, asked_ms = NULL "
+               "WHERE status = 'open' AND coalesce(json_extract(query, '$.birth_date'), '') "
+               "= '' AND coalesce(json_extract(query, '$.state_student_id'), '') = ''")
+    db.execute("UPDATE worklist SET status = 'held', asked_by = NULL, asked_ms = NULL "
+               "WHERE status = 'open' AND id NOT IN (SELECT min(id) FROM worklist "
+               "WHERE status = 'open' GROUP BY peer, handle)")
+    db.execute("CREATE UNIQUE INDEX worklist_one_open ON worklist (peer, handle) "
+               "WHERE status = 'open'")
+    db.execute("CREATE INDEX worklist_status_asked ON worklist (status, asked_ms)")
 
 
 def apply_migrations(db: Database) -> None:

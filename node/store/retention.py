@@ -9,6 +9,8 @@ What is purged, and when (`jobs.retention`, default 30 days; run every
   handle is an HMAC of requester and student id, so a later `find` gives the same handle
   again; only a fetch with a handle unused for that long is refused as missing);
 - outbox items delivered more than `retention` ago (undelivered items are never purged);
+- near matches held from broad finds (worklist `held`: nobody asked for a check) last
+  seen more than `retention` ago: copies of other states' answers nobody acts on;
 - the in-memory cache of peers' key documents (re-fetched and re-verified on next use).
 
 Never purged: the state's own records, received move notices (staff act on them), the
@@ -55,6 +57,10 @@ def purge(db: Database, cfg: NodeConfig, *, now: float | None = None) -> dict[st
     if _has_table(db, "outbox"):
         out["outbox_delivered"] = db.execute(
             "DELETE FROM outbox WHERE delivered_ms IS NOT NULL AND delivered_ms < ?",
+            [cutoff_ms]).rowcount
+    if _has_table(db, "worklist"):
+        out["worklist_held"] = db.execute(
+            "DELETE FROM worklist WHERE status = 'held' AND last_seen_ms < ?",
             [cutoff_ms]).rowcount
     return out
 

@@ -12,6 +12,7 @@ state's part with the same macro.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -48,6 +49,48 @@ def _credit(value: Any) -> float:
         return 0.0
 
 
+#: the alert chips an enrollment can raise, most urgent first: (level, text, raised by)
+ENROLLMENT_ALERTS: tuple[tuple[str, str, Any], ...] = (
+    ("danger", "Medical alert: chronic", lambda e: e.get("medical_alert") == "chronic"),
+    ("danger", "Medical alert: acute", lambda e: e.get("medical_alert") == "acute"),
+    ("warn", "IDEA: has an individualized education program",
+     lambda e: bool(e.get("idea_indicator"))),
+    ("warn", "Priority for services", lambda e: bool(e.get("priority_for_services"))),
+    ("info", "English learner", lambda e: bool(e.get("english_learner"))),
+    ("ok", "Immunization record on file", lambda e: bool(e.get("immunization_record_flag"))),
+)
+
+
+def _alert(level: str, text: str, where: list[dict[str, str]] | None = None,
+           ) -> dict[str, Any]:
+    places = "; ".join(", ".join(p for p in (w["state"], w["year"]) if p) for w in where or ())
+    return {"level": level, "text": text, "where": where or [],
+            "label": f"{text} — {places}" if places else text}
+
+
+def enrollment_alerts(enrollments: Iterable[tuple[str, Mapping[str, Any]]],
+                      ) -> list[dict[str, Any]]:
+    """Alert chips from every enrollment (of every state), each with the states that
+    recorded it and the last date each did: "English learner — CA, 2023; TX, 2021"
+    (issue 13 item 7: an English learner in 2023 is one still, whatever the latest
+    enrollment says). `enrollments` are (state, enrollment) pairs; the last date of an
+    enrollment is its withdrawal date, or its enrollment date while it is open."""
+    found: dict[int, dict[str, str]] = {}
+    for state, e in enrollments:
+        last = str(e.get("withdrawal_date") or e.get("enrollment_date") or "")
+        for i, (_level, _text, raised) in enumerate(ENROLLMENT_ALERTS):
+            if raised(e):
+                seen = found.setdefault(i, {})
+                seen[state] = max(seen.get(state, ""), last)
+    out = []
+    for i in sorted(found):
+        level, text, _raised = ENROLLMENT_ALERTS[i]
+        where = sorted(found[i].items(), key=lambda sd: (sd[1], sd[0]), reverse=True)
+        out.append(_alert(level, text, [{"state": s, "last": d, "year": d[:4]}
+                                        for s, d in where]))
+    return out
+
+
 def summarize_record(rec: dict[str, Any], today: date) -> dict[str, Any]:
     """What the record macro shows: identity, alerts, timeline, moves, courses, tests."""
     enrollments = sorted(rec.get("enrollments", []),
@@ -58,21 +101,14 @@ def summarize_record(rec: dict[str, Any], today: date) -> dict[str, Any]:
     for m in moves:
         expires = m.get("eligibility_expiration_date") or ""
         m["expired"] = bool(expires) and expires < today.isoformat()
-    alerts: list[tuple[str, str]] = []
-    if latest.get("medical_alert") in ("acute", "chronic"):
-        alerts.append(("danger", f"Medical alert: {latest['medical_alert']}"))
-    if latest.get("idea_indicator"):
-        alerts.append(("warn", "IDEA: has an individualized education program"))
-    if latest.get("priority_for_services"):
-        alerts.append(("warn", "Priority for services"))
-    if latest.get("english_learner"):
-        alerts.append(("info", "English learner"))
+    state = str(rec.get("owner_state") or "")
+    alerts = enrollment_alerts((state, e) for e in enrollments)
     if rec.get("multiple_birth"):
-        alerts.append(("info", "Multiple birth (twin or more)"))
+        alerts.append(_alert("info", "Multiple birth (twin or more)"))
     if moves and moves[0].get("eligibility_expiration_date"):
         when = moves[0]["eligibility_expiration_date"]
-        alerts.append(("muted", f"MEP eligibility expired {when}") if moves[0]["expired"]
-                      else ("ok", f"MEP eligible until {when}"))
+        alerts.append(_alert("muted", f"MEP eligibility expired {when}") if moves[0]["expired"]
+                      else _alert("ok", f"MEP eligible until {when}"))
     completed: list[dict[str, Any]] = []
     in_progress: list[dict[str, Any]] = []
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
@@ -160,11 +196,27 @@ async def home(request: web.Request) -> web.StreamResponse:
     assert session is not None
     counts = await run_db(request, _counts)
     ctx: dict[str, Any] = {"counts": counts, "purposes": PURPOSE_LABELS}
+    if request.app[CONFIG].web.demo_examples and session.user.role in RECORD_ROLES:
+        ctx["examples"] = demo_examples()
     if session.user.role == "auditor":
         ctx["views"] = await run_db(request, _recent_views)
     if session.user.role == "operator":
         ctx["uptime"] = round(clock.now() - request.app[STARTED])
     return render(request, "home.html", ctx, title="Home")
+
+
+def demo_examples() -> list[dict[str, Any]]:
+    """The demo's example searches (`node.importing.demo_children`), as links to the
+    search form filled in (purpose enrollment)."""
+    from urllib.parse import urlencode
+
+    from node.importing.demo_children import EXAMPLES
+
+    return [{"title": e["title"], "says": e["says"],
+             "href": "/search?" + urlencode({**e["fields"], "purpose": "enrollment"}),
+             "name": " ".join(str(e["fields"][k]) for k in ("first_name", "last_name_1",
+                                                            "last_name_2"))}
+            for e in EXAMPLES]
 
 
 def _purpose(request: web.Request) -> str:

@@ -5,8 +5,13 @@ destination, contact, comment; answered with a signed receipt) and "Scheduled jo
 (outbox delivery with backoff); MSIX.md §1.3 (move notices). `POST /moves` (from the
 consolidated record's form) queues the notice in the outbox with
 `outbox.queue_message` and runs the delivery job at once; a peer that is down gets it
-later. `GET /moves/inbox` lists received notices (each shown notice is recorded with
-`accounts.record_view`, purpose `move_notice`); `GET /moves/outbox` shows each sent
+later; its contact defaults to the sender, the agency and the phone and email of the
+config (`node.contact_phone`, `node.contact_email`). `GET /moves/inbox` is the arrivals
+work queue: received notices filtered by status (`?status=open` by default: new and
+acknowledged; `new`, `acknowledged`, `handled`, `all`), each acknowledged, assigned to a
+user or marked handled with `POST /moves/inbox/{id}/{action}` (who and when are kept;
+`node.store.federation_tables`). Each shown notice is recorded with
+`accounts.record_view`, purpose `move_notice`. `GET /moves/outbox` shows each sent
 notice's delivery state (delivered with receipt, or waiting with attempts and last error).
 """
 
@@ -23,6 +28,7 @@ from node.appkeys import SERVICES
 from node.errors import BadRequest, NodeError
 from node.federation.answers import DEMOGRAPHIC_FIELDS
 from node.federation.outbox import queue_message
+from node.http_inputs import path_id
 from node.store import accounts
 from node.store import federation_tables as fed
 from node.web.local_pages import RECORD_ROLES
@@ -65,6 +71,8 @@ def notice_from_form(form: Any, sender: Any, peers: list[str]) -> tuple[str, Mov
     if not destination:
         raise BadRequest("Say where the child is going (town, school or project).")
     contact = _text(form, "contact") or sender.school
+    if not contact.strip():
+        raise BadRequest("contact: say who the receiving school should contact.")
     comment = _text(form, "comment", 1000) or None
     notice = MoveNotice(Demographics(**values), sender, destination, contact, expected,
                         comment, None)
@@ -111,27 +119,75 @@ async def send_notice(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/moves/outbox?sent={item}")
 
 
-def _inbox(db: Any) -> list[dict[str, Any]]:
-    rows = fed.inbox_list(db)
+def _inbox(db: Any, status: str) -> tuple[list[dict[str, Any]], dict[str, int],
+                                         list[tuple[str, str]]]:
+    rows = fed.inbox_list(db, status=status)
+    people = [(u.username, f"{u.username} ({accounts.ROLE_LABELS[u.role]})")
+              for u in accounts.list_users(db)
+              if u.status == "active" and u.role in RECORD_ROLES]
     for r in rows:
         n = r["notice"]
         s = n.get("student", {})
         r["name"] = " ".join(filter(None, (s.get("first_name"), s.get("middle_name"),
                                            s.get("last_name_1"), s.get("last_name_2"))))
         r["student"], r["sent_by"] = s, n.get("sent_by", {})
-    return rows
+    return rows, fed.inbox_counts(db), people
 
 
-@requires(*RECORD_ROLES)
-async def inbox(request: web.Request) -> web.StreamResponse:
-    rows = await run_db(request, _inbox)
+STATUS_LABELS = {"open": "Open", "new": "New", "acknowledged": "Acknowledged",
+                 "handled": "Handled", "all": "All"}
+INBOX_DONE = {"acknowledge": "Acknowledged.", "assign": "Assigned.",
+              "handle": "Marked handled."}
+
+
+async def _inbox_page(request: web.Request, status: str, *, error: str = "",
+                      code: int = 200) -> web.Response:
+    rows, counts, people = await run_db(request, _inbox, status)
     who = requester_for(request)
     for r in rows:
         await run_db(request, accounts.record_view, who.user_id, who.role, "move_notice",
                      [f"notice-{r['id']}"], r["sender"], what="move_notice")
     today = date.today().isoformat()
-    return render(request, "moves_inbox.html", {"rows": rows, "today": today},
-                  title="Move notices received")
+    return render(request, "moves_inbox.html", {
+        "rows": rows, "today": today, "status": status, "counts": counts, "people": people,
+        "filters": STATUS_LABELS, "me": who.user_id, "error": error,
+        "done": INBOX_DONE.get(request.query.get("done", ""), "")},
+        status=code, title="Arrivals: move notices received")
+
+
+def _status_of(value: str) -> str:
+    if value not in fed.INBOX_FILTERS:
+        raise BadRequest(f"status: must be one of {', '.join(fed.INBOX_FILTERS)} "
+                         f"(got {value[:20]!r})")
+    return value
+
+
+@requires(*RECORD_ROLES)
+async def inbox(request: web.Request) -> web.StreamResponse:
+    return await _inbox_page(request, _status_of(request.query.get("status", "open")))
+
+
+@requires(*RECORD_ROLES)
+async def inbox_action(request: web.Request) -> web.StreamResponse:
+    """Acknowledge, assign or mark handled one received notice (who and when are kept)."""
+    item_id, action = path_id(request.match_info["id"]), request.match_info["action"]
+    form = await request.post()
+    back = str(form.get("status", "open"))
+    back = back if back in fed.INBOX_FILTERS else "open"
+    me = requester_for(request).user_id
+    actions = {
+        "acknowledge": lambda db: fed.inbox_acknowledge(db, item_id, me),
+        "assign": lambda db: fed.inbox_assign(db, item_id, me,
+                                              _text(form, "assignee", 100)),
+        "handle": lambda db: fed.inbox_handle(db, item_id, me, _text(form, "note", 500)),
+    }
+    if action not in actions:
+        raise BadRequest(f"unknown action {action[:20]!r} (acknowledge, assign, handle)")
+    try:
+        await run_db(request, actions[action])
+    except NodeError as exc:
+        return await _inbox_page(request, back, error=str(exc), code=exc.status)
+    raise web.HTTPSeeOther(f"/moves/inbox?status={back}&done={action}")
 
 
 def _outbox(db: Any) -> list[dict[str, Any]]:
@@ -169,4 +225,5 @@ def setup(app: web.Application) -> None:
     add_nav(app, "/moves/outbox", "Notices sent", *RECORD_ROLES)
     app.router.add_post("/moves", send_notice, name="moves_send")
     app.router.add_get("/moves/inbox", inbox, name="moves_inbox")
+    app.router.add_post("/moves/inbox/{id}/{action}", inbox_action, name="moves_inbox_action")
     app.router.add_get("/moves/outbox", outbox, name="moves_outbox")

@@ -7,7 +7,8 @@ records" (read-only snapshots with provenance: owner, version, signature); MSIX.
 `GET /record?purpose=P&r=STATE:HANDLE&…&local=SID` fetches each chosen candidate's
 signed snapshot from its state (one `fetch` per state, all at once; a state that fails is
 named, the others still show), reads this node's own record when `local` is given, and
-merges them with `consolidate()`: identity and alert flags at the top, one enrollment
+merges them with `consolidate()`: identity and alert flags at the top (from every
+enrollment in every state, each chip with its states and their last dates), one enrollment
 timeline, qualifying moves with the latest eligibility expiration, course history with
 totals per subject area and courses in progress, assessments, and provenance (state,
 record version, signature verified). Every record shown is recorded with
@@ -26,9 +27,15 @@ from aiohttp import web
 
 from node import clock
 from node.appkeys import SERVICES
+from node.control.api import sender_contact
 from node.errors import BadRequest, NodeError, NotFound
 from node.store import accounts
-from node.web.local_pages import PURPOSE_LABELS, RECORD_ROLES, summarize_record
+from node.web.local_pages import (
+    PURPOSE_LABELS,
+    RECORD_ROLES,
+    enrollment_alerts,
+    summarize_record,
+)
 from node.web.search_pages import requester_for
 from node.web.site import render, requires, run_db
 from protocol.errors import ProtocolError
@@ -121,14 +128,12 @@ def consolidate(parts: list[dict[str, Any]], today: date) -> dict[str, Any]:
         s["state"] = part["state"]
         summaries.append(s)
     first = summaries[0]
-    alerts: dict[tuple[str, str], list[str]] = {}
-    for s in summaries:
-        for level, text in s["alerts"]:
-            if text.startswith("MEP eligib"):
-                continue
-            alerts.setdefault((level, text), []).append(s["state"])
-        if s["latest"].get("immunization_record_flag"):
-            alerts.setdefault(("ok", "Immunization record on file"), []).append(s["state"])
+    # from every enrollment of every state, each with its state and last date
+    alerts = enrollment_alerts((s["state"], e) for s in summaries for e in s["enrollments"])
+    if any(s["student"].get("multiple_birth") for s in summaries):
+        alerts.append({"level": "info", "text": "Multiple birth (twin or more)", "where": [],
+                       "label": "Multiple birth (twin or more) — " + ", ".join(
+                           s["state"] for s in summaries if s["student"].get("multiple_birth"))})
 
     def tagged(key: str) -> list[dict[str, Any]]:
         return [{**item, "state": s["state"]} for s in summaries for item in s[key]]
@@ -153,7 +158,7 @@ def consolidate(parts: list[dict[str, Any]], today: date) -> dict[str, Any]:
         "latest": enrollments[0] if enrollments else {},
         "states": list(dict.fromkeys(s["state"] for s in summaries)),
         "names": sorted({s["name"] for s in summaries} - {first["name"]}),
-        "alerts": [(lvl, text, sorted(set(states))) for (lvl, text), states in alerts.items()],
+        "alerts": alerts,
         "eligible": eligible, "eligible_expired": bool(eligible and eligible["expired"]),
         "enrollments": enrollments, "moves": moves, "completed": completed,
         "in_progress": tagged("in_progress"), "subject_totals": subject_totals,
@@ -207,6 +212,7 @@ async def record_page(request: web.Request) -> web.StreamResponse:
         "destinations": [d for d in _destinations(services) if d[0] != me],
         "local_ids": local_ids, "refs": refs, "printed_at": clock.now(),
         "today": date.today().isoformat(),
+        "contact": sender_contact(services.cfg, requester.user_id),
     }, title=f"Consolidated record of {view['name']}" if view else "Consolidated record")
 
 

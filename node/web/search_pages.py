@@ -11,10 +11,19 @@ JavaScript posts the same form as a page and gets the whole answer as one HTML p
 
 - `{"type": "start", "local": "FL", "states": ["CA", "TX"]}`
 - `{"type": "answer", "state": .., "status": "answered"|"timeout"|"failed", "error": ..,
-  "candidates": [{handle|record, score, outcome, demographics, agreements, ..}]}` — this
-  node's own students first (`"local": true`, `record` = state student id), then each
-  peer as it answers (through the links find hook, so near matches reach the worklist);
+  "candidates": [{handle|record, score, outcome, words, demographics, agreements, ..}]}` —
+  this node's own students first (`"local": true`, `record` = state student id), then
+  each peer as it answers (through the links find hook, so near matches reach the
+  worklist, or are held with a `worklist_item` someone may ask a review for);
 - `{"type": "summary", "answered": [..], "timed_out": [..], "failed": {state: reason}}`.
+
+A search needs the given name and first surname, or a student id of any state. Outcomes
+are said in words (`node.matching.outcome_words`: "almost certainly this child (99.9%)",
+"possibly this child") with each field's agreement; only data administrators also see
+the raw score. The page hands `search.js` every word it shows (`SEARCH_WORDS`, the
+levels and fields), so the page and the script say the same. A held near match has a
+button "Ask a data administrator to check this record" (`POST /review`, see
+`node.web.worklist_pages`).
 
 Every candidate shown is recorded with `accounts.record_view(..., what="search")`.
 """
@@ -30,30 +39,53 @@ from aiohttp import web
 
 from node.appkeys import CONFIG, SERVICES
 from node.errors import BadRequest, NodeError
-from node.federation.federated_find import build_criteria, federated_find
+from node.federation.federated_find import NEED_NAMES, build_criteria, federated_find
 from node.federation.peer_client import active_peers
+from node.matching.outcome_words import (
+    AGREEMENT_FIELDS,
+    AGREEMENT_LEVELS,
+    agreement_text,
+    candidate_words,
+    id_only,
+)
 from node.services import Services
 from node.store import accounts
 from node.web.local_pages import PURPOSE_LABELS, RECORD_ROLES
 from node.web.site import add_nav, current_session, render, requires, run_db
-from protocol.messages import PURPOSES, SEXES, FindCriteria, Requester, search_refusal
+from protocol.messages import (
+    NO_NAME,
+    SEARCH_PURPOSES,
+    SEXES,
+    FindCriteria,
+    Requester,
+    search_refusal,
+)
 
 NAME_FIELDS = ("first_name", "middle_name", "last_name_1", "last_name_2")
 PLACE_FIELDS = ("birth_city", "birth_state", "birth_country")
 PARENT_FIELDS = ("mother_first", "mother_last", "father_first", "father_last")
 FORM_FIELDS = (*NAME_FIELDS, "birth_date", "sex", *PLACE_FIELDS, *PARENT_FIELDS,
                "student_id", "purpose")
-#: How the matcher's comparison levels and fields are said on the page (also for search.js).
-AGREEMENT_LEVELS = {
-    "exact": "same", "agree": "same", "alias": "nickname", "jw_high": "very similar",
-    "jw_mid": "similar", "conflict": "conflicting", "differ": "differs",
-    "swapped": "swapped", "partial": "partly", "fuzzy": "similar spelling",
-    "one_differs": "one differs", "swap": "day/month swapped", "near": "a few days apart",
-}
-AGREEMENT_FIELDS = {
-    "given": "given name", "surnames": "surnames", "birth_date": "birth date", "sex": "sex",
-    "birth_city": "birth city", "birth_region": "birth state", "mother": "mother",
-    "father": "father", "state_student_id": "student id",
+#: Every word the results say besides a candidate's own `words`: the page uses them and
+#: hands them to static/search.js (`data-words`), so both say the same.
+SEARCH_WORDS: dict[str, Any] = {
+    "need": NEED_NAMES,
+    "purpose": "Choose the purpose of use.",
+    "none": "No record of this child.",
+    "local": "This node",
+    "answered": "Answered",
+    "no_answer": "Did not answer",
+    "timeout": "Did not answer in time",
+    "columns": ["Include", "Name", "Birth date", "Sex", "Birth place", "Outcome"],
+    "score": "Score",
+    "linked": "linked",
+    "on_worklist": "on the worklist",
+    "ask": "Ask a data administrator to check this record",
+    "asked": "Asked: a data administrator will check this record.",
+    "held_admin": "Near match: open it with the purpose Data quality to resolve it.",
+    "held_staff": "Near match: opens once a data administrator has linked it.",
+    "id_only": "Found by the student id alone: add the birth date or given name and search "
+               "again to open it.",
 }
 
 
@@ -68,9 +100,10 @@ def requester_for(request: web.Request) -> Requester:
 
 def check_purpose(value: str, role: str) -> str:
     if not value:
-        raise BadRequest("Choose the purpose of use.")
-    if value not in PURPOSES:
-        raise BadRequest(f"Unknown purpose of use {value!r}.")
+        raise BadRequest(SEARCH_WORDS["purpose"])
+    if value not in SEARCH_PURPOSES:
+        raise BadRequest(f"Unknown purpose of use {value[:40]!r}: "
+                         f"{', '.join(PURPOSE_LABELS[p] for p in SEARCH_PURPOSES)}.")
     refusal = search_refusal(value, role)
     if refusal is not None:  # the form offers only what the role may use
         raise BadRequest(refusal[0].upper() + refusal[1:] + ".")
@@ -116,20 +149,16 @@ def _search_form(request: web.Request, form: Any, error: str = "",
     values = {k: str(form.get(k, ""))[:100] for k in FORM_FIELDS}
     return render(request, "search.html",
                   {"form": values, "purposes": search_purposes(requester_for(request).role),
-                   "sexes": SEXES, "error": error,
+                   "sexes": SEXES, "error": error, "words": SEARCH_WORDS,
                    "levels_json": json.dumps(AGREEMENT_LEVELS),
-                   "fields_json": json.dumps(AGREEMENT_FIELDS)},
+                   "fields_json": json.dumps(AGREEMENT_FIELDS),
+                   "words_json": json.dumps(SEARCH_WORDS)},
                   status=status, title="Search all states")
 
 
 @requires(*RECORD_ROLES)
 async def search_page(request: web.Request) -> web.StreamResponse:
     return _search_form(request, request.query)
-
-
-def agreement_text(agreements: dict[str, str]) -> str:
-    return " · ".join(f"{AGREEMENT_FIELDS.get(f, f)}: {AGREEMENT_LEVELS.get(v, v)}"
-                      for f, v in agreements.items() if v != "missing")
 
 
 def _result_rows(event: dict[str, Any], purpose: str, admin: bool) -> list[dict[str, Any]]:
@@ -141,10 +170,17 @@ def _result_rows(event: dict[str, Any], purpose: str, admin: bool) -> list[dict[
         value = c["record"] if local else f"{event['state']}:{c['handle']}"
         held = (not local and c.get("outcome") == "near_match"
                 and not (admin and purpose == "data_quality"))
+        note = ""
+        if held:
+            note = SEARCH_WORDS["id_only"] if id_only(c) else SEARCH_WORDS[
+                "held_admin" if admin else "held_staff"]
         rows.append({
-            "c": c, "name": " ".join(str(d[k]) for k in (*NAME_FIELDS, "suffix") if d.get(k)),
+            "c": c, "name": " ".join(str(d[k]) for k in (*NAME_FIELDS, "suffix")
+                                     if d.get(k) and d[k] != NO_NAME),
             "place": ", ".join(str(d[k]) for k in PLACE_FIELDS if d.get(k)) or "—",
             "agree": agreement_text(c.get("agreements") or {}), "held": held, "admin": admin,
+            "words": c.get("words") or candidate_words(c), "note": note,
+            "ask": c.get("worklist_status") == "held" and c.get("worklist_item"),
             "field": "local" if local else "r", "value": value,
             "href": "/record?" + urlencode({"purpose": purpose,
                                             ("local" if local else "r"): value}),
@@ -162,8 +198,9 @@ async def _results_page(request: web.Request, events: list[dict[str, Any]], form
     again = urlencode({k: str(form.get(k, ""))[:100] for k in FORM_FIELDS if form.get(k)})
     return render(request, "search_results.html",
                   {"answers": answers, "summary": summary, "purpose": purpose,
-                   "purpose_label": PURPOSE_LABELS.get(purpose, purpose),
-                   "again": f"/search?{again}"}, title="Search results")
+                   "purpose_label": PURPOSE_LABELS.get(purpose, purpose), "admin": admin,
+                   "words": SEARCH_WORDS, "again": f"/search?{again}"},
+                  title="Search results")
 
 
 @requires(*RECORD_ROLES)

@@ -2,10 +2,14 @@
 
 A directory and three node processes (TX, CA, FL; tests/integration/harness.py), users
 added with `statenode users add`. From FL: search a child held by TX and CA and see
-both; open the consolidated record and check credit totals; send a move notice and see
-it in TX's inbox; resolve a near match (confirm, then a second administrator validates,
-then CA's administrator accepts the link); an auditor in CA sees FL's fetch in the
-child's disclosure history, and FL's auditor sees the recorded view; the exchange log,
+both, outcomes in words; search by a student id; the demo's example searches on the
+home page; open the consolidated record and check credit totals and alerts taken from
+an older enrollment; send a move notice (its contact with FL's phone and email) and
+work it in TX's arrivals queue (acknowledge, assign, mark handled, filter); resolve a
+near match (staff ask for a check with one click, an administrator confirms, a second
+administrator validates on the page comparing both records, then CA's administrator
+compares and accepts the link); an auditor in CA sees FL's fetch in the child's
+disclosure history, and FL's auditor sees the recorded view; the exchange log,
 checkpoints with a verification, and the operator's status page. Every page is saved
 under test-artifacts/screenshots/.
 """
@@ -20,6 +24,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from node.federation.federated_find import NEED_NAMES
 from tests.browser.conftest import PASSWORD, browser_page
 from tests.browser.test_pages import assert_labelled, focused
 from tests.integration.harness import GUADALUPE_CA, GUADALUPE_TX, Federation, child
@@ -27,6 +32,12 @@ from tests.integration.harness import GUADALUPE_CA, GUADALUPE_TX, Federation, ch
 pytestmark = pytest.mark.browser
 
 CHUY_CA = child("CA700002", "Chuy", "Ramírez", "", "2010-07-05", "M", mother=("Rosa", "Soto"))
+#: CA's Guadalupe with an older enrollment as an English learner (the latest is not)
+GUADALUPE_CA_OLDER = {**GUADALUPE_CA, "enrollments": [
+    *GUADALUPE_CA["enrollments"],
+    {"enrollment_id": "E0", "enrollment_date": "2022-08-15", "withdrawal_date": "2023-05-30",
+     "enrollment_type": "basic_school", "school_or_project_name": "Fresno Middle School",
+     "grade_level": "08", "english_learner": True, "courses": []}]}
 USERS = {"FL": {"staff": "staff", "data_admin": "data_admin", "data_admin2": "data_admin",
                 "auditor": "auditor", "operator": "operator"},
          "TX": {"staff": "staff"},
@@ -38,8 +49,12 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     root: Path = tmp_path_factory.mktemp("web-fed")
     federation = Federation(root, ["TX", "CA", "FL"], background=25,
                             extra_records={"TX": [GUADALUPE_TX],
-                                           "CA": [GUADALUPE_CA, CHUY_CA]})
+                                           "CA": [GUADALUPE_CA_OLDER, CHUY_CA]})
     federation.create()
+    fl = federation.config("FL")  # FL's contact for move notices; the demo's examples
+    fl.write_text(fl.read_text().replace('id = "FL"\n', 'id = "FL"\ncontact_phone = '
+                                         '"+1 555 0100"\ncontact_email = "records@fl.example"\n')
+                  + "\n[web]\ndemo_examples = true\n")
     password_file = root / "password.txt"
     password_file.write_text(PASSWORD + "\n")
     password_file.chmod(0o600)
@@ -79,7 +94,7 @@ def search(page: Any, first: str, last1: str, birth: str, *, last2: str = "",
     nav(page, "Search all states")
     expect(page.get_by_role("heading", level=1)).to_have_text("Search all states")
     assert_labelled(page)
-    page.get_by_label("Given name (required)").focus()
+    page.get_by_label("Given name", exact=True).focus()
     page.keyboard.type(first)
     page.keyboard.press("Tab")
     assert focused(page) == "s-middle_name"
@@ -89,7 +104,7 @@ def search(page: Any, first: str, last1: str, birth: str, *, last2: str = "",
     page.keyboard.type(last2)
     page.get_by_label("Birth date").fill(birth)
     page.get_by_label("Purpose of use").select_option(label=purpose)
-    page.get_by_label("Given name (required)").press("Enter")
+    page.get_by_label("Given name", exact=True).press("Enter")
     expect(page.locator("#search-status")).to_contain_text(re.compile(r"states? answered"),
                                                            timeout=20_000)
 
@@ -103,18 +118,44 @@ def test_search_sees_the_child_in_two_other_states(fed: Federation, web: Any,
     for state, name in (("TX", "Guadalupe Hernández López"), ("CA", "Lupe Hernandez")):
         section = web.locator(f"section.state-result[data-state='{state}']")
         expect(section.get_by_role("link", name=name)).to_be_visible()
-        expect(section.get_by_text("match", exact=True)).to_be_visible()
+        expect(section.locator(".tag.outcome-match")).to_contain_text(
+            re.compile(r"^almost certainly this child \(\d+\.\d%\)$"))
+    expect(web.locator("section.state-result[data-state='CA']")).to_contain_text(
+        "given name: nickname")
+    # words, not raw scores, for school staff
+    expect(web.get_by_role("columnheader", name="Score")).to_have_count(0)
     expect(web.locator("section.state-result[data-state='FL']")).to_contain_text(
         "No record of this child")
     shoot(web, "search-results")
+
+
+def test_search_by_a_student_id_and_the_demo_examples(fed: Federation, web: Any,
+                                                      shoot: Any) -> None:
+    sign_in(web, fed, "FL", "staff")
+    examples = web.locator("#examples")  # FL is a demo node here (web.demo_examples)
+    expect(examples.get_by_role("link")).to_have_count(2)
+    examples.get_by_role("link", name=re.compile("Guadalupe")).click()
+    expect(web.get_by_label("Given name", exact=True)).to_have_value("Guadalupe")
+    expect(web.get_by_label("Birth date")).to_have_value("2009-03-04")
+    web.get_by_label("Given name", exact=True).fill("")
+    web.get_by_label("First surname").fill("")
+    web.get_by_label("Student id from any state").fill("tx900001")
+    web.get_by_role("button", name="Search all states").click()
+    expect(web.locator("#search-status")).to_contain_text("states answered", timeout=20_000)
+    tx = web.locator("section.state-result[data-state='TX']")
+    expect(tx.get_by_role("link", name="Guadalupe Hernández López")).to_be_visible()
+    expect(tx).to_contain_text("almost certainly this child")
+    expect(tx).to_contain_text("student id: same")
+    expect(web.locator("section.state-result[data-state='CA']")).to_contain_text(
+        "No record of this child")
+    shoot(web, "search-by-student-id")
 
 
 def test_search_asks_for_the_required_fields(fed: Federation, web: Any) -> None:
     sign_in(web, fed, "FL", "staff")
     nav(web, "Search all states")
     web.get_by_role("button", name="Search all states").click()
-    expect(web.get_by_role("alert")).to_have_text(
-        "Given name and first surname are needed to search.")
+    expect(web.get_by_role("alert")).to_have_text(NEED_NAMES)
     assert focused(web) == "s-first_name"
 
 
@@ -124,10 +165,9 @@ def test_search_works_without_javascript(fed: Federation, browser: Any, shoot: A
         sign_in(page, fed, "FL", "staff")
         nav(page, "Search all states")
         page.get_by_role("button", name="Search all states").click()  # nothing filled in
-        expect(page.get_by_role("alert")).to_have_text(
-            "Given name and first surname are needed to search.")
-        page.get_by_label("Given name (required)").fill("Guadalupe")
-        page.get_by_label("First surname (required)").fill("Hernández")
+        expect(page.get_by_role("alert")).to_have_text(NEED_NAMES)
+        page.get_by_label("Given name", exact=True).fill("Guadalupe")
+        page.get_by_label("First surname").fill("Hernández")
         page.get_by_label("Second surname").fill("López")
         page.get_by_label("Birth date").fill("2009-03-04")
         page.get_by_label("Purpose of use").select_option(label="Enrollment")
@@ -137,7 +177,9 @@ def test_search_works_without_javascript(fed: Federation, browser: Any, shoot: A
         for state, name in (("TX", "Guadalupe Hernández López"), ("CA", "Lupe Hernandez")):
             section = page.locator(f"section.state-result[data-state='{state}']")
             expect(section.get_by_role("link", name=name)).to_be_visible()
-            expect(section.get_by_text("match", exact=True)).to_be_visible()
+            expect(section.locator(".tag.outcome-match")).to_contain_text(
+                "almost certainly this child (")
+        expect(page.get_by_role("columnheader", name="Score")).to_have_count(0)
         expect(page.get_by_label("Include Lupe Hernandez (CA)")).to_be_checked()
         assert_labelled(page)
         shoot(page, "search-results-without-javascript")
@@ -154,8 +196,10 @@ def test_consolidated_record_with_credit_totals_and_print_view(fed: Federation, 
     web.get_by_role("button", name="Open consolidated record of the ticked records").click()
     expect(web.get_by_role("heading", level=1)).to_have_text("Guadalupe Hernández López")
     alerts = web.get_by_role("list", name="Alerts")
-    expect(alerts).to_contain_text("Medical alert: chronic")
-    expect(alerts).to_contain_text("Immunization record on file (CA, TX)")
+    expect(alerts).to_contain_text("Medical alert: chronic — TX, 2024; CA, 2024")
+    expect(alerts).to_contain_text("Immunization record on file — TX, 2024; CA, 2024")
+    # from an older enrollment: CA's latest does not say English learner, 2022–23 did
+    expect(alerts).to_contain_text("English learner — CA, 2023")
     expect(alerts).to_contain_text("MEP eligibility until 2027-08-01")
     totals = web.locator("#credit-totals")
     expect(totals.get_by_role("row", name=re.compile("^Mathematics"))).to_contain_text(
@@ -168,7 +212,7 @@ def test_consolidated_record_with_credit_totals_and_print_view(fed: Federation, 
     expect(in_progress).to_contain_text("Biology")
     provenance = web.locator("#provenance")
     expect(provenance.get_by_text("verified", exact=True)).to_have_count(2)
-    expect(web.locator("article.consolidated .timeline > li")).to_have_count(2)
+    expect(web.locator("article.consolidated .timeline > li")).to_have_count(3)
     shoot(web, "consolidated-record")
     web.emulate_media(media="print")
     expect(web.get_by_role("navigation", name="Main")).to_be_hidden()
@@ -176,8 +220,8 @@ def test_consolidated_record_with_credit_totals_and_print_view(fed: Federation, 
     web.emulate_media(media="screen")
 
 
-def test_move_notice_reaches_the_other_states_inbox(fed: Federation, web: Any,
-                                                    shoot: Any) -> None:
+def test_move_notice_reaches_the_other_states_arrivals_queue(fed: Federation, web: Any,
+                                                             shoot: Any) -> None:
     sign_in(web, fed, "FL", "staff")
     search(web, "Guadalupe", "Hernández", "2009-03-04", last2="López")
     web.get_by_role("link", name="Guadalupe Hernández López").click()
@@ -185,6 +229,8 @@ def test_move_notice_reaches_the_other_states_inbox(fed: Federation, web: Any,
     web.get_by_label("Moving to state").select_option("TX")
     web.get_by_label("Expected arrival").fill("2031-09-01")
     web.get_by_label("Destination (town, school or project)").fill("Lincoln High, Pharr TX")
+    expect(web.get_by_label("Contact for questions")).to_have_value(
+        "staff, FL MEP, +1 555 0100, records@fl.example")
     web.get_by_label("Comment").fill("Family moving for the onion harvest.")
     assert_labelled(web)
     web.get_by_role("button", name="Send move notice").click()
@@ -197,35 +243,78 @@ def test_move_notice_reaches_the_other_states_inbox(fed: Federation, web: Any,
     sign_in(web, fed, "TX", "staff")
     nav(web, "Arrivals")
     inbox = web.locator("#inbox")
-    expect(inbox).to_contain_text("Guadalupe Hernández López")
-    expect(inbox).to_contain_text("2031-09-01")
-    expect(inbox).to_contain_text("Lincoln High, Pharr TX")
-    expect(inbox.get_by_role("link", name="Search for Guadalupe")).to_be_visible()
-    shoot(web, "inbox")
+    notice = inbox.locator("tbody tr").filter(has_text="Guadalupe Hernández López")
+    expect(notice).to_contain_text("2031-09-01")
+    expect(notice).to_contain_text("Lincoln High, Pharr TX")
+    expect(notice).to_contain_text("+1 555 0100, records@fl.example")
+    expect(notice.get_by_role("link", name="Search for Guadalupe")).to_be_visible()
+    expect(notice.locator(".tag")).to_have_text("new")
+    assert_labelled(web)
+    shoot(web, "arrivals-new")
+    notice.get_by_role("button", name=re.compile("^Acknowledge")).click()
+    expect(web.get_by_role("status")).to_have_text("Acknowledged.")
+    notice = web.locator("#inbox tbody tr").filter(has_text="Guadalupe Hernández López")
+    expect(notice).to_contain_text("acknowledged by staff")
+    expect(notice.get_by_role("button", name=re.compile("^Acknowledge"))).to_have_count(0)
+    notice.get_by_label(re.compile("^Assign the notice")).select_option("staff")
+    notice.get_by_role("button", name=re.compile("^Assign")).click()
+    notice = web.locator("#inbox tbody tr").filter(has_text="Guadalupe Hernández López")
+    expect(notice).to_contain_text("assigned to staff by staff")
+    notice.get_by_label(re.compile("^Note on the notice")).fill("enrolled in grade 11")
+    notice.get_by_role("button", name=re.compile("^Mark handled")).click()
+    expect(web.get_by_role("status")).to_have_text("Marked handled.")
+    # handled: gone from the open notices, found under Handled with who and when
+    expect(web.locator("#inbox tbody tr").filter(has_text="Guadalupe")).to_have_count(0)
+    filters = web.get_by_role("navigation", name="Filter by status")
+    expect(filters.get_by_role("link", name="Open (0)")).to_have_attribute(
+        "aria-current", "page")
+    filters.get_by_role("link", name="Handled (1)").click()
+    notice = web.locator("#inbox tbody tr").filter(has_text="Guadalupe Hernández López")
+    expect(notice).to_contain_text("handled by staff")
+    expect(notice).to_contain_text("enrolled in grade 11")
+    expect(notice.get_by_role("button")).to_have_count(0)
+    shoot(web, "arrivals-handled")
 
 
 def test_resolve_a_near_match(fed: Federation, web: Any, shoot: Any) -> None:
-    sign_in(web, fed, "FL", "staff")  # staff cannot open a near match before it is linked
-    search(web, "Jesus", "Ramirez", "2010-07-15")
+    sign_in(web, fed, "FL", "staff")  # a broad search (no birth date) queues nothing...
+    search(web, "Jesus", "Ramirez", "")
     ca = web.locator("section.state-result[data-state='CA']")
-    expect(ca.get_by_text("Near match: opens once a data administrator")).to_be_visible()
-    expect(ca.get_by_role("checkbox", name=re.compile("Chuy"))).to_be_disabled()
-    expect(ca.get_by_role("link", name=re.compile("Chuy"))).to_have_count(0)
+    row = ca.locator("tbody tr").filter(has_text="Chuy")
+    expect(row.locator(".tag.outcome-near_match")).to_have_text("possibly this child")
+    expect(row.get_by_text("Near match: opens once a data administrator")).to_be_visible()
+    expect(row.get_by_role("checkbox")).to_be_disabled()
+    expect(row.get_by_role("link", name=re.compile("Chuy"))).to_have_count(0)
+    expect(row.get_by_text("on the worklist")).to_have_count(0)
+    shoot(web, "near-match-held")
+    # ...until staff ask, with one click
+    row.get_by_role("button", name=re.compile("^Ask a data administrator to check this "
+                                              "record")).click()
+    expect(row.get_by_role("status")).to_have_text(
+        "Asked: a data administrator will check this record.")
+    shoot(web, "near-match-asked")
 
     sign_in(web, fed, "FL", "data_admin")
     search(web, "Jesus", "Ramirez", "2010-07-15")
     ca = web.locator("section.state-result[data-state='CA']")
-    expect(ca.get_by_text("near match", exact=True)).to_be_visible()
-    expect(ca.get_by_text("on worklist")).to_be_visible()
+    expect(ca.get_by_text("possibly this child", exact=True)).to_be_visible()
+    expect(ca.get_by_text("on the worklist")).to_be_visible()  # the same item, not twice
+    expect(web.get_by_role("columnheader", name="Score").first).to_be_visible()  # admins
     nav(web, "Near matches")
-    expect(web.locator("#worklist")).to_contain_text("Chuy Ramírez")
+    worklist = web.locator("#worklist")
+    expect(worklist.locator("tbody tr")).to_have_count(1)
+    expect(worklist).to_contain_text("Chuy Ramírez")
+    expect(worklist.locator("tbody tr").first).to_contain_text("staff")  # who asked
+    expect(worklist.locator("tbody tr").first).to_contain_text(
+        re.compile(r"just now|\d+ minutes?"))
     shoot(web, "worklist")
     web.get_by_role("link", name=re.compile("Compare and decide")).first.click()
     table = web.locator("#comparison")
     expect(table.get_by_role("row", name=re.compile("^Given names"))).to_contain_text(
-        "nickname of")
+        "nickname")
     expect(table.get_by_role("row", name=re.compile("^Birth date"))).to_contain_text(
         "2010-07-05")
+    expect(web.locator("#outcome-words")).to_have_text("possibly this child")
     assert_labelled(web)
     shoot(web, "worklist-item")
     web.get_by_label("Why (for the second administrator)").fill("Chuy is Jesús; same mother.")
@@ -233,20 +322,54 @@ def test_resolve_a_near_match(fed: Federation, web: Any, shoot: Any) -> None:
     expect(web.get_by_role("status")).to_contain_text("Another data administrator must")
     waiting = web.locator("#links-waiting")
     expect(waiting).to_contain_text("You confirmed it")
-    expect(waiting.get_by_role("button", name=re.compile("^Validate"))).to_have_count(0)
+    waiting.get_by_role("link", name=re.compile("See the comparison")).click()
+    expect(web.get_by_role("button", name="Validate: same child")).to_have_count(0)
 
+    # the second administrator sees the child, both records side by side, then validates
     sign_in(web, fed, "FL", "data_admin2")
     nav(web, "Links")
-    web.locator("#links-waiting").get_by_role("button", name=re.compile("^Validate")).click()
+    web.locator("#links-waiting").get_by_role("link", name=re.compile(
+        "Compare and decide")).click()
+    expect(web.get_by_role("heading", level=1)).to_contain_text("is this the same child?")
+    table = web.locator("#comparison")
+    expect(table.get_by_role("columnheader")).to_have_text(
+        ["Field", "Searched for in FL", "CA's record", "Agreement"])
+    given = table.get_by_role("row", name=re.compile("^Given names"))
+    expect(given).to_contain_text("Jesus")
+    expect(given).to_contain_text("Chuy")
+    expect(given).to_contain_text("nickname")
+    birth = table.get_by_role("row", name=re.compile("^Birth date"))  # staff had none
+    expect(birth).to_contain_text("2010-07-05")
+    expect(birth).to_contain_text("not compared")
+    expect(web.locator("#outcome-words")).to_have_text("possibly this child")
+    expect(web.get_by_text("Chuy is Jesús; same mother.")).to_be_visible()
+    assert_labelled(web)
+    shoot(web, "link-second-administrator")
+    web.get_by_role("button", name="Validate: same child").click()
     expect(web.get_by_role("status")).to_have_text("Link validated; it is now active.")
     expect(web.locator("#links-other")).to_contain_text("active")
     shoot(web, "links-validated")
 
+    # CA's administrator compares its own record with the child as FL describes it
     sign_in(web, fed, "CA", "data_admin")
     nav(web, "Links")
     waiting = web.locator("#links-waiting")
     expect(waiting).to_contain_text("From FL")
-    waiting.get_by_role("button", name=re.compile("^Validate")).click()
+    expect(waiting).to_contain_text("Chuy is Jesús; same mother.")  # the note is not shown
+    expect(waiting).not_to_contain_text("[statenode child]")
+    waiting.get_by_role("link", name=re.compile("Compare and decide")).click()
+    table = web.locator("#comparison")
+    expect(table.get_by_role("columnheader")).to_have_text(
+        ["Field", "The child as FL knows it", "CA's record (ours)", "Agreement"])
+    given = table.get_by_role("row", name=re.compile("^Given names"))
+    expect(given).to_contain_text("Jesus")
+    expect(given).to_contain_text("Chuy")
+    expect(given).to_contain_text("nickname")
+    expect(table.get_by_role("row", name=re.compile("^Student id"))).to_contain_text(
+        "CA700002")
+    expect(web.locator("#outcome-words")).to_contain_text("this child")
+    shoot(web, "link-other-state")
+    web.get_by_role("button", name="Validate: same child").click()
     expect(web.locator("#links-other")).to_contain_text("active")
     shoot(web, "links-accepted-by-peer")
 

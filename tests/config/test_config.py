@@ -32,6 +32,14 @@ def test_every_setting_is_documented_in_example() -> None:
             assert f.metadata["help"] in block, f"{table}.{f.name} help text not in example"
 
 
+def test_contact_phone_and_email(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, '[node]\nid = "TX"\ncontact_phone = "+1 (512) 555-0100"\n'
+                                       'contact_email = "migrant.records@tea.example"\n'))
+    assert cfg.node.contact_phone == "+1 (512) 555-0100"
+    assert cfg.node.contact_email == "migrant.records@tea.example"
+    assert load_config(EXAMPLE).node.contact_phone == ""
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "node.toml"
     p.write_text(text)
@@ -46,6 +54,12 @@ def _write(tmp_path: Path, text: str) -> Path:
             'peers.timeout: must be a duration like "5s"',
         ),
         ('[node]\nid = "ZZ"\n', "node.id: must be a USPS state code"),
+        ('[node]\nid = "TX"\ncontact_phone = "call me"\n', "node.contact_phone: must be a phone"),
+        ('[node]\nid = "TX"\ncontact_phone = "55-12"\n', "node.contact_phone: must be a phone"),
+        ('[node]\nid = "TX"\ncontact_phone = 5125550100\n', "node.contact_phone: must be a string"),
+        ('[node]\nid = "TX"\ncontact_email = "records at tea"\n',
+         "node.contact_email: must be an email address"),
+        ('[node]\nid = "TX"\ncontact_email = "a@b"\n', "node.contact_email: must be an email"),
         ("[node]\n", "node.id: is required"),
         ('[node]\nid = "TX"\n[peer]\n', "[peer]: unknown table"),
         ('[node]\nid = "TX"\n[peers]\ntimout = "5s"\n', "peers.timout: unknown setting"),

@@ -203,6 +203,16 @@ def test_retention_keeps_handles_in_use_or_linked(cfg: NodeConfig) -> None:
         reused = store.call(lambda db: fed.handle_for(db, "CA", "TX1"))
         store.call(lambda db: db.execute("UPDATE record_handles SET last_used_ms = ? WHERE "
                                          "handle = ?", [int((later - day) * 1000), reused]))
+        # near matches of broad finds nobody asked about go; asked-for ones stay
+        for n, status in enumerate(("held", "open", "held")):
+            seen = int((later - (day if n == 2 else 2 * cfg.jobs.retention)) * 1000)
+            store.call(lambda db, n=n, status=status, seen=seen: db.execute(
+                "INSERT INTO worklist (find_id, peer, handle, query_key, score, agreements, "
+                "candidate, query, requested_by, created_ms, last_seen_ms, status) VALUES "
+                "('f', 'CA', ?, 'q', 1, '{}', '{}', '{}', 'sam', 0, ?, ?)",
+                [f"h{n}", seen, status]))
         counts = store.call(lambda db: purge(db, cfg, now=later))
-        assert counts["record_handles"] == 0
+        assert counts["record_handles"] == 0 and counts["worklist_held"] == 1
         assert store.call(lambda db: fed.resolve_handle(db, "FL", linked)) == "TX2"
+        assert store.call(lambda db: [r[0] for r in db.execute(
+            "SELECT handle FROM worklist ORDER BY id")]) == ["h1", "h2"]

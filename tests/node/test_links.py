@@ -108,7 +108,8 @@ def test_near_matches_land_on_the_worklist_once(fl: Store) -> None:
     assert item["peer"] == "CA" and item["query"]["first_name"] == "Guadalupe"
     assert item["agreements"]["given"] == "alias" and item["requested_by"] == "teacher"
     detail = fl.call(links.worklist_item, item["id"])
-    assert detail["anchors"] == [{"peer": "TX", "handle": "txhandle01", "score": 31000}]
+    assert detail["anchors"] == [{"peer": "TX", "handle": "txhandle01", "score": 31000,
+                                  "candidate": _cand("txhandle01", "match")["demographics"]}]
 
 
 def test_two_person_rule_and_link_reaches_the_other_state(fl: Store, ca: Store,
@@ -248,3 +249,102 @@ def test_rejecting_a_peers_link_tells_the_peer(fl: Store, ca: Store, ca_handle: 
     note = fl.call(lambda db: links.receive(db, sender="CA", message_id=b"g" * 16,
                                             body_hash=b"g" * 32, link=ghost))[2]
     assert note == "no live link to revoke"
+
+
+# ---- the worklist stays small and useful (issue 13 item 5) ------------------------------
+
+BROAD = {"first_name": "Maria", "last_name_1": "Lopez"}
+
+
+def _answer(store: Store, find_id: str, query: dict[str, Any], cands: list[dict[str, Any]],
+            who: str = "teacher") -> list[dict[str, Any]]:
+    return store.call(lambda db: links.record_find_answer(
+        db, peer="CA", candidates=cands, find_id=find_id, query=query, requested_by=who))
+
+
+def test_a_broad_find_queues_nothing_but_can_be_asked_for(fl: Store) -> None:
+    eight = [_cand(f"cahandle{i:02d}", "near_match") for i in range(8)]  # a twin brother too
+    shown = _answer(fl, "f1", BROAD, eight)
+    assert {c["worklist_status"] for c in shown} == {"held"}
+    assert fl.call(links.worklist) == []  # no birth date, no id: nothing queued
+    assert fl.call(lambda db: links.worklist(db, status=None)) == []
+    # one click on one of them queues it, asked by whoever clicked, now
+    item, already = fl.call(links.ask_review, shown[3]["worklist_item"], "sam")
+    assert not already and item["status"] == "open" and item["asked_by"] == "sam"
+    assert [i["handle"] for i in fl.call(links.worklist)] == ["cahandle03"]
+    # asking again, or for the same candidate from another search: not queued twice
+    again, already = fl.call(links.ask_review, shown[3]["worklist_item"], "ana")
+    assert already and again["id"] == item["id"] and again["asked_by"] == "sam"
+    other = _answer(fl, "f2", {**BROAD, "sex": "F"}, [_cand("cahandle03", "near_match")])
+    assert other[0]["worklist_item"] == item["id"] and other[0]["worklist_status"] == "open"
+    assert len(fl.call(links.worklist)) == 1
+
+
+def test_a_find_with_a_birth_date_or_an_id_queues_its_near_matches(fl: Store) -> None:
+    dated = _answer(fl, "f1", {**BROAD, "birth_date": "2012-05-31"},
+                    [_cand("cahandle01", "near_match")])
+    by_id = _answer(fl, "f2", {"state_student_id": "CA1"}, [_cand("cahandle02", "near_match")])
+    assert dated[0]["worklist_status"] == by_id[0]["worklist_status"] == "open"
+    # a broad find that met a held near match earlier queues it once it has a birth date
+    held = _answer(fl, "f3", BROAD, [_cand("cahandle03", "near_match")])
+    assert held[0]["worklist_status"] == "held"
+    queued = _answer(fl, "f4", BROAD | {"birth_date": "2012-05-31"},
+                     [_cand("cahandle03", "near_match")], who="ana")
+    assert queued[0]["worklist_status"] == "open"
+    items = fl.call(links.worklist)
+    assert [i["handle"] for i in items] == ["cahandle01", "cahandle02", "cahandle03"]
+    assert [i["asked_by"] for i in items] == ["teacher", "teacher", "ana"]
+
+
+def test_the_worklist_is_oldest_first(fl: Store) -> None:
+    from node import clock
+
+    for n, handle in enumerate(("cahandle09", "cahandle01", "cahandle05")):
+        with clock.frozen_at(1_800_000_000 - 3600 * (3 - n)):
+            _answer(fl, f"f{n}", {**BROAD, "birth_date": "2012-05-31"},
+                    [_cand(handle, "near_match", score=9000 + n)])
+    items = fl.call(links.worklist)
+    assert [i["handle"] for i in items] == ["cahandle09", "cahandle01", "cahandle05"]
+    assert items[0]["asked_ms"] < items[1]["asked_ms"] < items[2]["asked_ms"]
+
+
+def test_asking_about_a_decided_or_unknown_near_match(fl: Store) -> None:
+    shown = _answer(fl, "f1", BROAD, [_cand("cahandle01", "near_match")])
+    item_id = shown[0]["worklist_item"]
+    fl.call(links.reject_item, item_id, "admin1", "a brother")  # held: an admin may decide
+    with pytest.raises(Conflict, match=r"already checked this record: not the same child"):
+        fl.call(links.ask_review, item_id, "sam")
+    with pytest.raises(NotFound):
+        fl.call(links.ask_review, 999, "sam")
+
+
+def test_the_migration_backfills_a_previous_release_database(tmp_path: Path) -> None:
+    """A database made by the release before m002: its open items of broad finds are held,
+    a candidate open twice keeps its oldest item, who asked is who searched."""
+    import json
+
+    from sqlite_utils import Database
+
+    db = Database(tmp_path / "old.db")
+    link_schema.migrations.apply(db, stop_before="m002_worklist_requests")
+    rows = [("CA", "h1", {"first_name": "Maria", "last_name_1": "Lopez"}, "open"),
+            ("CA", "h2", {**QUERY}, "open"),
+            ("CA", "h2", {**QUERY, "sex": "M"}, "open"),
+            ("CA", "h3", {"first_name": "Ana", "last_name_1": "Ruiz"}, "rejected")]
+    for n, (peer, handle, query, status) in enumerate(rows):
+        db.execute("INSERT INTO worklist (find_id, peer, handle, query_key, score, agreements, "
+                   "candidate, query, requested_by, created_ms, last_seen_ms, status) VALUES "
+                   "(?, ?, ?, ?, 9000, '{}', '{}', ?, 'teacher', ?, ?, ?)",
+                   [f"f{n}", peer, handle, links.query_key(query), json.dumps(query),
+                    1000 + n, 1000 + n, status])
+    db.execute("INSERT INTO find_matches VALUES ('f1', 'TX', 'tx1', 30000, 1)")
+    link_schema.apply_migrations(db)
+    got = {(r[0], r[1]): r[2:] for r in db.execute(
+        "SELECT handle, id, status, asked_by, asked_ms FROM worklist ORDER BY id")}
+    assert got == {("h1", 1): ("held", None, None), ("h2", 2): ("open", "teacher", 1001),
+                   ("h2", 3): ("held", None, None), ("h3", 4): ("rejected", "teacher", 1003)}
+    assert [i["id"] for i in links.worklist(db)] == [2]
+    assert links.worklist_item(db, 2)["anchors"] == [
+        {"peer": "TX", "handle": "tx1", "score": 30000, "candidate": {}}]
+    with pytest.raises(Exception, match="UNIQUE"):  # never two open items of one candidate
+        db.execute("UPDATE worklist SET status = 'open' WHERE id = 3")

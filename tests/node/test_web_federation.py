@@ -30,7 +30,8 @@ PAGES = {
 }
 USERS = {"sam": "staff", "dana": "data_admin", "audrey": "auditor", "otto": "operator"}
 POSTS = ["/search/results", "/moves", "/worklist/1/confirm", "/worklist/1/reject",
-         "/links/1/validate", "/links/1/revoke", "/audit/verify", "/audit/v1/verify"]
+         "/links/1/validate", "/links/1/revoke", "/audit/verify", "/audit/v1/verify",
+         "/review"]
 
 
 async def test_pages_by_role(web: Web) -> None:  # noqa: F811
@@ -64,6 +65,8 @@ async def test_search_stream_refuses_bad_input(web: Web) -> None:  # noqa: F811
     client = await web.login("sam")
     token = token_of(await (await client.get("/search")).text())
     cases = [({"first_name": "Ana", "purpose": "enrollment"}, "first surname"),
+             ({"birth_date": "2012-05-31", "purpose": "enrollment"}, "or a student id"),
+             ({"student_id": "TX 1;--", "purpose": "enrollment"}, "Student id must be"),
              ({"first_name": "Ana", "last_name_1": "Ruiz"}, "purpose"),
              ({"first_name": "Ana", "last_name_1": "Ruiz", "purpose": "curiosity"},
               "Unknown purpose"),
@@ -80,6 +83,29 @@ async def test_search_stream_refuses_bad_input(web: Web) -> None:  # noqa: F811
     resp = await client.post("/search/results", headers={"X-CSRF-Token": token}, data={
         "first_name": "Ana", "last_name_1": "Ruiz", "purpose": "placement"})
     assert resp.status >= 500 and "directory" in (await resp.json())["error"]
+    resp = await client.post("/search/results", headers={"X-CSRF-Token": token}, data={
+        "student_id": "TX0143790108", "purpose": "placement"})  # an id alone is a search
+    assert resp.status >= 500 and "directory" in (await resp.json())["error"]
+
+
+async def test_review_requests_refuse_bad_input(web: Web) -> None:  # noqa: F811
+    client = await web.login("sam")
+    token = token_of(await (await client.get("/search")).text())
+    as_json = {"X-CSRF-Token": token, "Accept": "application/json"}
+    for data, status, words in (({}, 400, "item: which near match"),
+                                ({"item": "x1"}, 400, "item: which near match"),
+                                ({"item": "4" * 30}, 400, "item: which near match"),
+                                ({"item": "12345"}, 404, "no worklist item 12345")):
+        resp = await client.post("/review", data=data, headers=as_json)
+        assert resp.status == status and words in (await resp.json())["error"], data
+    resp = await client.post("/review", data={"item": "77", "csrf_token": token})
+    assert resp.status == 404 and "no worklist item 77" in await resp.text()
+    auditor = await web.login("audrey")
+    resp = await auditor.post("/review", data={"item": "1"}, headers={
+        "X-CSRF-Token": token_of(await (await auditor.get("/")).text())})
+    assert resp.status == 403
+    admin = await web.login("dana")
+    assert (await admin.get("/links/4242")).status == 404
 
 
 async def test_local_record_page_is_recorded(web: Web) -> None:  # noqa: F811
@@ -155,10 +181,35 @@ def test_consolidate_merges_states() -> None:
     assert view["subject_totals"] == [("Mathematics", 2.0, 1.5)]
     assert (view["total_attempted"], view["total_granted"]) == (2.0, 1.5)
     assert [c["course_title"] for c in view["in_progress"]] == ["Biology"]
-    assert ("danger", "Medical alert: acute", ["CA", "TX"]) in view["alerts"]
-    assert ("ok", "Immunization record on file", ["CA"]) in view["alerts"]
+    labels = [a["label"] for a in view["alerts"]]
+    assert labels == ["Medical alert: acute — TX, 2024; CA, 2024",
+                      "Immunization record on file — CA, 2024"]
     assert view["eligible"]["state"] == "CA"  # the latest expiration of all states
     assert consolidate([], date(2025, 1, 1)) == {}
+
+
+def test_alerts_come_from_every_enrollment_in_every_state() -> None:
+    """Issue 13 item 7: an English learner in an older enrollment still shows, with the
+    state and the last year that recorded it; before, only each state's latest counted."""
+    ca = _part("CA", [])
+    ca["record"]["enrollments"] = [
+        {"enrollment_date": "2024-08-20", "english_learner": False, "idea_indicator": False},
+        {"enrollment_date": "2022-08-20", "withdrawal_date": "2023-05-30",
+         "english_learner": True, "idea_indicator": True, "priority_for_services": True},
+        {"enrollment_date": "2021-08-20", "withdrawal_date": "2022-05-30",
+         "english_learner": True, "medical_alert": "chronic"}]
+    tx = _part("TX", [])
+    tx["record"]["enrollments"] = [{"enrollment_date": "2019-01-07", "english_learner": True,
+                                    "immunization_record_flag": True}]
+    view = consolidate(order_parts([tx, ca]), date(2025, 1, 1))
+    assert [a["label"] for a in view["alerts"]] == [
+        "Medical alert: chronic — CA, 2022",
+        "IDEA: has an individualized education program — CA, 2023",
+        "Priority for services — CA, 2023",
+        "English learner — CA, 2023; TX, 2019",
+        "Immunization record on file — TX, 2019"]
+    assert consolidate(order_parts([_part("CA", [])]), date(2025, 1, 1))["alerts"][0][
+        "where"] == [{"state": "CA", "last": "2024-02-01", "year": "2024"}]
 
 
 def test_refs_and_comparison() -> None:
@@ -167,5 +218,6 @@ def test_refs_and_comparison() -> None:
                        "candidate": {"first_name": "Chuy"},
                        "agreements": {"given": "alias", "mother": "missing"}})
     assert rows[0] == {"label": "Given names", "query": "Jesus", "candidate": "Chuy",
-                       "level": "alias", "level_text": "nickname of", "tone": "mid"}
+                       "values": ["Jesus", "Chuy"], "level": "alias",
+                       "level_text": "nickname", "tone": "mid"}
     assert any(r["label"] == "Mother" and r["query"] == "Rosa Soto" for r in rows)

@@ -131,3 +131,37 @@ def test_snapshot_signature() -> None:
     received = from_body("fetch_reply", body(FetchReply((SNAP,))))
     assert isinstance(received, FetchReply)
     received.snapshots[0].verify(KEY.public)
+
+
+def test_a_link_carries_the_child_in_its_comment_for_any_release() -> None:
+    """Issue 13 item 6: the child as the asserting state knows it travels in the existing
+    `comment` (decoders of every release accept the message unchanged)."""
+    from protocol.messages import (
+        LINK_CHILD_MARK,
+        NO_NAME,
+        Demographics,
+        Link,
+        Requester,
+        child_of_comment,
+        comment_with_child,
+        from_body,
+    )
+
+    child = Demographics("Jesús", "Ramírez", sex="M", birth_date="2010-07-15")
+    comment = comment_with_child("Chuy is Jesús; same mother." * 60, child)
+    assert comment is not None and len(comment) <= 2000 and LINK_CHILD_MARK in comment
+    link = Link("link-ab", "handle1234", Requester("dana", "data_admin", "FL"), "assert",
+                comment)
+    again = from_body("link", unpack(pack(link.to_body())))
+    assert isinstance(again, Link)
+    text, got = child_of_comment(again.comment)
+    assert got == child and text.startswith("Chuy is Jesús")
+    assert child_of_comment("just words") == ("just words", None)
+    assert child_of_comment(None) == ("", None)
+    assert comment_with_child(None, None) is None
+    # a note that is not strictly a child stays text: nothing unknown is believed
+    for bad in ('{"first_name": "A"}', '{"first_name": "A", "last_name_1": "B", "x": 1}',
+                "[" * 5000, "not json", '"a string"'):
+        assert child_of_comment("hi" + LINK_CHILD_MARK + bad) == ("hi" + LINK_CHILD_MARK
+                                                                 + bad, None)
+    assert NO_NAME == "-"

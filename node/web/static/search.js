@@ -12,9 +12,13 @@
   // A state releases a record found only as a near match (maybe a sibling or a twin) to a
   // data administrator resolving it (purpose data_quality), else once it is linked.
   const isAdmin = form.dataset.admin === "yes";
-  // How comparison levels and fields are said: the same words as the server-side page.
+  // Every word comes from the page (the server's search_pages.SEARCH_WORDS and the
+  // matcher's words), so the streamed results say what the server-side page says; each
+  // candidate carries its own outcome words ("almost certainly this child (99.9%)").
   const LEVELS = JSON.parse(form.dataset.levels || "{}");
   const FIELDS = JSON.parse(form.dataset.fields || "{}");
+  const WORDS = JSON.parse(form.dataset.words || "{}");
+  const csrf = form.querySelector("input[name=csrf_token]").value;
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -32,7 +36,11 @@
   }
   function fullName(d) {
     return [d.first_name, d.middle_name, d.last_name_1, d.last_name_2, d.suffix]
-      .filter(Boolean).join(" ");
+      .filter((part) => part && part !== "-").join(" ");
+  }
+  function idOnly(ag) {
+    const compared = Object.entries(ag || {}).filter(([, level]) => level !== "missing");
+    return compared.length === 1 && compared[0][0] === "state_student_id";
   }
   function agreementText(ag) {
     const parts = [];
@@ -51,7 +59,7 @@
     if (sections.has(state)) return sections.get(state);
     const heading = el("h3", { id: `state-${state}` });
     heading.append(el("span", { class: "badge state", text: state }), " ",
-                   el("span", { class: "state-title", text: isLocal ? "This node" : "Waiting…" }));
+                   el("span", { class: "state-title", text: isLocal ? WORDS.local : "Waiting…" }));
     const body = el("div", { class: "state-body" },
                     el("p", { class: "pending", text: "Waiting for an answer…" }));
     const box = el("section", { class: "state-result pending-state", "aria-labelledby": `state-${state}`,
@@ -75,16 +83,16 @@
     body.replaceChildren();
     if (line.status !== "answered") {
       box.classList.add("no-answer");
-      title.textContent = line.status === "timeout" ? "Did not answer in time" : "Did not answer";
+      title.textContent = line.status === "timeout" ? WORDS.timeout : WORDS.no_answer;
       body.append(el("p", { class: "message error", text: line.error || line.status }));
       return;
     }
     const cands = line.candidates || [];
     found += cands.length;
-    const label = line.local ? "This node" : "Answered";
+    const label = line.local ? WORDS.local : WORDS.answered;
     title.textContent = `${label} · ${cands.length} record${cands.length === 1 ? "" : "s"}`;
     if (!cands.length) {
-      body.append(el("p", { class: "empty", text: "No record of this child." }));
+      body.append(el("p", { class: "empty", text: WORDS.none }));
       return;
     }
     const tbody = el("tbody");
@@ -101,24 +109,57 @@
                       el("label", { for: id, class: "visually-hidden", text: `Include ${name} (${line.state})` }));
       const who = el("td", {}, held ? el("span", { text: name })
                                     : el("a", { href: recordLink(line.state, c, line.local), text: name }));
-      if (held) who.append(el("div", { class: "help", text:
-        isAdmin ? "Near match: open it with the purpose Data quality to resolve it."
-                : "Near match: opens once a data administrator has linked it (worklist)." }));
       const agree = agreementText(c.agreements);
       if (agree) who.append(el("div", { class: "help", text: agree }));
+      if (held) who.append(el("div", { class: "help", text: idOnly(c.agreements) ? WORDS.id_only
+        : isAdmin ? WORDS.held_admin : WORDS.held_staff }));
       const place = [d.birth_city, d.birth_state, d.birth_country].filter(Boolean).join(", ");
       const outcome = el("td", {}, el("span", { class: `tag outcome-${c.outcome}`,
-                                                text: c.outcome === "near_match" ? "near match" : c.outcome }));
-      if (c.linked) outcome.append(" ", el("span", { class: "tag", text: "linked" }));
-      if (c.worklist_item) outcome.append(" ", el("span", { class: "tag muted", text: "on worklist" }));
-      tbody.append(el("tr", {}, pick, who, el("td", { text: d.birth_date || "—" }),
-                      el("td", { text: d.sex || "—" }), el("td", { text: place || "—" }),
-                      el("td", { class: "num", text: (c.score / 1000).toFixed(1) }), outcome));
+                                                text: c.words || c.outcome }));
+      if (c.linked) outcome.append(" ", el("span", { class: "tag", text: WORDS.linked }));
+      if (c.worklist_status === "open") {
+        outcome.append(" ", el("span", { class: "tag muted", text: WORDS.on_worklist }));
+      }
+      if (c.worklist_status === "held" && c.worklist_item) outcome.append(askButton(c, name, line.state));
+      const cells = [pick, who, el("td", { text: d.birth_date || "—" }),
+                     el("td", { text: d.sex || "—" }), el("td", { text: place || "—" })];
+      if (isAdmin) cells.push(el("td", { class: "num", text: (c.score / 1000).toFixed(1) }));
+      tbody.append(el("tr", {}, ...cells, outcome));
     });
-    const head = el("thead", {}, el("tr", {},
-      ...["Include", "Name", "Birth date", "Sex", "Birth place", "Score", "Outcome"].map(
-        (h) => el("th", { scope: "col", class: h === "Score" ? "num" : null, text: h }))));
+    const heads = WORDS.columns.slice(0, 5);
+    if (isAdmin) heads.push(WORDS.score);
+    heads.push(WORDS.columns[5]);
+    const head = el("thead", {}, el("tr", {}, ...heads.map(
+      (h) => el("th", { scope: "col", class: h === WORDS.score ? "num" : null, text: h }))));
     body.append(el("table", { class: "data results" }, head, tbody));
+  }
+
+  // One click: POST /review; the button gives way to what the node answered.
+  function askButton(c, name, state) {
+    const button = el("button", { type: "button", class: "secondary small" }, WORDS.ask,
+                      el("span", { class: "visually-hidden", text: ` (${name}, ${state})` }));
+    const box = el("div", { class: "ask" }, button);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      let text = "";
+      let ok = false;
+      try {
+        const resp = await fetch("/review", {
+          method: "POST", credentials: "same-origin",
+          headers: { "X-CSRF-Token": csrf, "Accept": "application/json",
+                     "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ item: String(c.worklist_item) }),
+        });
+        const answer = await resp.json().catch(() => ({}));
+        ok = resp.ok;
+        text = answer.message || answer.error || `HTTP ${resp.status}`;
+      } catch (err) {
+        text = err.message;
+      }
+      box.replaceChildren(el("p", { class: ok ? "help asked" : "message error",
+                                    role: ok ? "status" : "alert", text }));
+    });
+    return box;
   }
 
   function renderSummary(s) {
@@ -149,13 +190,14 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    if (!data.get("first_name").trim() || !data.get("last_name_1").trim()) {
-      say("Given name and first surname are needed to search.", true);
+    const named = data.get("first_name").trim() && data.get("last_name_1").trim();
+    if (!named && !data.get("student_id").trim()) {
+      say(WORDS.need, true);
       (data.get("first_name").trim() ? form.last_name_1 : form.first_name).focus();
       return;
     }
     if (!data.get("purpose")) {
-      say("Choose the purpose of use.", true);
+      say(WORDS.purpose, true);
       form.purpose.focus();
       return;
     }
