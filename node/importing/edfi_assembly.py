@@ -354,6 +354,21 @@ def _courses(transcripts: list[Fragment], rows: list[tuple[tuple[Any, ...], Frag
         courses.append({k: v for k, v in t.data.items() if not k.startswith("_")})
 
 
+def partial_awards(d: dict[str, Any], awards: list[dict[str, Any]]) -> None:
+    """A course without EarnedCredits takes the sum of its partial awards' credits; one
+    not completed takes the latest award's letter grade as its grade to date."""
+    if not awards:
+        return
+    if "credits_granted" not in d:
+        total = sum(a.get("credits", 0.0) for a in awards)
+        d["credits_granted"] = round(total, 3)
+    if d.get("course_status") != "completed":
+        graded = sorted((a["date"], a["grade"]) for a in awards if a.get("date") and
+                        a.get("grade"))
+        if graded:
+            d["grade_to_date"] = graded[-1][1]
+
+
 def assemble(edfi: EdfiSet, sid: str) -> tuple[dict[str, Any], Spots,
                                                 list[tuple[Where, str, str]]]:
     """One migrant student's nested record, where each part came from, and the problems

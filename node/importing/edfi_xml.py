@@ -17,7 +17,7 @@ whole run, naming its line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,7 +26,7 @@ from lxml import etree
 from node.errors import BadRequest
 from node.importing import edfi_mapping as m
 from node.importing.batch import ProgressMeter
-from node.importing.edfi_assembly import EdfiSet, Fragment, MigrantRule, Where
+from node.importing.edfi_assembly import EdfiSet, Fragment, MigrantRule, Where, partial_awards
 
 #: interchange root element -> the top-level entities read from it
 READ = {
@@ -268,7 +268,7 @@ class _Reader:
                      "PartialCourseTranscriptAwards/EarnedCredits")
             self.put(got, "grade", award, "LetterGradeEarned")
             partial.append(got)
-        _partial_awards(d, partial)
+        partial_awards(d, partial)
         hours = self.ext(el, "ClockHours")
         if hours:
             try:
@@ -382,21 +382,6 @@ _METHODS = {
 }
 
 
-def _partial_awards(d: dict[str, Any], awards: list[dict[str, Any]]) -> None:
-    """A course without EarnedCredits takes the sum of its partial awards' credits; one
-    not completed takes the latest award's letter grade as its grade to date."""
-    if not awards:
-        return
-    if "credits_granted" not in d:
-        total = sum(a.get("credits", 0.0) for a in awards)
-        d["credits_granted"] = round(total, 3)
-    if d.get("course_status") != "completed":
-        graded = sorted((a["date"], a["grade"]) for a in awards if a.get("date") and
-                        a.get("grade"))
-        if graded:
-            d["grade_to_date"] = graded[-1][1]
-
-
 def _parse_file(edfi: EdfiSet, path: Path, root: str, ns: str, meter: ProgressMeter) -> None:
     names = READ[root]
     wanted = {f"{{{ns}}}{n}": n for n in names}
@@ -468,8 +453,3 @@ def read_edfi_files(paths: list[Path], meter: ProgressMeter,
     if not done_programs:
         edfi.finish_migrants()
     return edfi
-
-
-def edfi_paths(paths: list[Path]) -> Iterator[Path]:
-    """The files among `paths` that are Ed-Fi interchanges."""
-    return (p for p in paths if sniff(p) is not None)

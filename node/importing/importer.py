@@ -133,7 +133,7 @@ def write_rejects(batch: ImportBatch, files: Sequence[str]) -> list[str]:
     return written
 
 
-def _record_run(db: Database, started: str, files: Sequence[str], batch: ImportBatch,
+def record_run(db: Database, started: str, files: Sequence[str], batch: ImportBatch,
                 result: UpsertResult) -> int:
     cur = db.conn.execute(
         "INSERT INTO import_runs (started_at, finished_at, files, students, inserted, updated, "
@@ -255,7 +255,7 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
 
             def work(db: Database) -> tuple[int, UpsertResult]:  # Store.call: one transaction
                 result = upsert_prepared(db, chunks, expected=expected)
-                return _record_run(db, started, files, batch, result), result
+                return record_run(db, started, files, batch, result), result
 
             run_id, result = store.call(work)
     finally:
