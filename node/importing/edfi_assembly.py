@@ -61,6 +61,8 @@ SOURCES: dict[tuple[str, str], str] = {
     ("students", "parent1_phone"): "Contact/Telephone/TelephoneNumber",
     ("students", "parent2_email"): "Contact/ElectronicMail/ElectronicMailAddress",
     ("students", "parent2_phone"): "Contact/Telephone/TelephoneNumber",
+    ("students", "qualifying_moves"):
+        "StudentMigrantEducationProgramAssociation/QualifyingArrivalDate",
     ("qualifying_moves", "qualifying_arrival_date"):
         "StudentMigrantEducationProgramAssociation/QualifyingArrivalDate",
     ("qualifying_moves", "eligibility_expiration_date"):
