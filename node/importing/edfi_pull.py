@@ -18,6 +18,7 @@ the renames, deletions, the run's row and the new change version in one transact
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import json
 import logging
@@ -29,6 +30,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -129,10 +131,13 @@ class EdfiClient:
         self.requests = 0
 
     async def _authenticate(self) -> None:
+        # RFC 6749 §2.3.1: HTTP Basic with the form-encoded client id and secret
+        pair = f"{quote(self.s.client_id, safe='')}:{quote(self.s.client_secret, safe='')}"
+        basic = "Basic " + base64.b64encode(pair.encode()).decode()
         try:
             async with self.session.post(
                     self.s.token_url, data={"grant_type": "client_credentials"},
-                    auth=aiohttp.BasicAuth(self.s.client_id, self.s.client_secret)) as resp:
+                    headers={"Authorization": basic, "Accept": "application/json"}) as resp:
                 body = await resp.json(content_type=None) if resp.status == 200 else None
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,6 +209,7 @@ class StandIn:
     throttle: int = 0  # the next this many data requests get a 429 with Retry-After
     retry_after: str = "1"
     throttled_at: list[float] = field(default_factory=list)
+    request_times: list[float] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -271,14 +273,13 @@ class StandIn:
         if not self._authorized(request):
             return web.json_response({"message": "Authorization denied."}, status=401)
         q = request.query
+        self.request_times.append(time.monotonic())
         self.data_requests.append((request.path, dict(q),
                                    request.headers.get("Use-Snapshot") == "true"))
         if self.fail_at is not None and len(self.data_requests) == self.fail_at:
             return web.json_response({"message": "The server is unavailable."}, status=503)
         if self.throttle:
             self.throttle -= 1
-            import time
-
             self.throttled_at.append(time.monotonic())
             return web.json_response({"message": "Too many requests"}, status=429,
                                      headers={"Retry-After": self.retry_after})
