@@ -57,7 +57,12 @@ GRADE_LEVELS = _table("""
     Twelfth grade = 12
     Grade 13 = 13
     Ungraded = UG
+    Out of school = OS
 """)
+# a state's own GradeLevelDescriptor whose code values are MSIX's codes (`...#05`, `...#OS`)
+GRADE_LEVELS.update({code.lower(): code for code in
+                     ("IT PR PK TK KG UG OS " + " ".join(f"{n:02d}" for n in range(1, 14))
+                      ).split()})
 SEXES = _table("""
     Female = F
     Male = M

@@ -111,6 +111,28 @@ class _Reader:
         self._paths: dict[str, str] = {}
         self.where: Where = (path, 0, "")
         self.sid = ""
+        self.root: Any = None
+        self.flat: dict[str, str | None] = {}
+
+    def _flatten(self, el: Any, prefix: str, cut: int) -> None:
+        """The texts of the record's elements by path (the first of each path), and of
+        extension elements by `msix:Name`, read in one walk."""
+        flat, q, x = self.flat, self.q, self.x
+        for child in el:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue  # a comment or processing instruction
+            if tag.startswith(q):
+                name = prefix + tag[cut:]
+            elif tag.startswith(x):
+                flat.setdefault("msix:" + tag[len(x):], child.text)
+                continue
+            else:
+                continue
+            if len(child):
+                self._flatten(child, name + "/", cut)
+            elif name not in flat:
+                flat[name] = child.text
 
     # ---- small helpers ---------------------------------------------------------------
     def p(self, path: str) -> str:
@@ -120,17 +142,17 @@ class _Reader:
         return found
 
     def text(self, el: Any, path: str) -> str | None:
-        value = el.findtext(self.p(path))
+        value = self.flat.get(path) if el is self.root else el.findtext(self.p(path))
         if value is None:
             return None
         value = value.strip()
         return value or None
 
     def ext(self, el: Any, name: str) -> str | None:
-        found = el.find(f".//{self.x}{name}")
-        if found is None or found.text is None:
+        found = self.flat.get("msix:" + name) if el is self.root else None
+        if found is None:
             return None
-        return found.text.strip() or None
+        return found.strip() or None
 
     def put(self, out: dict[str, Any], key: str, el: Any, path: str,
             convert: Callable[[str], Any] | None = None, element: str = "") -> None:
@@ -355,6 +377,9 @@ class _Reader:
     def read(self, name: str, el: Any, line: int) -> None:
         self.where = (self.path, line, name)
         self.sid = ""
+        self.root = el
+        self.flat = {}
+        self._flatten(el, "", len(self.q))
         if name == "Student":
             frag = self.student(el)
         elif name == "Contact":
