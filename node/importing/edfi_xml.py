@@ -7,7 +7,9 @@ joined students, not the documents), into an `EdfiSet` of fragments
 (`node.importing.edfi_assembly`). The interchanges read are Student, StudentProgram,
 StudentEnrollment, StudentTranscript, StudentAssessment, StudentHealth and Contact; the
 program files are read first, then the enrollment files, so the migrant students are
-known before the others are read and only their records are kept. The parser refuses a
+known before the others are read and only their records are kept; with worker processes
+(large runs), each file of a group is read by a worker and its records are filed in
+order, with the same result. The parser refuses a
 document type declaration (so no entity is ever declared, expanded or fetched: XML
 bombs and external entities are refused), never opens the network, and reports each
 record at the line of its start tag (libxml2 counts lines above 65535 from a record's
@@ -17,7 +19,9 @@ whole run, naming its line.
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,6 +31,7 @@ from node.errors import BadRequest
 from node.importing import edfi_mapping as m
 from node.importing.batch import ProgressMeter
 from node.importing.edfi_assembly import EdfiSet, Fragment, MigrantRule, Where, partial_awards
+from node.importing.workers import in_order
 
 #: interchange root element -> the top-level entities read from it
 READ = {
@@ -451,10 +456,44 @@ def _refuse_doctype(path: Path, el: Any) -> None:
                          "XML bombs, external entities); nothing was imported")
 
 
-def read_edfi_files(paths: list[Path], meter: ProgressMeter,
-                    rule: MigrantRule | None = None) -> EdfiSet:
+class _Collected(EdfiSet):
+    """What one file gives, in order, in a worker process: fragments and problems, to be
+    replayed into the run's EdfiSet (so the result is the same as reading in-process)."""
+
+    def __init__(self, rule: MigrantRule, migrant: frozenset[str] | None) -> None:
+        super().__init__(rule=rule)
+        self.items: list[tuple[Any, ...]] = []
+        if migrant is not None:
+            self.migrant, self.final = set(migrant), True
+
+    def add(self, fragment: Fragment) -> None:
+        self.items.append(("f", fragment.kind, fragment.sid, fragment.data, fragment.where))
+
+    def problem(self, sid: str, where: Where, element: str, reason: str) -> None:
+        self.items.append(("p", sid, where, element, reason))
+
+
+def _parse_packed(path: str, root: str, ns: str, rule: tuple[frozenset[str], frozenset[str]],
+                  migrant: frozenset[str] | None) -> bytes:
+    """One file read in a worker process; its fragments and problems as marshal bytes."""
+    collected = _Collected(MigrantRule(*rule), migrant)
+    _parse_file(collected, Path(path), root, ns, ProgressMeter(False, 0))
+    return marshal.dumps((collected.items, collected.skipped_records))
+
+
+def _replay(edfi: EdfiSet, items: list[tuple[Any, ...]]) -> None:
+    for item in items:
+        if item[0] == "f":
+            edfi.add(Fragment(item[1], item[2], item[3], tuple(item[4])))
+        else:
+            edfi.problem(item[1], tuple(item[2]), item[3], item[4])
+
+
+def read_edfi_files(paths: list[Path], meter: ProgressMeter, rule: MigrantRule | None = None,
+                    *, pool: ProcessPoolExecutor | None = None, workers: int = 0) -> EdfiSet:
     """Read every interchange file of one run into one EdfiSet (the joins cross files):
-    the program files first, then the enrollment files, then the others."""
+    the program and enrollment files first, then the others, each group's files by
+    `pool`'s worker processes when given (one file each), with the same result."""
     kinds = []
     for path in paths:
         found = sniff(path)
@@ -467,14 +506,23 @@ def read_edfi_files(paths: list[Path], meter: ProgressMeter,
             raise BadRequest(f"{path}: {root} is not read by this import (read: "
                              f"{', '.join(sorted(READ))})")
         kinds.append((root, ns, path))
-    kinds.sort(key=lambda k: _ORDER.index(k[0]) if k[0] in _ORDER else len(_ORDER))
-    edfi = EdfiSet(rule=rule or MigrantRule())
-    done_programs = False
-    for root, ns, path in kinds:
-        if root not in _ORDER and not done_programs:
+    rule = rule or MigrantRule()
+    edfi = EdfiSet(rule=rule)
+    first = [k for k in kinds if k[0] in _ORDER]
+    first.sort(key=lambda k: _ORDER.index(k[0]))
+    for group in (first, [k for k in kinds if k[0] not in _ORDER]):
+        if group is not first:
             edfi.finish_migrants()
-            done_programs = True
-        _parse_file(edfi, path, root, ns, meter)
-    if not done_programs:
-        edfi.finish_migrants()
+        if pool is None or len(group) < 2:
+            for root, ns, path in group:
+                _parse_file(edfi, path, root, ns, meter)
+            continue
+        known = frozenset(edfi.migrant) if edfi.final else None
+        jobs = ((str(path), root, ns, (rule.program_types, rule.characteristics), known)
+                for root, ns, path in group)
+        for (_root, _ns, path), (items, skipped) in zip(
+                group, in_order(pool, _parse_packed, jobs, workers), strict=True):
+            _replay(edfi, items)
+            edfi.skipped_records += skipped
+            meter.advance(path.stat().st_size * READ_SHARE)
     return edfi

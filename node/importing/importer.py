@@ -75,6 +75,8 @@ def _group_inputs(paths: Sequence[Path], fmt: str = "auto"
             if not tables:
                 raise BadRequest(f"{path}: folder holds none of {', '.join(CSV_TABLES)} (.csv)")
             csv_folders.setdefault(path, {}).update(tables)
+        elif path.is_dir():
+            raise BadRequest(f"{path}: a folder; with --format {fmt} give its files")
         elif not path.is_file():
             raise BadRequest(f"{path}: no such file")
         elif fmt == "edfi-xml" or (fmt == "auto" and path.suffix.lower() == ".xml"
@@ -214,7 +216,8 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
                     size = sum(f.stat().st_size for f in tables.values())
                     if parallel and size >= parallel_min * 4000:  # ~4 KB of XML a student
                         pool = pool or start_pool(workers, now=True)  # fork while small
-                    edfi = read_edfi_files(list(tables.values()), meter, edfi_rule)
+                    edfi = read_edfi_files(list(tables.values()), meter, edfi_rule,
+                                           pool=pool, workers=workers)
                     skipped.extend(_edfi_skipped(edfi))
                     count = len(edfi.migrant)
                     expected += count

@@ -166,6 +166,19 @@ def test_small_files_assessments_health_transcripts_extension(tmp_path: Path) ->
                 english["course_status"]) == (0.5, "B", "in_progress")
 
 
+def test_worker_processes_read_the_same(tmp_path: Path) -> None:
+    """Large runs read each file in a worker process; the records are the same."""
+    results = []
+    for name, options in (("alone", {"workers": 0}), ("pool", {"workers": 2,
+                                                               "parallel_min": 1})):
+        with Store(tmp_path / f"{name}.db") as store:
+            report = import_files(store, sample_files(), owner_state="TX",
+                                  write_rejects_files=False, **options)  # type: ignore[arg-type]
+            results.append((report.students, report.skipped, store.call(lambda db: db.execute(
+                "SELECT state_student_id, row_hash FROM students ORDER BY 1").fetchall())))
+    assert results[0] == results[1] and results[0][0] == 275
+
+
 def test_rule_in_node_toml_keeps_a_flagged_student_who_is_then_rejected(
         tmp_path: Path, node_dir: Path) -> None:
     toml = node_dir / "node.toml"
