@@ -113,7 +113,7 @@ for _f in _MOVE_FIELDS:
         + "".join(w.capitalize() for w in _f.split("_")[1:]) + " (extension)")
 
 
-@dataclass
+@dataclass(slots=True)
 class Fragment:
     """One Ed-Fi record's contribution to one student (`data` holds our field names, plus
     join keys starting with `_`)."""

