@@ -159,6 +159,9 @@ class EdfiSet:
         sid = fragment.sid
         kind = fragment.kind
         if kind == "contact":
+            found = self.problems.get("")
+            if found and found[-1][0] == fragment.where:  # it had a problem of its own
+                fragment.data["_bad"] = True
             for key in fragment.data["_keys"]:
                 self.contacts.setdefault(key, fragment)
             return
@@ -237,6 +240,12 @@ def _parents(links: list[Fragment], contacts: dict[str, Fragment], out: dict[str
         if contact is None:
             problems.append((link.where, "StudentContactAssociation/ContactReference",
                              f"no Contact {link.data['_contact']!r} in this import"))
+            continue
+        if contact.data.get("_bad"):
+            f, line, element = contact.where
+            shown = f"{_short(f)} line {line}" if line else f"{f} {element}"
+            problems.append((link.where, "StudentContactAssociation/ContactReference",
+                             f"its Contact {link.data['_contact']!r} was rejected ({shown})"))
             continue
         found.append((link, contact))
     # priority: ContactPriority (none last), then the primary contact, then input order

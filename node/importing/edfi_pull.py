@@ -61,6 +61,7 @@ DATA_PATH = "/data/v3/ed-fi/"
 VERSIONS_PATH = "/changeQueries/v1/availableChangeVersions"
 MAX_WAIT = 120.0  # longest Retry-After honoured (seconds)
 MAX_RETRIES = 5  # 429 answers in a row before the pull gives up
+REREAD_MAX = 2_000  # students touched above which a pull reads every resource whole
 
 
 @dataclass(frozen=True)
@@ -347,7 +348,9 @@ async def pull_from_api(store: Store, cfg: NodeConfig, *, progress: bool = False
             window: dict[str, int | str] = {"minChangeVersion": int(last or 0) + 1,
                                             "maxChangeVersion": newest}
             touched, deleted, renames = await _changes(client, window, rule)
-            await _read(client, edfi, rule, sorted(touched), meter)
+            # many students touched: one read of everything costs fewer requests
+            await _read(client, edfi, rule,
+                        sorted(touched) if len(touched) <= REREAD_MAX else None, meter)
     finally:
         meter.stop()
         if owned:

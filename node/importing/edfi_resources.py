@@ -231,6 +231,8 @@ class _Item:
 
     def put(self, out: dict[str, Any], key: str, name: str,
             convert: Callable[[str], Any] | None = None, source: Any = None) -> None:
+        if source is not None and not isinstance(source, Mapping):
+            return  # a mistyped object: _check reported it
         value = self.item.get(name) if source is None else source.get(name)
         if value is None or value == "":
             return
@@ -246,6 +248,11 @@ class _Item:
         except (TypeError, AttributeError):
             if source is not None:
                 self.problem(name, f"expected text, got {_kind(value)}")
+
+    def objects(self, name: str) -> list[Mapping[str, Any]]:
+        """The objects of a collection field (a mistyped one, reported by _check, as none)."""
+        value = self.item.get(name)
+        return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
 
     def bool_field(self, out: dict[str, Any], key: str, name: str) -> None:
         value = self.item.get(name)
@@ -330,10 +337,9 @@ def _seoa(it: _Item) -> Fragment:
     d: dict[str, Any] = {}
     it.put(d, "sex", "sexDescriptor", _code("SexDescriptor", m.SEXES))
     it.put(d, "english_learner", "limitedEnglishProficiencyDescriptor", m.english_learner)
-    marks = it.item.get("studentCharacteristics") or []
     d["_characteristics"] = frozenset(
         m.code_of(str(c.get("studentCharacteristicDescriptor", ""))).lower()
-        for c in marks if isinstance(c, dict))
+        for c in it.objects("studentCharacteristics"))
     return Fragment("seoa", it.sid, d, it.where)
 
 
@@ -359,8 +365,8 @@ def _transcript(it: _Item) -> Fragment:
     it.put(d, "course_title", "courseTitle")
     if "course_title" not in d and code:
         d["course_title"] = code
-    subjects = it.item.get("academicSubjects") or []
-    if subjects and isinstance(subjects[0], dict) and subjects[0].get("academicSubjectDescriptor"):
+    subjects = it.objects("academicSubjects")
+    if subjects and subjects[0].get("academicSubjectDescriptor"):
         d["subject_area"] = m.code_of(str(subjects[0]["academicSubjectDescriptor"]))
     it.put(d, "credits_attempted", "attemptedCredits", _number)
     it.put(d, "credits_granted", "earnedCredits", _number)
@@ -370,13 +376,12 @@ def _transcript(it: _Item) -> Fragment:
     it.put(d, "course_status", "courseAttemptResultDescriptor",
            _code("CourseAttemptResultDescriptor", m.ATTEMPT_RESULTS))
     awards = []
-    for award in it.item.get("partialCourseTranscriptAwards") or []:
-        if isinstance(award, dict):
-            got: dict[str, Any] = {}
-            it.put(got, "date", "awardDate", m.day, source=award)
-            it.put(got, "credits", "earnedCredits", _number, source=award)
-            it.put(got, "grade", "letterGradeEarned", source=award)
-            awards.append(got)
+    for award in it.objects("partialCourseTranscriptAwards"):
+        got: dict[str, Any] = {}
+        it.put(got, "date", "awardDate", m.day, source=award)
+        it.put(got, "credits", "earnedCredits", _number, source=award)
+        it.put(got, "grade", "letterGradeEarned", source=award)
+        awards.append(got)
     partial_awards(d, awards)
     hours = it.ext.get("clockHours")
     if hours is not None:
@@ -399,28 +404,29 @@ def _assessment(it: _Item) -> Fragment:
         d["administration_month"] = d["_date"][:7]
     it.put(d, "_id", "studentAssessmentIdentifier")
     scores = [(str(s.get("assessmentReportingMethodDescriptor", "")), str(s.get("result", "")))
-              for s in it.item.get("scoreResults") or [] if isinstance(s, dict)]
+              for s in it.objects("scoreResults")]
     best = m.best_score(scores)
     if best is not None:
         d["reporting_method"], d["score_result"] = best
-    levels = [p for p in it.item.get("performanceLevels") or [] if isinstance(p, dict)]
+    levels = it.objects("performanceLevels")
     if levels and levels[0].get("performanceLevelDescriptor"):
         level = str(levels[0]["performanceLevelDescriptor"])
         d["interpretation"], d["interpretation_raw"] = m.code_of(level), level
     return Fragment("assessment", it.sid, d, it.where)
 
 
-def _dated(entries: Any) -> bool:
-    for entry in entries or []:
-        if isinstance(entry, dict) and any(isinstance(x, dict) and x.get("immunizationDate")
-                                           for x in entry.get("dates") or []):
+def _dated(entries: list[Mapping[str, Any]]) -> bool:
+    for entry in entries:
+        dates = entry.get("dates")
+        if isinstance(dates, list) and any(isinstance(x, dict) and x.get("immunizationDate")
+                                           for x in dates):
             return True
     return False
 
 
 def _health(it: _Item) -> Fragment:
-    dated = _dated(it.item.get("requiredImmunizations")) or _dated(
-        it.item.get("additionalImmunizations"))
+    dated = _dated(it.objects("requiredImmunizations")) or _dated(
+        it.objects("additionalImmunizations"))
     return Fragment("health", it.sid, {"_immunized": dated}, it.where)
 
 
@@ -435,13 +441,13 @@ def _contact(it: _Item) -> Fragment | None:
     it.put(d, "_sex", "sexDescriptor", lambda v: m.SEXES.get(m.code_of(v).lower(), ""))
     phones = [(t.get("orderOfPriority") if isinstance(t.get("orderOfPriority"), int)
                else 1 << 30, i, m.phone_digits(str(t.get("telephoneNumber", ""))))
-              for i, t in enumerate(it.item.get("telephones") or []) if isinstance(t, dict)]
+              for i, t in enumerate(it.objects("telephones"))]
     phones = [p for p in phones if p[2]]
     if phones:
         d["phone"] = min(phones)[2]
     mails = [(not t.get("primaryEmailAddressIndicator"), i,
               str(t.get("electronicMailAddress", "")).strip())
-             for i, t in enumerate(it.item.get("electronicMails") or []) if isinstance(t, dict)]
+             for i, t in enumerate(it.objects("electronicMails"))]
     mails = [x for x in mails if x[2]]
     if mails:
         d["email"] = min(mails)[2]

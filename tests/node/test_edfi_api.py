@@ -264,3 +264,42 @@ async def test_cli_and_scheduled_job(setup: tuple[NodeConfig, StandIn],
     assert result is not None and result["change_version"] == standin.version
     assert result["full"] is False and time.monotonic() - t0 < 60
     assert app[JOBS].status["edfi_pull"].failures == 0
+
+
+async def test_many_changes_are_read_in_one_pass(setup: tuple[NodeConfig, StandIn],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import node.importing.edfi_pull as edfi_pull
+
+    cfg, standin = setup
+    await _pull(cfg)
+    before = _students(cfg)
+    monkeypatch.setattr(edfi_pull, "REREAD_MAX", 1)
+    changed = [s for s in standin.resources["students"] if s["studentUniqueId"] in before][:2]
+    for s in changed:
+        standin.change("students", s["id"], firstName="Rosa")
+    standin.data_requests.clear()
+    pulled = await _pull(cfg)
+    assert pulled.report is not None and not pulled.full
+    assert (pulled.report.result.updated, pulled.report.result.unchanged) == (2, 273)
+    assert not any("studentUniqueId" in q for _p, q, _s in standin.data_requests)
+
+
+async def test_mistyped_collections_are_rejected_not_fatal(
+        setup: tuple[NodeConfig, StandIn]) -> None:
+    cfg, standin = setup
+    migrants = {p["studentReference"]["studentUniqueId"] for p in standin.resources[SMEPA]}
+    link = next(a for a in standin.resources["studentContactAssociations"]
+                if a["studentReference"]["studentUniqueId"] in migrants)
+    contact = next(c for c in standin.resources["contacts"]
+                   if c["contactUniqueId"] == link["contactReference"]["contactUniqueId"])
+    contact["telephones"] = "(950) 342 7522"
+    pulled = await _pull(cfg)
+    assert pulled.report is not None
+    shown = [f"{r.file}: {r.field}: {r.reason}" for r in pulled.report.rejects]
+    assert shown[0] == (f"edfi-api/contacts: id {contact['id']}: telephones: expected a list, "
+                        "got text")
+    assert shown[1] == (f"edfi-api/studentContactAssociations: id {link['id']}: "
+                        "StudentContactAssociation/ContactReference: its Contact "
+                        f"'{contact['contactUniqueId']}' was rejected (edfi-api/contacts id "
+                        f"{contact['id']})")
+    assert link["studentReference"]["studentUniqueId"] not in _students(cfg)
