@@ -9,8 +9,9 @@ an `EdfiSet` by student with where each came from (file, line and element, or re
 and id); which students are migrant children (a migrant education program association,
 or a rule of `[edfi]` in node.toml) and how many others were skipped; and `assemble`,
 which joins one student's fragments into the nested record `protocol.records` validates,
-with a map from each field path back to the Ed-Fi entity it came from, so every reject
-names the file, line and element (or resource and id) to fix. The joining rules
+with a map from each field path back to the Ed-Fi record it came from, so every reject
+names the file, line and element (or resource and id) to fix (the element of each of
+our fields is `node.importing.edfi_mapping.SOURCES`). The joining rules
 (qualifying moves from program associations, courses attached to enrollments, parents
 from contact associations) are documented in docs/IMPORT.md. Pure, no I/O.
 """
@@ -37,81 +38,6 @@ ENTITIES = {
     "assessment": "StudentAssessment", "health": "StudentHealth",
     "contact_link": "StudentContactAssociation", "contact": "Contact",
 }
-
-#: our field -> the Ed-Fi 5.x element it comes from (interchange XML path; the API's
-#: JSON names are in node.importing.edfi_resources). Also the table in docs/IMPORT.md.
-SOURCES: dict[tuple[str, str], str] = {
-    ("students", "state_student_id"): "Student/StudentUniqueId",
-    ("students", "first_name"): "Student/Name/FirstName",
-    ("students", "middle_name"): "Student/Name/MiddleName",
-    ("students", "last_name_1"): "Student/Name/LastSurname",
-    ("students", "last_name_2"): "Student/msix:SecondLastSurname (extension)",
-    ("students", "suffix"): "Student/Name/GenerationCodeSuffix",
-    ("students", "sex"): "StudentEducationOrganizationAssociation/Sex",
-    ("students", "birth_date"): "Student/BirthData/BirthDate",
-    ("students", "birth_city"): "Student/BirthData/BirthCity",
-    ("students", "birth_state"): "Student/BirthData/BirthStateAbbreviation",
-    ("students", "birth_country"): "Student/BirthData/BirthCountry",
-    ("students", "multiple_birth"): "Student/BirthData/MultipleBirthStatus",
-    ("students", "male_parent_first_name"): "Contact/Name/FirstName",
-    ("students", "male_parent_last_name"): "Contact/Name/LastSurname",
-    ("students", "female_parent_first_name"): "Contact/Name/FirstName",
-    ("students", "female_parent_last_name"): "Contact/Name/LastSurname",
-    ("students", "parent1_email"): "Contact/ElectronicMail/ElectronicMailAddress",
-    ("students", "parent1_phone"): "Contact/Telephone/TelephoneNumber",
-    ("students", "parent2_email"): "Contact/ElectronicMail/ElectronicMailAddress",
-    ("students", "parent2_phone"): "Contact/Telephone/TelephoneNumber",
-    ("students", "qualifying_moves"):
-        "StudentMigrantEducationProgramAssociation/QualifyingArrivalDate",
-    ("qualifying_moves", "qualifying_arrival_date"):
-        "StudentMigrantEducationProgramAssociation/QualifyingArrivalDate",
-    ("qualifying_moves", "eligibility_expiration_date"):
-        "StudentMigrantEducationProgramAssociation/EligibilityExpirationDate",
-    ("enrollments", "enrollment_id"): "StudentSchoolAssociation/SchoolReference+EntryDate",
-    ("enrollments", "enrollment_date"): "StudentSchoolAssociation/EntryDate",
-    ("enrollments", "withdrawal_date"): "StudentSchoolAssociation/ExitWithdrawDate",
-    ("enrollments", "grade_level"): "StudentSchoolAssociation/EntryGradeLevel",
-    ("enrollments", "english_learner"):
-        "StudentEducationOrganizationAssociation/LimitedEnglishProficiency",
-    ("enrollments", "priority_for_services"):
-        "StudentMigrantEducationProgramAssociation/PriorityForServices",
-    ("enrollments", "continuation_of_services_reason"):
-        "StudentMigrantEducationProgramAssociation/ContinuationOfServicesReason",
-    ("enrollments", "residency_date"):
-        "StudentMigrantEducationProgramAssociation/StateResidencyDate",
-    ("enrollments", "idea_indicator"): "StudentSpecialEducationProgramAssociation/IdeaEligibility",
-    ("enrollments", "immunization_record_flag"): "StudentHealth/RequiredImmunization",
-    ("enrollments", "medical_alert"): "StudentSchoolAssociation/msix:MedicalAlert (extension)",
-    ("enrollments", "designated_graduation_school"):
-        "StudentSchoolAssociation/msix:DesignatedGraduationSchool (extension)",
-    ("courses", "course_title"): "CourseTranscript/CourseTitle",
-    ("courses", "state_course_code"): "CourseTranscript/CourseReference/CourseIdentity/CourseCode",
-    ("courses", "subject_area"): "CourseTranscript/AcademicSubject",
-    ("courses", "begin_academic_year"): "CourseTranscript/StudentAcademicRecordReference/"
-                                        "SchoolYear (minus 1)",
-    ("courses", "end_academic_year"): "CourseTranscript/StudentAcademicRecordReference/SchoolYear",
-    ("courses", "term_type"): "CourseTranscript/StudentAcademicRecordReference/Term",
-    ("courses", "credits_attempted"): "CourseTranscript/AttemptedCredits/Credits",
-    ("courses", "credits_granted"): "CourseTranscript/EarnedCredits/Credits",
-    ("courses", "final_grade"): "CourseTranscript/FinalLetterGradeEarned",
-    ("courses", "course_status"): "CourseTranscript/CourseAttemptResult",
-    ("courses", "grade_to_date"): "CourseTranscript/msix:GradeToDate (extension)",
-    ("courses", "clock_hours"): "CourseTranscript/msix:ClockHours (extension)",
-    ("assessments", "assessment_title"):
-        "StudentAssessment/AssessmentReference/AssessmentIdentity/AssessmentIdentifier",
-    ("assessments", "administration_month"): "StudentAssessment/AdministrationDate",
-    ("assessments", "reporting_method"): "StudentAssessment/ScoreResult/AssessmentReportingMethod",
-    ("assessments", "score_result"): "StudentAssessment/ScoreResult/Result",
-    ("assessments", "interpretation"): "StudentAssessment/PerformanceLevel/PerformanceLevel",
-    ("assessments", "interpretation_raw"): "StudentAssessment/PerformanceLevel/PerformanceLevel",
-}
-_MOVE_FIELDS = ("move_from_city", "move_from_state", "move_from_country", "move_to_city",
-                "move_to_state")
-for _f in _MOVE_FIELDS:
-    SOURCES[("qualifying_moves", _f)] = (
-        "StudentMigrantEducationProgramAssociation/msix:QualifyingMove"
-        + "".join(w.capitalize() for w in _f.split("_")[1:]) + " (extension)")
-
 
 @dataclass(slots=True)
 class Fragment:

@@ -21,7 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from node.importing.batch import ImportBatch, ProgressMeter
-from node.importing.edfi_assembly import SOURCES, EdfiSet, Spots, Where, assemble, locate, table_of
+from node.importing.edfi_assembly import EdfiSet, Spots, Where, assemble, locate, table_of
+from node.importing.edfi_mapping import SOURCES
 from node.importing.workers import in_order
 from node.store.record_upsert import KeysFn, Prepared, prepare
 from protocol.records import InvalidStudent, validate_student

@@ -5,8 +5,9 @@ Owns the value-level mapping shared by the interchange XML reader
 descriptor URIs (`uri://ed-fi.org/GradeLevelDescriptor#Fifth grade`) to our codes
 (`05`), Ed-Fi's xs:boolean, xs:date and decimal texts to typed values, telephone numbers
 to digits, ISO 3166 alpha-2 countries (Ed-Fi's CountryDescriptor) to alpha-3 (ours),
-and the statenode extension that carries the MSIX elements Ed-Fi has no core element
-for. Every function raises `EdfiValueError` with a reason that names the value's kind,
+the statenode extension that carries the MSIX elements Ed-Fi has no core element
+for, and `SOURCES`: the Ed-Fi element each of our fields comes from (docs/IMPORT.md's
+mapping table). Every function raises `EdfiValueError` with a reason that names the value's kind,
 so the readers can report it at the file, line and element (or resource and id) it came
 from. Descriptors are matched by their code value (the part after `#`), whatever the
 namespace, case-insensitively; the tables below follow the default descriptor values the
@@ -239,3 +240,78 @@ def best_score(scores: list[tuple[str, str]]) -> tuple[str, str] | None:
         return None
     _rank, _i, ours, result = min(ranked)
     return ours, result
+
+
+#: our field -> the Ed-Fi 5.x element it comes from (interchange XML path; the API's
+#: JSON names are in node.importing.edfi_resources). Also the table in docs/IMPORT.md.
+SOURCES: dict[tuple[str, str], str] = {
+    ("students", "state_student_id"): "Student/StudentUniqueId",
+    ("students", "first_name"): "Student/Name/FirstName",
+    ("students", "middle_name"): "Student/Name/MiddleName",
+    ("students", "last_name_1"): "Student/Name/LastSurname",
+    ("students", "last_name_2"): "Student/msix:SecondLastSurname (extension)",
+    ("students", "suffix"): "Student/Name/GenerationCodeSuffix",
+    ("students", "sex"): "StudentEducationOrganizationAssociation/Sex",
+    ("students", "birth_date"): "Student/BirthData/BirthDate",
+    ("students", "birth_city"): "Student/BirthData/BirthCity",
+    ("students", "birth_state"): "Student/BirthData/BirthStateAbbreviation",
+    ("students", "birth_country"): "Student/BirthData/BirthCountry",
+    ("students", "multiple_birth"): "Student/BirthData/MultipleBirthStatus",
+    ("students", "male_parent_first_name"): "Contact/Name/FirstName",
+    ("students", "male_parent_last_name"): "Contact/Name/LastSurname",
+    ("students", "female_parent_first_name"): "Contact/Name/FirstName",
+    ("students", "female_parent_last_name"): "Contact/Name/LastSurname",
+    ("students", "parent1_email"): "Contact/ElectronicMail/ElectronicMailAddress",
+    ("students", "parent1_phone"): "Contact/Telephone/TelephoneNumber",
+    ("students", "parent2_email"): "Contact/ElectronicMail/ElectronicMailAddress",
+    ("students", "parent2_phone"): "Contact/Telephone/TelephoneNumber",
+    ("students", "qualifying_moves"):
+        "StudentMigrantEducationProgramAssociation/QualifyingArrivalDate",
+    ("qualifying_moves", "qualifying_arrival_date"):
+        "StudentMigrantEducationProgramAssociation/QualifyingArrivalDate",
+    ("qualifying_moves", "eligibility_expiration_date"):
+        "StudentMigrantEducationProgramAssociation/EligibilityExpirationDate",
+    ("enrollments", "enrollment_id"): "StudentSchoolAssociation/SchoolReference+EntryDate",
+    ("enrollments", "enrollment_date"): "StudentSchoolAssociation/EntryDate",
+    ("enrollments", "withdrawal_date"): "StudentSchoolAssociation/ExitWithdrawDate",
+    ("enrollments", "grade_level"): "StudentSchoolAssociation/EntryGradeLevel",
+    ("enrollments", "english_learner"):
+        "StudentEducationOrganizationAssociation/LimitedEnglishProficiency",
+    ("enrollments", "priority_for_services"):
+        "StudentMigrantEducationProgramAssociation/PriorityForServices",
+    ("enrollments", "continuation_of_services_reason"):
+        "StudentMigrantEducationProgramAssociation/ContinuationOfServicesReason",
+    ("enrollments", "residency_date"):
+        "StudentMigrantEducationProgramAssociation/StateResidencyDate",
+    ("enrollments", "idea_indicator"): "StudentSpecialEducationProgramAssociation/IdeaEligibility",
+    ("enrollments", "immunization_record_flag"): "StudentHealth/RequiredImmunization",
+    ("enrollments", "medical_alert"): "StudentSchoolAssociation/msix:MedicalAlert (extension)",
+    ("enrollments", "designated_graduation_school"):
+        "StudentSchoolAssociation/msix:DesignatedGraduationSchool (extension)",
+    ("courses", "course_title"): "CourseTranscript/CourseTitle",
+    ("courses", "state_course_code"): "CourseTranscript/CourseReference/CourseIdentity/CourseCode",
+    ("courses", "subject_area"): "CourseTranscript/AcademicSubject",
+    ("courses", "begin_academic_year"): "CourseTranscript/StudentAcademicRecordReference/"
+                                        "SchoolYear (minus 1)",
+    ("courses", "end_academic_year"): "CourseTranscript/StudentAcademicRecordReference/SchoolYear",
+    ("courses", "term_type"): "CourseTranscript/StudentAcademicRecordReference/Term",
+    ("courses", "credits_attempted"): "CourseTranscript/AttemptedCredits/Credits",
+    ("courses", "credits_granted"): "CourseTranscript/EarnedCredits/Credits",
+    ("courses", "final_grade"): "CourseTranscript/FinalLetterGradeEarned",
+    ("courses", "course_status"): "CourseTranscript/CourseAttemptResult",
+    ("courses", "grade_to_date"): "CourseTranscript/msix:GradeToDate (extension)",
+    ("courses", "clock_hours"): "CourseTranscript/msix:ClockHours (extension)",
+    ("assessments", "assessment_title"):
+        "StudentAssessment/AssessmentReference/AssessmentIdentity/AssessmentIdentifier",
+    ("assessments", "administration_month"): "StudentAssessment/AdministrationDate",
+    ("assessments", "reporting_method"): "StudentAssessment/ScoreResult/AssessmentReportingMethod",
+    ("assessments", "score_result"): "StudentAssessment/ScoreResult/Result",
+    ("assessments", "interpretation"): "StudentAssessment/PerformanceLevel/PerformanceLevel",
+    ("assessments", "interpretation_raw"): "StudentAssessment/PerformanceLevel/PerformanceLevel",
+}
+_MOVE_FIELDS = ("move_from_city", "move_from_state", "move_from_country", "move_to_city",
+                "move_to_state")
+for _f in _MOVE_FIELDS:
+    SOURCES[("qualifying_moves", _f)] = (
+        "StudentMigrantEducationProgramAssociation/msix:QualifyingMove"
+        + "".join(w.capitalize() for w in _f.split("_")[1:]) + " (extension)")

@@ -39,7 +39,8 @@ from node.errors import BadRequest, SourceUnavailable
 from node.importing.batch import ImportBatch, ProgressMeter
 from node.importing.edfi_assembly import EdfiSet, MigrantRule
 from node.importing.edfi_check import checked_students
-from node.importing.edfi_resources import DECIDING, RESOURCES, api_element, read_item, student_of
+from node.importing.edfi_resources import api_element, read_item, student_of
+from node.importing.edfi_schemas import DECIDING, RESOURCES
 from node.importing.importer import ImportReport, record_run
 from node.store.database import Store, last_change_version, save_change_version
 from node.store.record_upsert import (

@@ -1,12 +1,10 @@
 """Ed-Fi ODS/API resources (v7, Data Standard 5.x JSON) read into fragments (docs/IMPORT.md).
 
 Owns the JSON side of the Ed-Fi mapping for the API pull (`node.importing.edfi_pull`):
-the resources read (`RESOURCES`, their paths under `/data/v3/ed-fi/`), the fields each
-may hold as the ODS/API's published OpenAPI names them (camelCase, descriptors with a
-`Descriptor` suffix, references as `studentReference: {studentUniqueId}`, collections
-in the plural), each field we read checked for its JSON type, and one reader per
-resource turning an item into the same fragments as the interchange XML
-(`node.importing.edfi_assembly`). A field the resource does not have, or a field of the
+one reader per resource (`RESOURCES`, checked against its schema by
+`node.importing.edfi_schemas`) turning an item into the same fragments as the
+interchange XML (`node.importing.edfi_assembly`), and the resource field a reject of
+one of our fields names (`api_element`). A field the resource does not have, or a field of the
 wrong type (a schema surprise), rejects the item, naming the resource, its id and the
 field; its student is stored nowhere. `_ext.msix` carries the statenode extension.
 """
@@ -17,133 +15,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from node.importing import edfi_mapping as m
-from node.importing.edfi_assembly import SOURCES, EdfiSet, Fragment, Where, partial_awards
-
-_COMMON = {"id": "str", "_etag": "any", "_lastModifiedDate": "any", "link": "any",
-           "_ext": "object"}
-_LIST, _OBJ, _STR, _BOOL, _NUM, _ANY = "list", "object", "str", "bool", "number", "any"
-
-
-def _known(names: str) -> dict[str, str]:
-    """Fields a resource has that we do not read (any JSON type)."""
-    return dict.fromkeys(names.split(), _ANY)
-
-
-#: resource -> {field: JSON type}; the fields we read are typed, the others "any"
-SCHEMAS: dict[str, dict[str, str]] = {
-    "students": {
-        "studentUniqueId": _STR, "firstName": _STR, "middleName": _STR, "lastSurname": _STR,
-        "generationCodeSuffix": _STR, "birthDate": _STR, "birthCity": _STR,
-        "birthStateAbbreviationDescriptor": _STR, "birthCountryDescriptor": _STR,
-        "multipleBirthStatus": _BOOL, "birthSexDescriptor": _STR,
-        **_known("personalTitlePrefix maidenName preferredFirstName preferredLastSurname "
-                 "personalIdentificationDocuments otherNames birthInternationalProvince "
-                 "dateEnteredUS citizenshipStatusDescriptor visas personReference")},
-    "studentEducationOrganizationAssociations": {
-        "studentReference": _OBJ, "educationOrganizationReference": _OBJ, "sexDescriptor": _STR,
-        "limitedEnglishProficiencyDescriptor": _STR, "studentCharacteristics": _LIST,
-        **_known("addresses internationalAddresses telephones electronicMails genderIdentity "
-                 "hispanicLatinoEthnicity races tribalAffiliations languages disabilities "
-                 "cohortYears studentIndicators studentIdentificationCodes loginId "
-                 "profileThumbnail ancestryEthnicOrigins primaryLearningDeviceAwayFromSchool"
-                 "Descriptor primaryLearningDeviceAccessDescriptor "
-                 "primaryLearningDeviceProviderDescriptor internetAccessInResidence "
-                 "barrierToInternetAccessInResidenceDescriptor "
-                 "internetAccessTypeInResidenceDescriptor "
-                 "internetPerformanceInResidenceDescriptor "
-                 "supporterMilitaryConnectionDescriptor displacedStudents")},
-    "studentMigrantEducationProgramAssociations": {
-        "studentReference": _OBJ, "programReference": _OBJ,
-        "educationOrganizationReference": _OBJ, "beginDate": _STR, "endDate": _STR,
-        "priorityForServices": _BOOL, "lastQualifyingMove": _STR,
-        "qualifyingArrivalDate": _STR, "eligibilityExpirationDate": _STR,
-        "stateResidencyDate": _STR, "continuationOfServicesReasonDescriptor": _STR,
-        **_known("reasonExitedDescriptor servedOutsideOfRegularSession "
-                 "programParticipationStatuses usInitialEntry usMostRecentEntry "
-                 "usInitialSchoolEntry migrantEducationProgramServices")},
-    "studentProgramAssociations": {
-        "studentReference": _OBJ, "programReference": _OBJ,
-        **_known("educationOrganizationReference beginDate endDate reasonExitedDescriptor "
-                 "servedOutsideOfRegularSession programParticipationStatuses services")},
-    "studentSpecialEducationProgramAssociations": {
-        "studentReference": _OBJ, "ideaEligibility": _BOOL,
-        **_known("programReference educationOrganizationReference beginDate endDate "
-                 "reasonExitedDescriptor servedOutsideOfRegularSession "
-                 "programParticipationStatuses specialEducationSettingDescriptor "
-                 "serviceProviders specialEducationHoursPerWeek schoolHoursPerWeek "
-                 "shortenedSchoolDayIndicator reductionInHoursPerWeekComparedToPeers "
-                 "multiplyDisabled medicallyFragile lastEvaluationDate iepReviewDate "
-                 "iepBeginDate iepEndDate disabilities specialEducationProgramServices "
-                 "specialEducationExitReasonDescriptor specialEducationExitDate "
-                 "specialEducationExitExplained")},
-    "studentSchoolAssociations": {
-        "studentReference": _OBJ, "schoolReference": _OBJ, "entryDate": _STR,
-        "exitWithdrawDate": _STR, "entryGradeLevelDescriptor": _STR,
-        **_known("primarySchool schoolYearTypeReference entryGradeLevelReasonDescriptor "
-                 "entryTypeDescriptor repeatGradeIndicator classOfSchoolYearTypeReference "
-                 "schoolChoiceTransfer exitWithdrawTypeDescriptor educationPlans "
-                 "residencyStatusDescriptor graduationPlanReference alternativeGraduationPlans "
-                 "employedWhileEnrolled calendarReference fullTimeEquivalency "
-                 "termCompletionIndicator nextYearSchoolReference nextYearGradeLevelDescriptor "
-                 "schoolChoice schoolChoiceBasisDescriptor enrollmentTypeDescriptor")},
-    "courseTranscripts": {
-        "studentAcademicRecordReference": _OBJ, "courseReference": _OBJ, "courseTitle": _STR,
-        "attemptedCredits": _NUM, "earnedCredits": _NUM, "finalLetterGradeEarned": _STR,
-        "finalNumericGradeEarned": _NUM, "courseAttemptResultDescriptor": _STR,
-        "academicSubjects": _LIST, "partialCourseTranscriptAwards": _LIST,
-        **_known("attemptedCreditTypeDescriptor attemptedCreditConversion "
-                 "earnedCreditTypeDescriptor earnedCreditConversion earnedAdditionalCredits "
-                 "whenTakenGradeLevelDescriptor methodCreditEarnedDescriptor "
-                 "courseRepeatCodeDescriptor sections responsibleTeacherStaffReference "
-                 "coursePrograms alternativeCourseTitle externalEducationOrganizationReference "
-                 "externalEducationOrganizationNameOfInstitution "
-                 "alternativeCourseIdentificationCodes assigningOrganizationIdentificationCode "
-                 "courseCatalogURL creditCategories")},
-    "studentAssessments": {
-        "studentReference": _OBJ, "assessmentReference": _OBJ,
-        "studentAssessmentIdentifier": _STR, "administrationDate": _STR,
-        "scoreResults": _LIST, "performanceLevels": _LIST,
-        **_known("administrationEndDate serialNumber administrationLanguageDescriptor "
-                 "administrationEnvironmentDescriptor accommodations "
-                 "retestIndicatorDescriptor reasonNotTestedDescriptor "
-                 "whenAssessedGradeLevelDescriptor eventCircumstanceDescriptor "
-                 "eventDescription items studentObjectiveAssessments schoolYearTypeReference "
-                 "platformTypeDescriptor period assessedMinutes reportedSchoolReference "
-                 "reportedSchoolIdentifier")},
-    "studentHealths": {
-        "studentReference": _OBJ, "requiredImmunizations": _LIST,
-        "additionalImmunizations": _LIST,
-        **_known("educationOrganizationReference asOfDate "
-                 "nonMedicalImmunizationExemptionDescriptor "
-                 "nonMedicalImmunizationExemptionDate")},
-    "contacts": {
-        "contactUniqueId": _STR, "firstName": _STR, "lastSurname": _STR, "sexDescriptor": _STR,
-        "telephones": _LIST, "electronicMails": _LIST,
-        **_known("personalTitlePrefix middleName generationCodeSuffix maidenName "
-                 "preferredFirstName preferredLastSurname genderIdentity addresses "
-                 "internationalAddresses loginId languages personReference "
-                 "highestCompletedLevelOfEducationDescriptor otherNames "
-                 "personalIdentificationDocuments")},
-    "studentContactAssociations": {
-        "studentReference": _OBJ, "contactReference": _OBJ, "relationDescriptor": _STR,
-        "primaryContactStatus": _BOOL, "contactPriority": _NUM, "legalGuardian": _BOOL,
-        **_known("livesWith emergencyContactStatus contactRestrictions")},
-}
-for _schema in SCHEMAS.values():
-    _schema.update(_COMMON)
-
-#: the resources of a pull: the program associations and organization associations
-#: first (they say who the migrant students are), then the others
-RESOURCES = ("studentMigrantEducationProgramAssociations", "studentProgramAssociations",
-             "studentEducationOrganizationAssociations",
-             "studentSpecialEducationProgramAssociations", "students",
-             "studentSchoolAssociations", "courseTranscripts", "studentAssessments",
-             "studentHealths", "studentContactAssociations", "contacts")
-DECIDING = frozenset(RESOURCES[:3])
-_TYPES: dict[str, tuple[type, ...]] = {_STR: (str,), _BOOL: (bool,), _NUM: (int, float),
-                                       _LIST: (list,), _OBJ: (dict,)}
-_SHOWN = {_STR: "text", _BOOL: "true or false", _NUM: "a number", _LIST: "a list",
-          _OBJ: "an object"}
+from node.importing.edfi_assembly import EdfiSet, Fragment, Where, partial_awards
+from node.importing.edfi_mapping import SOURCES
+from node.importing.edfi_schemas import check_item, kind_of
 
 # our field -> the JSON field of the API, for rejects of joined students
 _API_NAMES = {
@@ -165,37 +39,6 @@ def api_element(table: str, name: str) -> str:
     entity, _, rest = xml.partition("/")
     leaf = rest.rsplit("/", 1)[-1].split(" ", 1)[0]
     return f"{entity}.{leaf[:1].lower()}{leaf[1:]}"
-
-
-class SchemaSurprise(ValueError):
-    """An item that does not have the shape of its resource."""
-
-
-def _check(resource: str, item: Mapping[str, Any]) -> list[tuple[str, str]]:
-    schema = SCHEMAS[resource]
-    found = []
-    for key, value in item.items():
-        kind = schema.get(key)
-        if kind is None:
-            found.append((key, f"unknown field (not in the Ed-Fi 5.x {resource} resource)"))
-        elif kind != _ANY and value is not None and (
-                type(value) not in _TYPES[kind] or (kind == _NUM and isinstance(value, bool))):
-            found.append((key, f"expected {_SHOWN[kind]}, got {_kind(value)}"))
-    return found
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return "null"
 
 
 class _Item:
@@ -225,7 +68,7 @@ class _Item:
         if value is None:
             return None
         if not isinstance(value, str | int) or isinstance(value, bool):
-            self.problem(".".join(path), f"expected text, got {_kind(value)}")
+            self.problem(".".join(path), f"expected text, got {kind_of(value)}")
             return None
         return str(value).strip() or None
 
@@ -238,7 +81,7 @@ class _Item:
             return
         if isinstance(value, bool | int | float) and convert in (None, m.day):
             if source is not None:  # a top-level field's type is checked by _check
-                self.problem(name, f"expected text, got {_kind(value)}")
+                self.problem(name, f"expected text, got {kind_of(value)}")
             return
         try:
             out[key] = convert(value) if convert is not None else (
@@ -247,7 +90,7 @@ class _Item:
             self.problem(name, str(exc))
         except (TypeError, AttributeError):
             if source is not None:
-                self.problem(name, f"expected text, got {_kind(value)}")
+                self.problem(name, f"expected text, got {kind_of(value)}")
 
     def objects(self, name: str) -> list[Mapping[str, Any]]:
         """The objects of a collection field (a mistyped one, reported by _check, as none)."""
@@ -345,7 +188,7 @@ def _seoa(it: _Item) -> Fragment:
 
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise m.EdfiValueError(f"expected a number, got {_kind(value)}")
+        raise m.EdfiValueError(f"expected a number, got {kind_of(value)}")
     return float(value)
 
 
@@ -388,7 +231,7 @@ def _transcript(it: _Item) -> Fragment:
         if isinstance(hours, int) and not isinstance(hours, bool):
             d["clock_hours"] = hours
         else:
-            it.problem("_ext.msix.clockHours", f"expected a whole number, got {_kind(hours)}")
+            it.problem("_ext.msix.clockHours", f"expected a whole number, got {kind_of(hours)}")
     if isinstance(it.ext.get("gradeToDate"), str):
         d["grade_to_date"] = it.ext["gradeToDate"]
     return Fragment("transcript", it.sid, d, it.where)
@@ -499,7 +342,7 @@ def read_item(edfi: EdfiSet, resource: str, item: Any) -> None:
     student, or of the item alone)."""
     if not isinstance(item, dict):
         edfi.problem("", (f"edfi-api/{resource}", 0, "item"), "(item)",
-                     f"expected an object, got {_kind(item)}")
+                     f"expected an object, got {kind_of(item)}")
         return
     it = _Item(edfi, resource, item)
     if resource not in ("students", "contacts"):
@@ -516,7 +359,7 @@ def read_item(edfi: EdfiSet, resource: str, item: Any) -> None:
         if edfi.final and it.sid and it.sid not in edfi.migrant:
             edfi.skipped.add(it.sid)
             return
-    for name, reason in _check(resource, item):
+    for name, reason in check_item(resource, item):
         it.problem(name, reason)
     frag = _READERS[resource](it)
     if frag is not None:
