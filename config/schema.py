@@ -165,6 +165,29 @@ class JobsSection:
 
 
 @dataclass(frozen=True)
+class EdfiSection:
+    migrant_program_types: tuple[str, ...] = _f(
+        [], "ProgramTypeDescriptor codes whose general StudentProgramAssociation also marks a "
+        "migrant child, e.g. [\"Migrant Education\"] (a migrant education program "
+        "association always does)")
+    migrant_characteristics: tuple[str, ...] = _f(
+        [], "StudentCharacteristicDescriptor codes on a StudentEducationOrganizationAssociation "
+        "that mark a migrant child, e.g. [\"Migratory\"]")
+    api_url: str = _f(
+        "", "Base URL of the Ed-Fi ODS/API (v7, Data Standard 5.x) to pull from, under which "
+        "/data/v3, /changeQueries/v1 and /oauth/token are; empty = no pull")
+    token_url: str = _f("", "OAuth2 token endpoint; empty = api_url + /oauth/token")
+    credentials_file: Path | None = _f(
+        None, "TOML file (mode 0600) with client_id and client_secret of the API client",
+        kind="path")
+    pull_interval: float = _f(
+        "1h", "How often the running node pulls what changed (with api_url set)",
+        kind="duration")
+    page_size: int = _f(500, "Items asked for per page (limit; the ODS/API allows up to 500)")
+    timeout: float = _f("60s", "Timeout of one API request", kind="duration")
+
+
+@dataclass(frozen=True)
 class LoggingSection:
     level: str = _f("info", "debug, info, warning or error")
     format: str = _f("text", "text or json (one JSON object per line)")
@@ -184,5 +207,6 @@ class NodeConfig:
     web: WebSection
     discovery: DiscoverySection
     jobs: JobsSection
+    edfi: EdfiSection
     logging: LoggingSection
     config_path: Path

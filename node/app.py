@@ -53,6 +53,7 @@ from node.federation.endpoint import setup_exchange_routes
 from node.federation.outbox import deliver_due
 from node.federation.witnessing import checkpoint_job, cosign_job, setup_witnessing
 from node.importing.drop_folder import drop_import_job
+from node.importing.edfi_pull import edfi_pull_job
 from node.jobs import JobFunction, jobs_ctx
 from node.services import Services
 from node.store import accounts, federation_tables, link_tables
@@ -141,6 +142,7 @@ def job_registry(cfg: NodeConfig) -> dict[str, tuple[float, JobFunction]]:
         "outbox": (cfg.jobs.outbox_interval, deliver_due),
         "replay_prune": (60.0, _prune_job),
         "drop_import": (cfg.jobs.import_interval, drop_import_job),
+        "edfi_pull": (cfg.edfi.pull_interval, edfi_pull_job),
         "retention": (cfg.jobs.retention_interval, retention_job),
         "tls_peers": (15.0, tls_peers_job),
         "term_frequencies": (900.0, refresh_term_frequencies),

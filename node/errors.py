@@ -38,6 +38,13 @@ class PeerTimeout(PeerUnavailable):
     status = 504
 
 
+class SourceUnavailable(NodeError):
+    """A data source the node pulls from (an Ed-Fi ODS/API) failed or broke its contract;
+    nothing of the pull was stored."""
+
+    status = 502
+
+
 class StorageError(NodeError):
     """The database could not be written (disk full, read-only, locked, corrupt)."""
 

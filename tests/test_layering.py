@@ -26,7 +26,7 @@ ALLOWED = {
     "protocol": {"crypto"},
     "node": {"config", "crypto", "protocol"},
 }
-NODE_ONLY = {"aiohttp", "sqlite_utils", "zeroconf", "apscheduler", "jinja2"}
+NODE_ONLY = {"aiohttp", "sqlite_utils", "zeroconf", "apscheduler", "jinja2", "lxml"}
 CRYPTO_ONLY = {"cryptography", "pysodium", "nacl"}
 # protocol/ is sans-I/O: no sockets, files, clocks-by-default or subprocesses.
 PROTOCOL_FORBIDDEN = {

@@ -1,6 +1,7 @@
 """`statenode import` and `statenode demo-data` (the data area of the CLI).
 
-`import` loads CSV tables or JSON Lines into the node's store (docs/IMPORT.md) and exits
+`import` loads CSV tables, JSON Lines or Ed-Fi interchange XML into the node's store, or
+pulls from the Ed-Fi ODS/API of `[edfi]` with `--from-edfi-api` (docs/IMPORT.md), and exits
 0 when every row was imported, 3 when some rows were rejected (the rest is imported and
 the rejects are listed and written beside the inputs), 1 on an error (nothing stored).
 `demo-data` writes synthetic students (node/importing/synthetic.py), optionally sharing a part of
@@ -25,30 +26,69 @@ MAX_LISTED = 20
 
 @cli.command("import")
 @config_option
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("files", nargs=-1, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "edfi-xml"]),
+              default="auto", show_default=True,
+              help="Input format; auto: by suffix, Ed-Fi XML by its root element.")
+@click.option("--from-edfi-api", "from_api", is_flag=True,
+              help="Pull what changed from the Ed-Fi ODS/API of [edfi] in node.toml.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: only on a terminal).")
-def import_cmd(config_path: str, files: tuple[str, ...], progress: bool | None) -> None:
-    """Import student records from CSV tables or JSON Lines FILES (see docs/IMPORT.md)."""
+def import_cmd(config_path: str, files: tuple[str, ...], fmt: str, from_api: bool,
+               progress: bool | None) -> None:
+    """Import student records from CSV tables, JSON Lines or Ed-Fi interchange XML FILES,
+    or from an Ed-Fi ODS/API (see docs/IMPORT.md)."""
+    import sys
+
     from config.load import load_config
+    from node.importing.edfi_pull import rule_of
     from node.importing.importer import import_files
     from node.ops.backup import node_running
     from node.store.database import Store
 
+    if bool(files) == from_api:
+        raise click.UsageError("give FILES to import, or --from-edfi-api (not both)")
     cfg = load_config(config_path)
+    if from_api:
+        _pull(cfg, sys.stderr.isatty() if progress is None else progress)
+        return
     live = node_running(cfg) is not None
     if live:  # keep the write lock on node.db short: the node writes there too
         click.echo("the node is running: every student is checked first, then all are "
                    "written in one short transaction", err=True)
     with Store(cfg.storage.database) as store:
         report = import_files(store, files, owner_state=cfg.node.id, progress=progress,
-                              prepare_first=live)
+                              prepare_first=live, fmt=fmt, edfi_rule=rule_of(cfg))
+    _print_report(report)
+
+
+def _pull(cfg: Any, progress: bool) -> None:
+    import asyncio
+
+    from node.importing.edfi_pull import pull_from_api
+    from node.store.database import Store
+
+    with Store(cfg.storage.database) as store:
+        pulled = asyncio.run(pull_from_api(store, cfg, progress=progress))
+    if pulled.report is None:
+        click.echo(f"Ed-Fi ODS/API: nothing changed since change version {pulled.to_version}")
+        return
+    kind = "full pull" if pulled.full else f"changes after version {pulled.from_version}"
+    click.echo(f"Ed-Fi ODS/API {kind} up to change version {pulled.to_version}: "
+               f"{pulled.removed} students removed, {pulled.renamed} renamed")
+    _print_report(pulled.report)
+
+
+def _print_report(report: Any) -> None:
     res = report.result
     click.echo(f"import run {report.run_id}: {report.students} valid students "
                f"({res.inserted} new, {res.updated} changed, {res.unchanged} unchanged), "
                f"{report.rejected_rows} rows rejected")
+    for why, count in report.skipped:
+        click.echo(f"skipped {count} {why}")
     for r in report.rejects[:MAX_LISTED]:
-        click.echo(f"rejected: {r.file} line {r.line}: {r.field}: {r.reason}", err=True)
+        where = f"{r.file} line {r.line}" if r.line else r.file
+        click.echo(f"rejected: {where}: {r.field}: {r.reason}", err=True)
     if len(report.rejects) > MAX_LISTED:
         click.echo(f"... and {len(report.rejects) - MAX_LISTED} more", err=True)
     for path in report.rejects_files:

@@ -1,7 +1,9 @@
-"""Import of a state's student records from CSV tables or JSON Lines (docs/IMPORT.md).
+"""Import of a state's student records from CSV tables, JSON Lines or Ed-Fi XML (docs/IMPORT.md).
 
 Owns the import run: sorting the inputs into JSON Lines files (`node.importing.json_lines`, read
-in pieces by worker processes) and CSV folders (`node.importing.csv_tables`), the single
+in pieces by worker processes), CSV folders (`node.importing.csv_tables`) and the Ed-Fi
+interchange files of the run, read together since their records join across files
+(`node.importing.edfi_xml`, checked by `node.importing.edfi_check`), the single
 transaction that upserts every valid student
 (`node.store.record_upsert.upsert_prepared`) and records
 the `import_runs` row with its rejects, and the rejects files written beside each input
@@ -29,6 +31,10 @@ from node.errors import BadRequest
 from node.file_modes import open_private
 from node.importing.batch import ImportBatch, ProgressMeter
 from node.importing.csv_tables import CSV_TABLES, assemble_csv_folder, checked_chunks, csv_students
+from node.importing.edfi_assembly import EdfiSet, MigrantRule
+from node.importing.edfi_check import checked_students
+from node.importing.edfi_xml import READ_SHARE as EDFI_READ_SHARE
+from node.importing.edfi_xml import read_edfi_files, sniff
 from node.importing.json_lines import JSONL_SUFFIXES, jsonl_students, pieces, plan_pieces
 from node.importing.workers import PARALLEL_MIN, can_send, start_pool
 from node.store.database import Reject, Store
@@ -44,33 +50,55 @@ class ImportReport:
     result: UpsertResult
     rejects: tuple[Reject, ...]
     rejects_files: tuple[str, ...] = ()
+    # (why, how many) of the records left out on purpose (Ed-Fi: students who are not
+    # migrant children)
+    skipped: tuple[tuple[str, int], ...] = ()
 
     @property
     def rejected_rows(self) -> int:
         return len({(r.file, r.line) for r in self.rejects})
 
 
-def _group_inputs(paths: Sequence[Path]) -> list[tuple[str, Path, dict[str, Path]]]:
-    """('jsonl', file, {}) or ('csv', folder, {table: file}) per input, in order."""
+FORMATS = ("auto", "jsonl", "csv", "edfi-xml")
+
+
+def _group_inputs(paths: Sequence[Path], fmt: str = "auto"
+                  ) -> list[tuple[str, Path, dict[str, Path]]]:
+    """('jsonl', file, {}), ('csv', folder, {table: file}) or ('edfi', first file,
+    {file name: file}) per input, in order; all Ed-Fi files of a run form one input.
+    `fmt` other than "auto" takes every file as that format."""
     groups: list[tuple[str, Path, dict[str, Path]]] = []
     csv_folders: dict[Path, dict[str, Path]] = {}
+    edfi: dict[str, Path] = {}
     for path in paths:
-        if path.is_dir():
+        if path.is_dir() and fmt in ("auto", "csv"):
             tables = {t: path / f"{t}.csv" for t in CSV_TABLES if (path / f"{t}.csv").is_file()}
             if not tables:
                 raise BadRequest(f"{path}: folder holds none of {', '.join(CSV_TABLES)} (.csv)")
             csv_folders.setdefault(path, {}).update(tables)
+        elif path.is_dir():
+            raise BadRequest(f"{path}: a folder; with --format {fmt} give its files")
         elif not path.is_file():
             raise BadRequest(f"{path}: no such file")
-        elif path.suffix.lower() == ".csv":
+        elif fmt == "edfi-xml" or (fmt == "auto" and path.suffix.lower() == ".xml"
+                                   and sniff(path) is not None):
+            if not edfi:
+                groups.append(("edfi", path, edfi))
+            edfi[str(path)] = path
+        elif (fmt == "csv" or (fmt == "auto" and path.suffix.lower() == ".csv")):
             if path.stem not in CSV_TABLES:
                 raise BadRequest(f"{path}: a CSV file must be named after its table "
                                  f"({', '.join(f'{t}.csv' for t in CSV_TABLES)})")
             csv_folders.setdefault(path.parent, {})[path.stem] = path
-        elif path.suffix.lower() in JSONL_SUFFIXES:
+        elif fmt == "jsonl" or (fmt == "auto" and path.suffix.lower() in JSONL_SUFFIXES):
             groups.append(("jsonl", path, {}))
+        elif path.suffix.lower() == ".xml":
+            raise BadRequest(f"{path}: not an Ed-Fi Data Standard 5.x interchange (its root "
+                             "element must be Interchange… in an http://ed-fi.org/5.x "
+                             "namespace)")
         else:
-            raise BadRequest(f"{path}: unknown input format (use .jsonl or CSV tables)")
+            raise BadRequest(f"{path}: unknown input format (use .jsonl, CSV tables or Ed-Fi "
+                             "interchange XML)")
     for folder, tables in csv_folders.items():
         if "students" not in tables:
             raise BadRequest(f"{folder}: CSV import needs students.csv next to the other tables")
@@ -85,7 +113,7 @@ def write_rejects(batch: ImportBatch, files: Sequence[str]) -> list[str]:
     for r in batch.rejects:
         by_file.setdefault(r.file, []).append(r)
     for file in files:
-        jsonl = not file.lower().endswith(".csv")
+        jsonl = Path(file).suffix.lower() in JSONL_SUFFIXES
         target = Path(f"{file}.rejects.{'jsonl' if jsonl else 'csv'}")
         rejects = by_file.get(file)
         if not rejects:
@@ -108,7 +136,7 @@ def write_rejects(batch: ImportBatch, files: Sequence[str]) -> list[str]:
     return written
 
 
-def _record_run(db: Database, started: str, files: Sequence[str], batch: ImportBatch,
+def record_run(db: Database, started: str, files: Sequence[str], batch: ImportBatch,
                 result: UpsertResult) -> int:
     cur = db.conn.execute(
         "INSERT INTO import_runs (started_at, finished_at, files, students, inserted, updated, "
@@ -152,7 +180,8 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
                  progress: bool | None = None, keys_fn: KeysFn | None = None,
                  write_rejects_files: bool = True, workers: int | None = None,
                  parallel_min: int = PARALLEL_MIN, pause_gc: bool = True,
-                 prepare_first: bool = False) -> ImportReport:
+                 prepare_first: bool = False, fmt: str = "auto",
+                 edfi_rule: MigrantRule | None = None) -> ImportReport:
     """Import `paths` into `store`: one transaction for every valid student and the run row.
 
     `workers` worker processes (default: one per usable core; 0: none) prepare JSON Lines
@@ -162,11 +191,15 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
     `prepare_first`: read, check and prepare every student in the calling thread before
     the store's writer thread is taken, so a running node keeps answering while the
     input is checked (its writer is busy only for the writes); costs the memory of the
-    prepared rows (about 1 KB a student).
+    prepared rows (about 1 KB a student). `fmt`: one of FORMATS ("auto": by suffix,
+    Ed-Fi XML by its root element and namespace). `edfi_rule`: who else is a migrant
+    child in Ed-Fi input (`[edfi]` of node.toml).
     """
     started = now_iso()
     show = sys.stderr.isatty() if progress is None else progress
-    groups = _group_inputs([Path(p) for p in paths])
+    if fmt not in FORMATS:
+        raise BadRequest(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    groups = _group_inputs([Path(p) for p in paths], fmt)
     files = [str(f) for kind, p, t in groups for f in ([p] if kind == "jsonl" else t.values())]
     fn = keys_fn or default_keys()
     workers = _default_workers() if workers is None else workers
@@ -176,9 +209,27 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
     pool: ProcessPoolExecutor | None = None
     streams: list[Iterator[list[Prepared]]] = []
     expected = 0
+    skipped: list[tuple[str, int]] = []
     try:
         with _collector_paused() if pause_gc else contextlib.nullcontext():
             for kind, path, tables in groups:
+                if kind == "edfi":
+                    size = sum(f.stat().st_size for f in tables.values())
+                    if parallel and size >= parallel_min * 4000:  # ~4 KB of XML a student
+                        pool = pool or start_pool(workers, now=True)  # fork while small
+                    edfi = read_edfi_files(list(tables.values()), meter, edfi_rule,
+                                           pool=pool, workers=workers)
+                    skipped.extend(_edfi_skipped(edfi))
+                    count = len(edfi.migrant)
+                    expected += count
+                    if parallel and count >= parallel_min:
+                        pool = pool or start_pool(workers)
+                    share = size * (1 - EDFI_READ_SHARE)
+                    streams.append(checked_students(
+                        edfi, owner_state, fn, batch, meter, share,
+                        pool=pool if parallel and count >= parallel_min else None,
+                        workers=workers))
+                    continue
                 if kind == "csv":
                     # ~130 bytes a student: fork the workers before the folder is read
                     if parallel and tables["students"].stat().st_size >= parallel_min * 100:
@@ -208,7 +259,7 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
 
             def work(db: Database) -> tuple[int, UpsertResult]:  # Store.call: one transaction
                 result = upsert_prepared(db, chunks, expected=expected)
-                return _record_run(db, started, files, batch, result), result
+                return record_run(db, started, files, batch, result), result
 
             run_id, result = store.call(work)
     finally:
@@ -217,4 +268,15 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
             pool.shutdown(wait=True, cancel_futures=True)
     written = write_rejects(batch, files) if write_rejects_files else []
     return ImportReport(run_id, tuple(files), batch.accepted, result,
-                        tuple(batch.rejects), tuple(written))
+                        tuple(batch.rejects), tuple(written), tuple(skipped))
+
+
+def _edfi_skipped(edfi: EdfiSet) -> list[tuple[str, int]]:
+    out = []
+    if edfi.skipped:
+        out.append(("Ed-Fi students without a migrant education program association "
+                    "(not migrant children)", len(edfi.skipped)))
+    if edfi.skipped_records:
+        out.append(("Ed-Fi records of students who are not migrant children",
+                    edfi.skipped_records))
+    return out

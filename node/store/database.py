@@ -3,9 +3,10 @@
 Owns the connection and its single writer thread, and the schema of the record tables
 (DESIGN.md "Student records", MSIX.md §4: students, qualifying_moves, enrollments,
 courses, assessments, with ON DELETE CASCADE), the import bookkeeping (import_runs,
-import_rejects) and the blocking keys kept in step with every stored student
-(match_keys, DESIGN.md "Identity matching"). Connection rules follow DEPENDENCIES.md §3:
-WAL, foreign_keys=ON per connection, synchronous=FULL (a move notice acknowledged with a
+import_rejects, edfi_change_versions: the change version of the last Ed-Fi ODS/API pull)
+and the blocking keys kept in step with every stored student (match_keys, DESIGN.md
+"Identity matching"). Connection rules follow DEPENDENCIES.md §3: WAL,
+foreign_keys=ON per connection, synchronous=FULL (a move notice acknowledged with a
 signed receipt must survive a power cut; NORMAL can be asked for by bulk tools), a busy
 timeout, every write of one operation in one `db.atomic()` transaction. There is a
 single writer: every operation runs on one dedicated thread, so the aiohttp loop never
@@ -32,6 +33,7 @@ from node.errors import StorageError
 from node.file_modes import create_private
 from node.store.record_reads import candidates, read_student
 from node.store.record_upsert import KeysFn, UpsertResult, default_keys, upsert_students
+from node.store.sql import now_iso
 from protocol.record_fields import TABLE_SPECS
 from protocol.records import CHILD_LISTS, Student
 
@@ -102,6 +104,30 @@ def m003_covering_match_keys(db: Database) -> None:
     """Blocking lookups read (key, student_id) from the index alone."""
     db.execute("CREATE INDEX idx_match_keys_key_student ON match_keys(key, student_id)")
     db.execute("DROP INDEX IF EXISTS idx_match_keys_key")
+
+
+@migrations()
+def m004_edfi_change_versions(db: Database) -> None:
+    """The Ed-Fi ODS/API pull: per API, the change version of the last successful pull
+    (node.importing.edfi_pull); a pull never advances it unless its writes committed."""
+    db.execute("""CREATE TABLE edfi_change_versions (
+  source TEXT PRIMARY KEY,
+  change_version INTEGER NOT NULL,
+  pulled_at TEXT NOT NULL,
+  run_id INTEGER REFERENCES import_runs(id))""")
+
+
+def last_change_version(db: Database, source: str) -> int | None:
+    row = db.execute("SELECT change_version FROM edfi_change_versions WHERE source = ?",
+                     [source]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def save_change_version(db: Database, source: str, version: int, run_id: int) -> None:
+    db.execute("INSERT INTO edfi_change_versions (source, change_version, pulled_at, run_id) "
+               "VALUES (?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET "
+               "change_version = excluded.change_version, pulled_at = excluded.pulled_at, "
+               "run_id = excluded.run_id", [source, version, now_iso(), run_id])
 
 
 @dataclass(frozen=True)

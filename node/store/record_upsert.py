@@ -6,7 +6,9 @@ its blocking keys (plain values, so importer workers can marshal them); `upsert_
 writes chunks of them in the caller's open transaction, new ids assigned here, an
 unchanged student left alone, a changed one given version + 1 and fresh child rows and
 match keys. A large import into an empty table drops the secondary indexes and rebuilds
-them at the end, in the same transaction. The schema is `node.store.database`'s.
+them at the end, in the same transaction. A source that deletes students or changes
+their ids (the Ed-Fi pull) uses `delete_students` and `rename_student`. The schema is
+`node.store.database`'s.
 """
 
 from __future__ import annotations
@@ -202,3 +204,32 @@ def _insert(conn: sqlite3.Connection, table: str, lead: tuple[str, ...],
     cols = ", ".join(f'"{c}"' for c in (*lead, *CHILD_COLS[table]))
     conn.executemany(f"INSERT INTO {table} ({cols}) "  # noqa: S608
                      f"VALUES ({placeholders(len(lead) + len(CHILD_COLS[table]))})", rows)
+
+
+def delete_students(db: Database, sids: Iterable[str]) -> int:
+    """Delete students (their child rows and keys go with them, ON DELETE CASCADE) in the
+    open transaction; return how many there were."""
+    gone = 0
+    for chunk in chunks(sorted(set(sids))):
+        cur = db.conn.execute(
+            f"DELETE FROM students WHERE state_student_id IN ({placeholders(len(chunk))})",  # noqa: S608
+            chunk)
+        gone += cur.rowcount
+    return gone
+
+
+def rename_student(db: Database, old: str, new: str) -> bool:
+    """Give the student `old` the id `new` (its record, version and history kept; record
+    handles given to peers follow), in the open transaction. False if there is no `old`
+    or `new` is taken."""
+    conn = db.conn
+    taken = conn.execute("SELECT 1 FROM students WHERE state_student_id = ?", [new]).fetchone()
+    if taken is not None:
+        return False
+    cur = conn.execute("UPDATE students SET state_student_id = ? WHERE state_student_id = ?",
+                       [new, old])
+    if cur.rowcount and conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                     "name = 'record_handles'").fetchone():
+        conn.execute("UPDATE record_handles SET state_student_id = ? WHERE state_student_id = ?",
+                     [new, old])
+    return bool(cur.rowcount)

@@ -158,8 +158,11 @@ def test_bad_inputs(tmp_path: Path, store: Store) -> None:
     (tmp_path / "pupils.csv").write_text("a\n1\n")
     with pytest.raises(BadRequest, match="named after its table"):
         import_files(store, [tmp_path / "pupils.csv"], owner_state="TX")
-    (tmp_path / "x.xml").write_text("<x/>")
+    (tmp_path / "x.txt").write_text("<x/>")
     with pytest.raises(BadRequest, match="unknown input format"):
+        import_files(store, [tmp_path / "x.txt"], owner_state="TX")
+    (tmp_path / "x.xml").write_text("<x/>")  # XML, but no Ed-Fi interchange
+    with pytest.raises(BadRequest, match=r"x.xml: not an Ed-Fi Data Standard 5.x interchange"):
         import_files(store, [tmp_path / "x.xml"], owner_state="TX")
     (tmp_path / "courses.csv").write_text("a\n1\n")
     with pytest.raises(BadRequest, match=r"needs students.csv"):
