@@ -55,7 +55,7 @@ from node.federation.witnessing import checkpoint_job, cosign_job, setup_witness
 from node.importing.drop_folder import drop_import_job
 from node.jobs import JobFunction, jobs_ctx
 from node.services import Services
-from node.store import accounts, federation_tables, link_tables
+from node.store import accounts, federation_tables, link_tables, reports
 from node.store.database import Store
 from node.store.retention import retention_job
 from node.web.setup import setup_web
@@ -66,7 +66,7 @@ log = logging.getLogger("statenode.app")
 
 #: the schema of every room's tables, applied in this order at startup
 MIGRATIONS = (federation_tables.apply_migrations, accounts.apply_migrations,
-              link_tables.apply_migrations)
+              link_tables.apply_migrations, reports.apply_migrations)
 
 
 def server_ssl_context(cfg: NodeConfig) -> ssl.SSLContext | None:

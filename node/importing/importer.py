@@ -16,6 +16,7 @@ import contextlib
 import csv
 import gc
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,15 +26,18 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from node.errors import BadRequest
+from node.errors import BadRequest, NodeError
 from node.file_modes import open_private
 from node.importing.batch import ImportBatch, ProgressMeter
 from node.importing.csv_tables import CSV_TABLES, assemble_csv_folder, checked_chunks, csv_students
+from node.importing import report_aggregates
 from node.importing.json_lines import JSONL_SUFFIXES, jsonl_students, pieces, plan_pieces
 from node.importing.workers import PARALLEL_MIN, can_send, start_pool
 from node.store.database import Reject, Store
 from node.store.record_upsert import KeysFn, Prepared, UpsertResult, default_keys, upsert_prepared
 from node.store.sql import now_iso
+
+log = logging.getLogger("statenode.import")
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,7 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
                  progress: bool | None = None, keys_fn: KeysFn | None = None,
                  write_rejects_files: bool = True, workers: int | None = None,
                  parallel_min: int = PARALLEL_MIN, pause_gc: bool = True,
-                 prepare_first: bool = False) -> ImportReport:
+                 prepare_first: bool = False, refresh_reports: bool = True) -> ImportReport:
     """Import `paths` into `store`: one transaction for every valid student and the run row.
 
     `workers` worker processes (default: one per usable core; 0: none) prepare JSON Lines
@@ -163,6 +167,9 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
     the store's writer thread is taken, so a running node keeps answering while the
     input is checked (its writer is busy only for the writes); costs the memory of the
     prepared rows (about 1 KB a student).
+    `refresh_reports`: recompute the report aggregates (`node.importing.report_aggregates`)
+    once the run is committed, in a transaction of their own; if that fails the import
+    stands and `statenode doctor` says the aggregates are out of date.
     """
     started = now_iso()
     show = sys.stderr.isatty() if progress is None else progress
@@ -215,6 +222,12 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
         meter.stop()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+    if refresh_reports:
+        try:
+            report_aggregates.refresh(store, owner_state)
+        except NodeError as exc:
+            log.warning("import run %s: the report aggregates were not recomputed (%s); "
+                        "run `statenode reports recompute`", run_id, exc)
     written = write_rejects(batch, files) if write_rejects_files else []
     return ImportReport(run_id, tuple(files), batch.accepted, result,
                         tuple(batch.rejects), tuple(written))

@@ -22,7 +22,6 @@ from crypto.passwords import hash_password_async
 from node import clock
 from node.appkeys import CONFIG, STARTED
 from node.errors import BadRequest, Conflict, NotFound
-from node.importing.data_quality import completeness
 from node.store import accounts
 from node.store.accounts import PURPOSES, ROLES
 from node.web.site import add_nav, current_session, render, requires, run_db
@@ -281,8 +280,18 @@ async def student(request: web.Request) -> web.StreamResponse:
 
 @requires("data_admin")
 async def data_quality(request: web.Request) -> web.StreamResponse:
-    report = await run_db(request, completeness, date.today())
-    return render(request, "data_quality.html", {"report": report}, title="Data quality")
+    from node.web import report_output, report_pages
+
+    report, tables, chart, meta = await run_db(
+        request, report_pages.dq_report, request.app[CONFIG].node.id, date.today())
+    if request.query.get("format", "html") == "csv":
+        return report_output.csv_response(
+            report_output.pick_table(tables, request.query.get("table", "")), "data-quality")
+    return render(request, "data_quality.html",
+                  {"report": report, "chart": chart, "chart_table": tables[0],
+                   "as_of": report_pages.as_of(meta), "drill": report_pages.drill_href,
+                   "tables": tables},
+                  title="Data quality")
 
 
 @requires("operator")

@@ -18,6 +18,7 @@ from node.web import (
     local_pages,
     move_pages,
     record_pages,
+    report_pages,
     search_pages,
     status_pages,
     worklist_pages,
@@ -47,5 +48,5 @@ def setup_web(app: web.Application) -> None:
     auth_pages.setup(app)
     local_pages.setup(app)
     for pages in (search_pages, record_pages, move_pages, worklist_pages, audit_pages,
-                  status_pages):
+                  status_pages, report_pages):
         pages.setup(app)
