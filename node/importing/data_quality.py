@@ -65,7 +65,8 @@ ELEMENTS: tuple[tuple[str, Callable[[Row], bool], Callable[[Row], bool]], ...] =
 LABELS = tuple(e[0] for e in ELEMENTS)
 
 STUDENTS_SQL = """
-SELECT s.id, s.state_student_id, s.first_name, s.last_name_1, s.sex, s.birth_date, s.birth_city, s.birth_country,
+SELECT s.id, s.state_student_id, s.first_name, s.last_name_1, s.sex, s.birth_date,
+  s.birth_city, s.birth_country,
   s.male_parent_first_name, s.male_parent_last_name, s.female_parent_first_name,
   s.female_parent_last_name,
   (SELECT count(*) FROM qualifying_moves m WHERE m.student_id = s.id

@@ -28,9 +28,9 @@ from sqlite_utils import Database
 
 from node.errors import BadRequest, NodeError
 from node.file_modes import open_private
+from node.importing import report_aggregates
 from node.importing.batch import ImportBatch, ProgressMeter
 from node.importing.csv_tables import CSV_TABLES, assemble_csv_folder, checked_chunks, csv_students
-from node.importing import report_aggregates
 from node.importing.json_lines import JSONL_SUFFIXES, jsonl_students, pieces, plan_pieces
 from node.importing.workers import PARALLEL_MIN, can_send, start_pool
 from node.store.database import Reject, Store

@@ -285,7 +285,7 @@ def dq_report(db: Any, state: str, today: date,
     tables, meta = dq_tables(db, state, today)
     groups: dict[str, Group] = {}
     for c in reports.counts(db, "dq"):
-        kind, _sep, label = str(c["k1"]).partition(":")
+        label = str(c["k1"]).partition(":")[2]
         g = groups.setdefault(c["k1"], Group("All children" if c["k1"] == "total" else label))
         if c["k2"] == "":
             g.children = int(c["n"])
