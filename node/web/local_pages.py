@@ -300,12 +300,13 @@ async def users(request: web.Request) -> web.StreamResponse:
 
 
 async def _users_page(request: web.Request, *, status: int = 200, error: str = "",
-                      message: str = "", form: dict[str, str] | None = None) -> web.Response:
+                      message: str = "", form: dict[str, str] | None = None,
+                      temporary: str = "") -> web.Response:
     rows = await run_db(request, accounts.list_users)
     return render(request, "users.html",
                   {"users": rows, "roles": ROLES, "role_labels": accounts.ROLE_LABELS,
                    "error": error, "message": message, "form": form or {},
-                   "min_length": accounts.MIN_PASSWORD_LENGTH},
+                   "temporary": temporary, "min_length": accounts.MIN_PASSWORD_LENGTH},
                   status=status, title="Users")
 
 
@@ -315,10 +316,13 @@ async def users_add(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip()
     role = str(form.get("role", ""))
     password = str(form.get("password", ""))
-    keep = {"username": username, "role": role}
+    profile_fields = ("full_name", "school", "email", "phone")
+    keep = {"username": username, "role": role,
+            **{k: str(form.get(k, ""))[:300] for k in profile_fields}}
     try:
         accounts.check_username(username)
         accounts.check_role(role)
+        profile = accounts.check_profile(**{k: keep[k] for k in profile_fields})
         if password != str(form.get("password2", "")):
             raise BadRequest("the two passwords differ")
         accounts.check_password(password, username)
@@ -327,7 +331,7 @@ async def users_add(request: web.Request) -> web.StreamResponse:
                                  form=keep)
     phc = await hash_password_async(password)
     try:
-        await run_db(request, accounts.add_user, username, role, phc)
+        await run_db(request, accounts.add_user, username, role, phc, **profile)
     except Conflict as exc:
         return await _users_page(request, status=409, error=str(exc).capitalize() + ".",
                                  form=keep)
