@@ -1,8 +1,9 @@
 """Web UI accounts: users and roles, login throttling, server-side sessions, student views.
 
 Owns the `statenode.accounts` migration set (tables `users`, `login_failures`,
-`login_addresses`, `sessions`, `student_views`, `account_events`) and every rule about them (DESIGN.md "Web UI";
-MSIX.md §1.3 "disable vs deactivate"; FERPA §99.32 / IDEA §300.614 record of access):
+`login_addresses`, `sessions`, `student_views`, `account_events`) and every rule about
+them (DESIGN.md "Web UI"; MSIX.md §1.3 "disable vs deactivate"; FERPA §99.32 / IDEA
+§300.614 record of access):
 
 - roles are `staff`, `data_admin`, `auditor`, `operator`;
 - *disable* is temporary (enable undoes it), *deactivate* is permanent and keeps the
