@@ -90,8 +90,10 @@ def add(config_path: str, username: str, role: str, password_file: Path | None,
         if store.call(accounts.find_user, username) is not None:
             raise Conflict(f"user {username!r} already exists")
         password = _read_password(password_file, username)
-        user = store.call(functools.partial(accounts.add_user, **profile), username, role,
-                          hash_password(password))
+        user = store.call(functools.partial(
+            accounts.add_user, full_name=profile["full_name"], school=profile["school"],
+            email=profile["email"], phone=profile["phone"]), username, role,
+            hash_password(password))
     named = f", {user.display_name}" if user.display_name != user.username else ""
     click.echo(f"added user {user.username} ({user.role_label}){named}")
 

@@ -17,7 +17,7 @@ from node.errors import BadRequest, NotFound
 from node.store import accounts
 from node.store.database import Store
 from tests.node.test_web_security import PW, Web, token_of
-from tests.node.test_web_security import web as web  # noqa: F401  (the fixture)
+from tests.node.test_web_security import web as web
 
 
 def test_migration_on_a_previous_release_database(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_people_fields_and_error_paths(tmp_path: Path) -> None:
     assert all(temp not in str(e) for e in events)
 
 
-async def test_reset_forces_a_change_at_first_sign_in(web: Web) -> None:  # noqa: F811
+async def test_reset_forces_a_change_at_first_sign_in(web: Web) -> None:
     otto = await web.login("otto")
     page = await (await otto.get("/users")).text()
     token = token_of(page)
@@ -119,7 +119,7 @@ async def test_reset_forces_a_change_at_first_sign_in(web: Web) -> None:  # noqa
     assert unknown.status == 404 and "No user named" in await unknown.text()
 
 
-async def test_operator_changes_role_details_and_disables(web: Web) -> None:  # noqa: F811
+async def test_operator_changes_role_details_and_disables(web: Web) -> None:
     otto = await web.login("otto")
     token = token_of(await (await otto.get("/users")).text())
     sam = await web.login("sam")
