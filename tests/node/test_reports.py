@@ -282,3 +282,37 @@ def test_csv_cells_never_run_as_formulas() -> None:
     assert safe_cell("Ana") == "Ana" and safe_cell(-3) == -3
     text = csv_text(Table("t", "T", ["Name", "n"], [["=cmd|' /C calc'!A0", 1]]))
     assert text.splitlines()[1].startswith("'=cmd|")
+
+
+def test_previous_release_database_doctor_and_recompute(node_dir: Path) -> None:
+    """A node.db made by the previous release (no report tables, students written):
+    doctor names the pending migration, then the missing aggregates; `statenode reports
+    recompute` computes them and doctor is content."""
+    from click.testing import CliRunner
+
+    from node.cli import cli
+    from node.ops.doctor import check_schema_and_reports
+    from node.store import federation_tables, link_tables
+    from protocol.records import validate_student
+
+    cfg = load_config(node_dir / "node.toml")
+    with Store(cfg.storage.database) as store:  # what the previous release's start made
+        for apply in (federation_tables.apply_migrations, accounts.apply_migrations,
+                      link_tables.apply_migrations):
+            store.call(apply)
+        store.upsert_students([validate_student(s) for s in generate_students("TX", 20, 3)])
+    checks = check_schema_and_reports(cfg.storage.database)
+    assert [c.status for c in checks if c.area == "schema"] == ["warn"]
+    assert "statenode.reports.m001_report_tables" in checks[0].message
+    assert any(c.area == "reports" and "never computed" in c.message
+               and "statenode reports recompute" in c.fix for c in checks)
+    with Store(cfg.storage.database) as store:
+        store.call(reports.apply_migrations)
+    assert [c.status for c in check_schema_and_reports(cfg.storage.database)] == ["ok", "warn"]
+    out = CliRunner().invoke(cli, ["reports", "recompute", "-c", str(node_dir / "node.toml")],
+                             obj={})
+    assert out.exit_code == 0 and "recomputed for 20 students" in out.output, out.output
+    assert [c.status for c in check_schema_and_reports(cfg.storage.database)] == ["ok", "ok"]
+    n = _sql(cfg.storage.database, "SELECT n FROM report_counts WHERE report = 'dq' "
+             "AND k1 = 'total' AND k2 = ''")[0][0]
+    assert n == 20
