@@ -33,6 +33,7 @@ from aiohttp import web
 from node.appkeys import CONFIG, LOG
 from node.audit import routes as audit_routes
 from node.store import accounts
+from node.web.people_names import name_people
 from node.web.site import add_nav, render, requires, run_db
 
 AUDITOR = "auditor"
@@ -139,6 +140,7 @@ async def student_history(request: web.Request) -> web.StreamResponse:
     if student:
         disclosures = await asyncio.to_thread(request.app[LOG].history, student)
         views = await run_db(request, accounts.views_of, student)
+        await name_people(request, views, "username")
     return render(request, "audit_student.html", {
         "student": student, "disclosures": list(reversed(disclosures)), "views": views},
         title="Disclosure history")

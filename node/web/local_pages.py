@@ -198,7 +198,10 @@ async def home(request: web.Request) -> web.StreamResponse:
     if request.app[CONFIG].web.demo_examples and session.user.role in RECORD_ROLES:
         ctx["examples"] = demo_examples()
     if session.user.role == "auditor":
+        from node.web.people_names import name_people
+
         ctx["views"] = await run_db(request, _recent_views)
+        await name_people(request, ctx["views"], "username")
     if session.user.role == "operator":
         ctx["uptime"] = round(clock.now() - request.app[STARTED])
     return render(request, "home.html", ctx, title="Home")

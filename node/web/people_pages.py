@@ -16,7 +16,7 @@ from aiohttp import web
 from crypto.passwords import hash_password_async, verify_password_async
 from node.errors import BadRequest, Conflict, NotFound
 from node.store import accounts
-from node.web import local_pages
+from node.web import local_pages, people_names
 from node.web.report_output import passthrough_gettext
 from node.web.site import Handler, current_session, render, requires, run_db
 
@@ -138,6 +138,7 @@ async def change(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     passthrough_gettext(app)
+    people_names.setup(app)
     app.middlewares.append(forced_change)
     app.router.add_post("/users/role", users_role, name="users_role")
     app.router.add_post("/users/profile", users_profile, name="users_profile")

@@ -208,3 +208,28 @@ def test_cli_users_fields(node_dir: Path, tmp_path: Path) -> None:
     assert all(temporary not in str(e) for e in events)
     unknown = run("users", "reset-password", "-c", config, "nobody")
     assert unknown.exit_code == 1 and "no user named 'nobody'" in unknown.output
+
+
+async def test_disclosure_history_names_people(web: Web) -> None:
+    def named(db: Any) -> None:
+        accounts.set_profile(db, "sam", actor="otto", full_name="Sam Ortiz",
+                             school="Roma ISD")
+
+    with Store(web.store_path) as store:
+        store.call(named)
+    sam = await web.login("sam")
+    assert (await sam.get(f"/students/{web.sid}?purpose=placement")).status == 200
+    audrey = await web.login("audrey")
+    page = await (await audrey.get("/audit/student", params={"student": web.sid})).text()
+    assert "Sam Ortiz (sam), Roma ISD" in page
+    home = await (await audrey.get("/")).text()
+    assert "Sam Ortiz (sam), Roma ISD" in home
+
+
+def test_person_labels() -> None:
+    from node.web.people_names import label
+
+    user = accounts.User(1, "ana", "staff", "active", 0.0, None, full_name="Ana López",
+                         school="Roma ISD")
+    assert label(user) == "Ana López (ana), Roma ISD"
+    assert label(accounts.User(2, "bo", "staff", "active", 0.0, None)) == "bo"
