@@ -53,6 +53,7 @@ from node.federation.endpoint import setup_exchange_routes
 from node.federation.outbox import deliver_due
 from node.federation.witnessing import checkpoint_job, cosign_job, setup_witnessing
 from node.importing.drop_folder import drop_import_job
+from node.importing.report_aggregates import refresh_job as report_refresh_job
 from node.jobs import JobFunction, jobs_ctx
 from node.services import Services
 from node.store import accounts, federation_tables, link_tables, reports
@@ -140,6 +141,7 @@ def job_registry(cfg: NodeConfig) -> dict[str, tuple[float, JobFunction]]:
         "key_rotation": (min(3600.0, cfg.keys.encryption_key_lifetime / 4), rotation_job),
         "outbox": (cfg.jobs.outbox_interval, deliver_due),
         "replay_prune": (60.0, _prune_job),
+        "report_aggregates": (3600.0, report_refresh_job),
         "drop_import": (cfg.jobs.import_interval, drop_import_job),
         "retention": (cfg.jobs.retention_interval, retention_job),
         "tls_peers": (15.0, tls_peers_job),

@@ -14,21 +14,25 @@
   and by the state moved to.
 
 `importer.import_files` calls `refresh` after every run (the drop-folder job imports with
-it too); `statenode reports recompute` calls it by hand, and `statenode doctor` says when
-the aggregates are older than the last import run.
+it too); `statenode reports recompute` calls it by hand; the hourly `refresh_job`
+recomputes them once a day (ages move on) or when an import left them stale; and
+`statenode doctor` says when they are older than the last import run.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
 from node import clock
 from node.importing.data_quality import ELEMENTS, LABELS, student_rows
 from node.store import reports
+
+if TYPE_CHECKING:
+    from node.services import Services
 
 #: the counting rules, as the child-count page states them (ESEA §1303(e) and the ED
 #: child-count instructions; MSIX.md §1.3 names the Child Count Reconciliation report)
@@ -167,3 +171,28 @@ def refresh(store: Any, state: str, today: date | None = None) -> dict[str, str]
 
     result: dict[str, str] = store.call(work)
     return result
+
+
+def needs_refresh(db: Database, today: date) -> str:
+    """Why the aggregates should be recomputed now ('' if not): stale after an import
+    (one that failed to refresh them), or computed on an earlier day (ages move on)."""
+    why = reports.is_stale(db)
+    if why:
+        return why
+    as_of = reports.meta(db).get("as_of", "")
+    return f"computed for {as_of}, not today" if as_of != today.isoformat() else ""
+
+
+async def refresh_job(services: Services) -> dict[str, str] | None:
+    """Scheduler job (hourly): recompute the aggregates when `needs_refresh` says so —
+    at most once a day unless an import left them stale."""
+    today = date.today()
+    state = services.cfg.node.id
+
+    def work(db: Database) -> dict[str, str] | None:
+        reports.apply_migrations(db)
+        if not needs_refresh(db, today):
+            return None
+        return recompute(db, today, state)
+
+    return await services.store.run(work)

@@ -316,3 +316,26 @@ def test_previous_release_database_doctor_and_recompute(node_dir: Path) -> None:
     n = _sql(cfg.storage.database, "SELECT n FROM report_counts WHERE report = 'dq' "
              "AND k1 = 'total' AND k2 = ''")[0][0]
     assert n == 20
+
+
+def test_the_hourly_job_recomputes_once_a_day(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    with Store(tmp_path / "n.db") as store:
+        store.call(reports.apply_migrations)
+        assert "never computed" in store.call(report_aggregates.needs_refresh, date.today())
+        yesterday = date.today() - timedelta(days=1)
+        store.call(report_aggregates.recompute, yesterday, "TX")
+        assert "not today" in store.call(report_aggregates.needs_refresh, date.today())
+        services: Any = SimpleNamespace(store=store, cfg=SimpleNamespace(
+            node=SimpleNamespace(id="TX")))
+
+        async def twice() -> tuple[Any, Any]:
+            return (await report_aggregates.refresh_job(services),
+                    await report_aggregates.refresh_job(services))
+
+        first, second = asyncio.run(twice())
+        assert first is not None and first["as_of"] == date.today().isoformat()
+        assert second is None, "nothing to do the second time"
