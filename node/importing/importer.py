@@ -33,6 +33,7 @@ from node.importing.batch import ImportBatch, ProgressMeter
 from node.importing.csv_tables import CSV_TABLES, assemble_csv_folder, checked_chunks, csv_students
 from node.importing.json_lines import JSONL_SUFFIXES, jsonl_students, pieces, plan_pieces
 from node.importing.workers import PARALLEL_MIN, can_send, start_pool
+from node.store import reports
 from node.store.database import Reject, Store
 from node.store.record_upsert import KeysFn, Prepared, UpsertResult, default_keys, upsert_prepared
 from node.store.sql import now_iso
@@ -172,6 +173,8 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
     stands and `statenode doctor` says the aggregates are out of date.
     """
     started = now_iso()
+    if refresh_reports:  # the aggregates' tables exist whether or not the run succeeds
+        store.call(reports.apply_migrations)
     show = sys.stderr.isatty() if progress is None else progress
     groups = _group_inputs([Path(p) for p in paths])
     files = [str(f) for kind, p, t in groups for f in ([p] if kind == "jsonl" else t.values())]
