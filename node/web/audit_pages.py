@@ -126,6 +126,9 @@ async def log_list(request: web.Request) -> web.StreamResponse:
     peer = peer if peer.isalpha() else ""
     rows, total = await asyncio.to_thread(log_page, request.app[CONFIG].storage.exchange_log,
                                           page, peer)
+    # our own users sent the requests that go out (not the replies): name them
+    await name_people(request, [r for r in rows if r["direction"] == "out"
+                                and not r["reply_to"]], "user_id")
     pages = max(1, -(-total // PAGE_SIZE))
     return render(request, "audit_log.html", {
         "rows": rows, "total": total, "page": page, "pages": pages, "peer": peer},
