@@ -339,3 +339,22 @@ def test_the_hourly_job_recomputes_once_a_day(tmp_path: Path) -> None:
         first, second = asyncio.run(twice())
         assert first is not None and first["as_of"] == date.today().isoformat()
         assert second is None, "nothing to do the second time"
+
+
+def test_the_drop_folder_job_keeps_the_aggregates_up_to_date(tmp_path: Path) -> None:
+    import os
+
+    from node.importing.drop_folder import import_drop_folder
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    src = _jsonl(folder / "tx.jsonl", generate_students("TX", 15, seed=8))
+    os.utime(src, (1_000_000_000, 1_000_000_000))  # settled long ago
+    with Store(tmp_path / "n.db") as store:
+        assert import_drop_folder(store, folder, "TX")["imported"] == 1
+        meta = store.call(reports.meta)
+        assert store.call(reports.is_stale) == ""
+    assert meta["students"] == "15" and meta["import_run"] == "1"
+    total = _sql(tmp_path / "n.db", "SELECT n FROM report_counts WHERE report = 'dq' "
+                 "AND k1 = 'total' AND k2 = ''")[0][0]
+    assert total == _sql(tmp_path / "n.db", "SELECT count(*) FROM students")[0][0] == 15
