@@ -43,7 +43,7 @@ from node.web.report_output import (
     passthrough_gettext,
     pick_table,
 )
-from node.web.site import add_nav, render, requires, run_db
+from node.web.site import add_nav, current_session, render, requires, run_db
 
 REPORT_ROLES = ("staff", "data_admin")
 DAY_MS = 86_400_000
@@ -361,8 +361,10 @@ REPORTS: tuple[tuple[str, str, str, Callable[..., Any]], ...] = (
 @requires(*REPORT_ROLES)
 async def index(request: web.Request) -> web.StreamResponse:
     links = [(href, label, says) for href, label, says, _h in REPORTS]
-    links.append(("/data-quality", "Data quality", "completeness of the required elements "
-                  "with the children behind each cell (data administrators)"))
+    session = current_session(request)
+    if session is not None and session.user.role == "data_admin":
+        links.append(("/data-quality", "Data quality", "completeness of the required "
+                      "elements with the children behind each cell"))
     return render(request, "reports.html", {"links": links}, title="Reports")
 
 

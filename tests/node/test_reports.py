@@ -214,6 +214,9 @@ async def test_every_report_page_html_csv_and_svg(node: Node) -> None:
 async def test_report_roles(node: Node) -> None:
     staff = await node.login("sam")
     assert (await staff.get("/reports/child-count")).status == 200
+    assert 'href="/data-quality"' not in await (await staff.get("/reports")).text()
+    admin = await node.login("dana")
+    assert 'href="/data-quality"' in await (await admin.get("/reports")).text()
     assert (await staff.get("/reports/data-quality/children?element=Sex")).status == 403
     auditor = await node.login("audrey")
     for page in PAGES:
