@@ -54,9 +54,10 @@ from node.federation.outbox import deliver_due
 from node.federation.witnessing import checkpoint_job, cosign_job, setup_witnessing
 from node.importing.drop_folder import drop_import_job
 from node.importing.edfi_pull import edfi_pull_job
+from node.importing.report_aggregates import refresh_job as report_refresh_job
 from node.jobs import JobFunction, jobs_ctx
 from node.services import Services
-from node.store import accounts, federation_tables, link_tables
+from node.store import accounts, federation_tables, link_tables, reports
 from node.store.database import Store
 from node.store.retention import retention_job
 from node.web.setup import setup_web
@@ -67,7 +68,7 @@ log = logging.getLogger("statenode.app")
 
 #: the schema of every room's tables, applied in this order at startup
 MIGRATIONS = (federation_tables.apply_migrations, accounts.apply_migrations,
-              link_tables.apply_migrations)
+              link_tables.apply_migrations, reports.apply_migrations)
 
 
 def server_ssl_context(cfg: NodeConfig) -> ssl.SSLContext | None:
@@ -141,6 +142,7 @@ def job_registry(cfg: NodeConfig) -> dict[str, tuple[float, JobFunction]]:
         "key_rotation": (min(3600.0, cfg.keys.encryption_key_lifetime / 4), rotation_job),
         "outbox": (cfg.jobs.outbox_interval, deliver_due),
         "replay_prune": (60.0, _prune_job),
+        "report_aggregates": (3600.0, report_refresh_job),
         "drop_import": (cfg.jobs.import_interval, drop_import_job),
         "edfi_pull": (cfg.edfi.pull_interval, edfi_pull_job),
         "retention": (cfg.jobs.retention_interval, retention_job),

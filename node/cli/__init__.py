@@ -6,7 +6,7 @@ with the traceback only under `--debug`. Subcommands live in sibling modules,
 one per area, each registering on `cli`:
 
 - `setup`      init, keys, serve
-- `data`       import, demo-data
+- `data`       import, demo-data, reports recompute
 - `directory`  directory init, enroll, suspend, revoke, list, serve
 - `federation` find, fetch, notify-move, inbox, demo
 - `matching`   worklist, link ...

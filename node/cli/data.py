@@ -97,6 +97,30 @@ def _print_report(report: Any) -> None:
         raise SystemExit(EXIT_REJECTS)
 
 
+@cli.group("reports")
+def reports_group() -> None:
+    """The report aggregates behind the web UI's report pages."""
+
+
+@reports_group.command("recompute")
+@config_option
+def reports_recompute(config_path: str) -> None:
+    """Recompute the report aggregates now (every import does it at its end)."""
+    import time
+
+    from config.load import load_config
+    from node.importing import report_aggregates
+    from node.store.database import Store
+
+    cfg = load_config(config_path)
+    started = time.perf_counter()
+    with Store(cfg.storage.database) as store:
+        meta = report_aggregates.refresh(store, cfg.node.id)
+    click.echo(f"report aggregates recomputed for {meta['students']} students as of "
+               f"{meta['as_of']} (after import run {meta['import_run']}) in "
+               f"{time.perf_counter() - started:.1f} s")
+
+
 def write_csv_tables(folder: Path, students: list[dict[str, Any]]) -> None:
     from protocol.record_fields import COLUMNS
 

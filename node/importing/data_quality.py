@@ -13,7 +13,7 @@ rows (file, line, field, reason; never the row's data). Reads the store's tables
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePath
@@ -65,7 +65,8 @@ ELEMENTS: tuple[tuple[str, Callable[[Row], bool], Callable[[Row], bool]], ...] =
 LABELS = tuple(e[0] for e in ELEMENTS)
 
 STUDENTS_SQL = """
-SELECT s.id, s.first_name, s.last_name_1, s.sex, s.birth_date, s.birth_city, s.birth_country,
+SELECT s.id, s.state_student_id, s.first_name, s.last_name_1, s.sex, s.birth_date,
+  s.birth_city, s.birth_country,
   s.male_parent_first_name, s.male_parent_last_name, s.female_parent_first_name,
   s.female_parent_last_name,
   (SELECT count(*) FROM qualifying_moves m WHERE m.student_id = s.id
@@ -146,23 +147,50 @@ def _files(value: Any) -> str:
 def completeness(db: Database, today: date, *, runs: int = 10,
                  rejects_per_run: int = 100) -> Report:
     """The report for every stored student, as of `today`."""
-    latest: dict[int, Row] = {}
-    for row in db.query(LATEST_ENROLLMENT_SQL):
-        latest[row["student_id"]] = row
     total = Group("All children")
     ages: dict[str, Group] = {}
     grades: dict[str, Group] = {}
+    for row in student_rows(db, today):
+        total.add(row)
+        ages.setdefault(row["band"], Group(row["band"])).add(row)
+        grades.setdefault(row["grade"], Group(row["grade"])).add(row)
+    return Report(total=total, by_age=sort_bands(ages.values()),
+                  by_grade=sort_grades(grades.values()), **import_runs(db, runs=runs,
+                  rejects_per_run=rejects_per_run))
+
+
+BAND_ORDER = [b[2] for b in AGE_BANDS] + ["unknown"]
+GRADE_KEYS = [*GRADE_ORDER, NO_GRADE]
+
+
+def sort_bands(groups: Iterable[Group]) -> list[Group]:
+    return sorted(groups, key=lambda g: BAND_ORDER.index(g.label)
+                  if g.label in BAND_ORDER else len(BAND_ORDER))
+
+
+def sort_grades(groups: Iterable[Group]) -> list[Group]:
+    return sorted(groups, key=lambda g: GRADE_KEYS.index(g.label)
+                  if g.label in GRADE_KEYS else len(GRADE_KEYS))
+
+
+def student_rows(db: Database, today: date) -> Iterator[Row]:
+    """Every stored student with what the element rules read: the latest enrollment's
+    fields, `age` (on `today`), `band` (its age band) and `grade` (`none` if no grade)."""
+    latest: dict[int, Row] = {}
+    for row in db.query(LATEST_ENROLLMENT_SQL):
+        latest[row["student_id"]] = row
     for row in db.query(STUDENTS_SQL):
         enr = latest.get(row["id"], {})
         row.update({k: v for k, v in enr.items() if k != "student_id"})
         row["age"] = age_on(row.get("birth_date"), today)
         row["grade"] = enr.get("grade_level") or NO_GRADE
-        band = age_band(row["age"])
-        total.add(row)
-        ages.setdefault(band, Group(band)).add(row)
-        grades.setdefault(row["grade"], Group(row["grade"])).add(row)
-    band_order = [b[2] for b in AGE_BANDS] + ["unknown"]
-    grade_order = [*GRADE_ORDER, NO_GRADE]
+        row["band"] = age_band(row["age"])
+        yield row
+
+
+def import_runs(db: Database, *, runs: int = 10, rejects_per_run: int = 100,
+                ) -> dict[str, Any]:
+    """The latest import runs and their rejected rows (small: read on every request)."""
     run_rows = list(db.query("SELECT * FROM import_runs ORDER BY id DESC LIMIT ?", [runs]))
     rejects: dict[int, list[Row]] = {}
     for run in run_rows:
@@ -171,11 +199,4 @@ def completeness(db: Database, today: date, *, runs: int = 10,
         rejects[run["id"]] = list(db.query(
             "SELECT file, line, field, reason FROM import_rejects WHERE run_id = ? "
             "ORDER BY file, line, id LIMIT ?", [run["id"], rejects_per_run]))
-    return Report(
-        total=total,
-        by_age=sorted(ages.values(), key=lambda g: band_order.index(g.label)),
-        by_grade=sorted(grades.values(), key=lambda g: grade_order.index(g.label)
-                        if g.label in grade_order else len(grade_order)),
-        runs=run_rows,
-        rejects=rejects,
-    )
+    return {"runs": run_rows, "rejects": rejects}

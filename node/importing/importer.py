@@ -18,6 +18,7 @@ import contextlib
 import csv
 import gc
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,8 +28,9 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from node.errors import BadRequest
+from node.errors import BadRequest, NodeError
 from node.file_modes import open_private
+from node.importing import report_aggregates
 from node.importing.batch import ImportBatch, ProgressMeter
 from node.importing.csv_tables import CSV_TABLES, assemble_csv_folder, checked_chunks, csv_students
 from node.importing.edfi_assembly import EdfiSet, MigrantRule
@@ -37,9 +39,12 @@ from node.importing.edfi_xml import READ_SHARE as EDFI_READ_SHARE
 from node.importing.edfi_xml import read_edfi_files, sniff
 from node.importing.json_lines import JSONL_SUFFIXES, jsonl_students, pieces, plan_pieces
 from node.importing.workers import PARALLEL_MIN, can_send, start_pool
+from node.store import reports
 from node.store.database import Reject, Store
 from node.store.record_upsert import KeysFn, Prepared, UpsertResult, default_keys, upsert_prepared
 from node.store.sql import now_iso
+
+log = logging.getLogger("statenode.import")
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,8 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
                  write_rejects_files: bool = True, workers: int | None = None,
                  parallel_min: int = PARALLEL_MIN, pause_gc: bool = True,
                  prepare_first: bool = False, fmt: str = "auto",
-                 edfi_rule: MigrantRule | None = None) -> ImportReport:
+                 edfi_rule: MigrantRule | None = None,
+                 refresh_reports: bool = True) -> ImportReport:
     """Import `paths` into `store`: one transaction for every valid student and the run row.
 
     `workers` worker processes (default: one per usable core; 0: none) prepare JSON Lines
@@ -194,8 +200,13 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
     prepared rows (about 1 KB a student). `fmt`: one of FORMATS ("auto": by suffix,
     Ed-Fi XML by its root element and namespace). `edfi_rule`: who else is a migrant
     child in Ed-Fi input (`[edfi]` of node.toml).
+    `refresh_reports`: recompute the report aggregates (`node.importing.report_aggregates`)
+    once the run is committed, in a transaction of their own; if that fails the import
+    stands and `statenode doctor` says the aggregates are out of date.
     """
     started = now_iso()
+    if refresh_reports:  # the aggregates' tables exist whether or not the run succeeds
+        store.call(reports.apply_migrations)
     show = sys.stderr.isatty() if progress is None else progress
     if fmt not in FORMATS:
         raise BadRequest(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
@@ -266,6 +277,12 @@ def import_files(store: Store, paths: Sequence[str | Path], *, owner_state: str,
         meter.stop()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+    if refresh_reports:
+        try:
+            report_aggregates.refresh(store, owner_state)
+        except NodeError as exc:
+            log.warning("import run %s: the report aggregates were not recomputed (%s); "
+                        "run `statenode reports recompute`", run_id, exc)
     written = write_rejects(batch, files) if write_rejects_files else []
     return ImportReport(run_id, tuple(files), batch.accepted, result,
                         tuple(batch.rejects), tuple(written), tuple(skipped))

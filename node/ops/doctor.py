@@ -348,6 +348,49 @@ def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK)
 
 
+def check_schema_and_reports(path: Path) -> list[Check]:
+    """Migrations not yet applied (named), and report aggregates older than the last
+    import run (read-only; the node applies migrations when it starts)."""
+    if not path.exists():
+        return []
+    from node.store import accounts, federation_tables, link_tables, reports
+    from node.store import database as records
+
+    sets = (records.migrations, federation_tables.migrations, accounts.migrations,
+            link_tables.migrations, reports.migrations)
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        return []
+    try:
+        from sqlite_utils import Database
+
+        db = Database(conn)
+        pending = [f"{m.name}.{fn.name}" for m in sets for fn in m.pending(db)]
+        out = []
+        if pending:
+            out.append(Check("schema", WARN, f"{len(pending)} migration(s) pending: "
+                             f"{', '.join(pending)}",
+                             "they are applied when the node starts (statenode serve); "
+                             "take a backup first (statenode backup)"))
+        else:
+            out.append(Check("schema", OK, "every migration applied"))
+        stale = reports.is_stale(db) if db["report_counts"].exists() else (
+            "the report aggregates were never computed")
+        students = db["students"].count if db["students"].exists() else 0
+        if stale and students:
+            out.append(Check("reports", WARN, stale,
+                             "statenode reports recompute -c CONFIG (imports do it at "
+                             "their end)"))
+        elif not stale:
+            out.append(Check("reports", OK, "report aggregates are up to date"))
+        return out
+    except sqlite3.Error as exc:
+        return [Check("schema", WARN, f"could not read the migrations ({exc})")]
+    finally:
+        conn.close()
+
+
 def check_disk(cfg: NodeConfig) -> Check:
     folder = cfg.storage.database.parent
     usage = shutil.disk_usage(folder)
@@ -423,6 +466,7 @@ def run_checks(config_path: str | Path, *, timeout: float = 3.0, thorough: bool 
     add(check_database(cfg.storage.database, "node database", thorough))
     add(check_database(cfg.storage.exchange_log, "exchange log", thorough,
                        created_at_start=True))
+    add(*check_schema_and_reports(cfg.storage.database))
     add(check_disk(cfg))
     if live is not None:
         add(*check_jobs(live))

@@ -1,8 +1,9 @@
 """Web UI accounts: users and roles, login throttling, server-side sessions, student views.
 
 Owns the `statenode.accounts` migration set (tables `users`, `login_failures`,
-`login_addresses`, `sessions`, `student_views`) and every rule about them (DESIGN.md "Web UI";
-MSIX.md §1.3 "disable vs deactivate"; FERPA §99.32 / IDEA §300.614 record of access):
+`login_addresses`, `sessions`, `student_views`, `account_events`) and every rule about
+them (DESIGN.md "Web UI"; MSIX.md §1.3 "disable vs deactivate"; FERPA §99.32 / IDEA
+§300.614 record of access):
 
 - roles are `staff`, `data_admin`, `auditor`, `operator`;
 - *disable* is temporary (enable undoes it), *deactivate* is permanent and keeps the
@@ -17,7 +18,11 @@ MSIX.md §1.3 "disable vs deactivate"; FERPA §99.32 / IDEA §300.614 record of 
   has never signed in from (see "login throttling" below);
 - a session token is 32 random bytes shown once to the browser; only its SHA-256 is
   stored; sessions end after an idle timeout and after an absolute lifetime;
-- `record_view` writes one `student_views` row per student shown to a user.
+- `record_view` writes one `student_views` row per student shown to a user;
+- users are people: full name (the username until one is given), school or district,
+  e-mail and phone, each checked with a message naming the field; an operator's password
+  reset sets a temporary password that must be changed at the next sign-in, and it, role
+  changes and profile changes are written to `account_events` (never a password).
 
 Every function takes a `sqlite_utils.Database` and is meant to run on the store's
 writer thread (`await store.run(fn, ...)`) or from the CLI.
@@ -98,6 +103,25 @@ def m002_login_addresses(db: Database) -> None:
         {"key": str, "last_success_at": float}, pk="key", not_null=["last_success_at"])
 
 
+@migrations()
+def m003_people(db: Database) -> None:
+    """Users are people (issue 15 item 6): full name, school or district, e-mail, phone;
+    a password an operator reset must be changed at the next sign-in; `account_events`
+    records role changes, status changes and password resets (never a password).
+
+    Backfill: every existing user's full name is their username (so history and pages
+    that now show full names still name them) and the other fields are empty; nobody is
+    asked to change a password they chose themselves."""
+    for column in ("full_name", "school", "email", "phone"):
+        db.execute(f"ALTER TABLE users ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE users SET full_name = username WHERE full_name = ''")
+    db.table("account_events").create(
+        {"id": int, "at": float, "actor": str, "username": str, "event": str, "detail": str},
+        pk="id", not_null=["at", "actor", "username", "event", "detail"])
+    db.table("account_events").create_index(["username"])
+
+
 def apply_migrations(db: Database) -> None:
     """Create or upgrade the accounts tables (safe to call again)."""
     migrations.apply(db)
@@ -111,10 +135,21 @@ class User:
     status: str
     created_at: float
     last_login_at: float | None
+    full_name: str = ""
+    school: str = ""
+    email: str = ""
+    phone: str = ""
+    must_change_password: bool = False
 
     @property
     def role_label(self) -> str:
         return ROLE_LABELS.get(self.role, self.role)
+
+    @property
+    def display_name(self) -> str:
+        """"Full Name (school)" for pages and history; the username if no full name."""
+        name = self.full_name or self.username
+        return f"{name} ({self.school})" if self.school else name
 
 
 @dataclass(frozen=True)
@@ -126,9 +161,12 @@ class Session:
     last_seen_at: float
 
 
-def _user(row: dict[str, Any]) -> User:
-    return User(id=row["id"], username=row["username"], role=row["role"], status=row["status"],
-                created_at=row["created_at"], last_login_at=row.get("last_login_at"))
+def _user(row: dict[str, Any], *, created_at: str = "created_at", id_: str = "id") -> User:
+    return User(id=row[id_], username=row["username"], role=row["role"], status=row["status"],
+                created_at=row[created_at], last_login_at=row.get("last_login_at"),
+                full_name=row.get("full_name") or "", school=row.get("school") or "",
+                email=row.get("email") or "", phone=row.get("phone") or "",
+                must_change_password=bool(row.get("must_change_password")))
 
 
 # ---- users ------------------------------------------------------------------------------
@@ -146,6 +184,52 @@ def check_role(role: str) -> str:
     if role not in ROLES:
         raise BadRequest(f"role {role!r} is not one of {', '.join(ROLES)}")
     return role
+
+
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
+PHONE_RE = re.compile(r"^\+?[0-9 ().-]{7,25}$")
+MAX_NAME = 100
+
+
+def _text(field: str, value: str, limit: int = MAX_NAME) -> str:
+    value = " ".join(value.split())
+    if len(value) > limit:
+        raise BadRequest(f"{field}: at most {limit} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        raise BadRequest(f"{field}: must not contain control characters")
+    return value
+
+
+def check_email(email: str) -> str:
+    email = email.strip()
+    if email and (len(email) > 254 or not EMAIL_RE.match(email)):
+        raise BadRequest(f"email: {email[:80]!r} is not an e-mail address like "
+                         "ana.lopez@district.example.org")
+    return email
+
+
+def check_phone(phone: str) -> str:
+    phone = phone.strip()
+    if phone and (not PHONE_RE.match(phone) or sum(c.isdigit() for c in phone) < 7):
+        raise BadRequest(f"phone: {phone[:40]!r} is not a phone number like +1 512 555 0100 "
+                         "(digits, spaces, + ( ) . - only, at least 7 digits)")
+    return phone
+
+
+def check_profile(*, full_name: str | None = None, school: str | None = None,
+                  email: str | None = None, phone: str | None = None) -> dict[str, str]:
+    """The given profile fields, checked and tidied; BadRequest names the field."""
+    out: dict[str, str] = {}
+    if full_name is not None:
+        out["full_name"] = _text("full name", full_name)
+    if school is not None:
+        out["school"] = _text("school or district", school)
+    if email is not None:
+        out["email"] = check_email(email)
+    if phone is not None:
+        out["phone"] = check_phone(phone)
+    return out
 
 
 #: words tied to this service that no password may contain (NIST SP 800-63B-4 §3.1.1.2
@@ -230,10 +314,13 @@ def check_password(password: str, username: str = "") -> None:
 
 
 def add_user(db: Database, username: str, role: str, password_hash: str,
-             *, now: float | None = None) -> User:
-    """Insert an active user; Conflict if the name exists (even deactivated)."""
+             *, now: float | None = None, full_name: str = "", school: str = "",
+             email: str = "", phone: str = "", must_change_password: bool = False) -> User:
+    """Insert an active user; Conflict if the name exists (even deactivated). The full
+    name defaults to the username."""
     check_username(username)
     check_role(role)
+    profile = check_profile(full_name=full_name, school=school, email=email, phone=phone)
     if find_user(db, username) is not None:
         raise Conflict(f"user {username!r} already exists (names of deactivated users "
                        "are never reused)")
@@ -241,7 +328,9 @@ def add_user(db: Database, username: str, role: str, password_hash: str,
     db.table("users").insert({"username": username, "role": role,
                               "password_hash": password_hash, "status": "active",
                               "created_at": now, "status_changed_at": now,
-                              "last_login_at": None})
+                              "last_login_at": None, **profile,
+                              "full_name": profile["full_name"] or username,
+                              "must_change_password": int(must_change_password)})
     user = find_user(db, username)
     assert user is not None
     return user
@@ -284,11 +373,93 @@ def set_status(db: Database, username: str, status: str, *, now: float | None = 
     return get_user(db, username)
 
 
-def set_password(db: Database, username: str, password_hash: str) -> None:
+def set_password(db: Database, username: str, password_hash: str, *,
+                 keep_session: str = "", chosen: bool = False) -> None:
+    """A new hash: ends the user's sessions (but `keep_session`, the token hash of the
+    one they changed it from). `chosen`: the user chose this password, which lifts a
+    forced change (a rehash at sign-in does not)."""
     user = get_user(db, username)
+    change: dict[str, Any] = {"password_hash": password_hash}
+    if chosen:
+        change["must_change_password"] = 0
     with db.atomic():
-        db.table("users").update(user.id, {"password_hash": password_hash})
+        db.table("users").update(user.id, change)
+        db.execute("delete from sessions where user_id = ? and token_hash != ?",
+                   [user.id, keep_session])
+
+
+def log_event(db: Database, actor: str, username: str, event: str, detail: str = "",
+              *, now: float | None = None) -> None:
+    db.table("account_events").insert({"at": clock.now() if now is None else now,
+                                       "actor": actor, "username": username,
+                                       "event": event, "detail": detail})
+
+
+def events_of(db: Database, username: str) -> list[dict[str, Any]]:
+    return list(db.query("select * from account_events where username = ? collate nocase "
+                         "order by at desc, id desc", [username]))
+
+
+def set_role(db: Database, username: str, role: str, *, actor: str) -> User:
+    """Change a user's role (logged); their sessions end so the new role applies now."""
+    check_role(role)
+    user = get_user(db, username)
+    if user.status == "deactivated":
+        raise Conflict(f"user {username!r} is deactivated; deactivation is permanent")
+    if user.role != role:
+        with db.atomic():
+            db.table("users").update(user.id, {"role": role})
+            db.execute("delete from sessions where user_id = ?", [user.id])
+            log_event(db, actor, user.username, "role", f"{user.role} -> {role}")
+    return get_user(db, username)
+
+
+def set_profile(db: Database, username: str, *, actor: str, full_name: str | None = None,
+                school: str | None = None, email: str | None = None,
+                phone: str | None = None) -> User:
+    """Change the given profile fields (checked; BadRequest names the field)."""
+    user = get_user(db, username)
+    profile = check_profile(full_name=full_name, school=school, email=email, phone=phone)
+    if profile.get("full_name") == "":
+        profile["full_name"] = user.username
+    if profile:
+        with db.atomic():
+            db.table("users").update(user.id, profile)
+            log_event(db, actor, user.username, "profile", ", ".join(sorted(profile)))
+    return get_user(db, username)
+
+
+def temporary_password(username: str) -> str:
+    """A one-time password that passes `check_password` (shown once, never stored)."""
+    while True:
+        candidate = "-".join(secrets.token_hex(3) for _ in range(4))
+        try:
+            check_password(candidate, username)
+        except BadRequest:
+            continue
+        return candidate
+
+
+def reset_password(db: Database, username: str, password_hash: str, *, actor: str,
+                   now: float | None = None) -> User:
+    """An operator's reset: the hash of a temporary password, which must be changed at
+    the next sign-in; ends the user's sessions; logged (who, when; never the password)."""
+    user = get_user(db, username)
+    if user.status == "deactivated":
+        raise Conflict(f"user {username!r} is deactivated; deactivation is permanent")
+    with db.atomic():
+        db.table("users").update(user.id, {"password_hash": password_hash,
+                                           "must_change_password": 1})
         db.execute("delete from sessions where user_id = ?", [user.id])
+        log_event(db, actor, user.username, "password reset",
+                  "temporary password; must be changed at next sign-in", now=now)
+    return get_user(db, username)
+
+
+def people(db: Database, usernames: Iterable[str] | None = None) -> dict[str, User]:
+    """Users by lower-case username, to show full names and schools beside a username."""
+    return {u.username.lower(): u for u in list_users(db)
+            if usernames is None or u.username.lower() in {n.lower() for n in usernames}}
 
 
 # ---- login throttling --------------------------------------------------------------------
@@ -436,7 +607,8 @@ def load_session(db: Database, token: str, *, now: float, idle_timeout: float,
     th = _token_hash(token)
     rows = list(db.query(
         "select s.*, u.username, u.role, u.status, u.created_at as user_created_at, "
-        "u.last_login_at from sessions s join users u on u.id = s.user_id "
+        "u.last_login_at, u.full_name, u.school, u.email, u.phone, u.must_change_password "
+        "from sessions s join users u on u.id = s.user_id "
         "where s.token_hash = ?", [th]))
     if not rows:
         return None
@@ -449,8 +621,7 @@ def load_session(db: Database, token: str, *, now: float, idle_timeout: float,
         return None
     if now - r["last_seen_at"] >= min(touch_after, idle_timeout / 4):
         db.execute("update sessions set last_seen_at = ? where token_hash = ?", [now, th])
-    user = User(id=r["user_id"], username=r["username"], role=r["role"], status=r["status"],
-                created_at=r["user_created_at"], last_login_at=r["last_login_at"])
+    user = _user(r, created_at="user_created_at", id_="user_id")
     return Session(th, user, r["csrf_token"], r["created_at"], now)
 
 

@@ -33,6 +33,7 @@ from aiohttp import web
 from node.appkeys import CONFIG, LOG
 from node.audit import routes as audit_routes
 from node.store import accounts
+from node.web.people_names import name_people
 from node.web.site import add_nav, render, requires, run_db
 
 AUDITOR = "auditor"
@@ -125,6 +126,9 @@ async def log_list(request: web.Request) -> web.StreamResponse:
     peer = peer if peer.isalpha() else ""
     rows, total = await asyncio.to_thread(log_page, request.app[CONFIG].storage.exchange_log,
                                           page, peer)
+    # our own users sent the requests that go out (not the replies): name them
+    await name_people(request, [r for r in rows if r["direction"] == "out"
+                                and not r["reply_to"]], "user_id")
     pages = max(1, -(-total // PAGE_SIZE))
     return render(request, "audit_log.html", {
         "rows": rows, "total": total, "page": page, "pages": pages, "peer": peer},
@@ -139,6 +143,7 @@ async def student_history(request: web.Request) -> web.StreamResponse:
     if student:
         disclosures = await asyncio.to_thread(request.app[LOG].history, student)
         views = await run_db(request, accounts.views_of, student)
+        await name_people(request, views, "username")
     return render(request, "audit_student.html", {
         "student": student, "disclosures": list(reversed(disclosures)), "views": views},
         title="Disclosure history")

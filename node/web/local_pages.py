@@ -22,7 +22,6 @@ from crypto.passwords import hash_password_async
 from node import clock
 from node.appkeys import CONFIG, STARTED
 from node.errors import BadRequest, Conflict, NotFound
-from node.importing.data_quality import completeness
 from node.store import accounts
 from node.store.accounts import PURPOSES, ROLES
 from node.web.site import add_nav, current_session, render, requires, run_db
@@ -199,7 +198,10 @@ async def home(request: web.Request) -> web.StreamResponse:
     if request.app[CONFIG].web.demo_examples and session.user.role in RECORD_ROLES:
         ctx["examples"] = demo_examples()
     if session.user.role == "auditor":
+        from node.web.people_names import name_people
+
         ctx["views"] = await run_db(request, _recent_views)
+        await name_people(request, ctx["views"], "username")
     if session.user.role == "operator":
         ctx["uptime"] = round(clock.now() - request.app[STARTED])
     return render(request, "home.html", ctx, title="Home")
@@ -281,8 +283,18 @@ async def student(request: web.Request) -> web.StreamResponse:
 
 @requires("data_admin")
 async def data_quality(request: web.Request) -> web.StreamResponse:
-    report = await run_db(request, completeness, date.today())
-    return render(request, "data_quality.html", {"report": report}, title="Data quality")
+    from node.web import report_output, report_pages
+
+    report, tables, chart, meta = await run_db(
+        request, report_pages.dq_report, request.app[CONFIG].node.id, date.today())
+    if request.query.get("format", "html") == "csv":
+        return report_output.csv_response(
+            report_output.pick_table(tables, request.query.get("table", "")), "data-quality")
+    return render(request, "data_quality.html",
+                  {"report": report, "chart": chart, "chart_table": tables[0],
+                   "as_of": report_pages.as_of(meta), "drill": report_pages.drill_href,
+                   "tables": tables},
+                  title="Data quality")
 
 
 @requires("operator")
@@ -291,12 +303,13 @@ async def users(request: web.Request) -> web.StreamResponse:
 
 
 async def _users_page(request: web.Request, *, status: int = 200, error: str = "",
-                      message: str = "", form: dict[str, str] | None = None) -> web.Response:
+                      message: str = "", form: dict[str, str] | None = None,
+                      temporary: str = "") -> web.Response:
     rows = await run_db(request, accounts.list_users)
     return render(request, "users.html",
                   {"users": rows, "roles": ROLES, "role_labels": accounts.ROLE_LABELS,
                    "error": error, "message": message, "form": form or {},
-                   "min_length": accounts.MIN_PASSWORD_LENGTH},
+                   "temporary": temporary, "min_length": accounts.MIN_PASSWORD_LENGTH},
                   status=status, title="Users")
 
 
@@ -306,10 +319,13 @@ async def users_add(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip()
     role = str(form.get("role", ""))
     password = str(form.get("password", ""))
-    keep = {"username": username, "role": role}
+    profile_fields = ("full_name", "school", "email", "phone")
+    keep = {"username": username, "role": role,
+            **{k: str(form.get(k, ""))[:300] for k in profile_fields}}
     try:
         accounts.check_username(username)
         accounts.check_role(role)
+        profile = accounts.check_profile(**{k: keep[k] for k in profile_fields})
         if password != str(form.get("password2", "")):
             raise BadRequest("the two passwords differ")
         accounts.check_password(password, username)
@@ -318,7 +334,7 @@ async def users_add(request: web.Request) -> web.StreamResponse:
                                  form=keep)
     phc = await hash_password_async(password)
     try:
-        await run_db(request, accounts.add_user, username, role, phc)
+        await run_db(request, accounts.add_user, username, role, phc, **profile)
     except Conflict as exc:
         return await _users_page(request, status=409, error=str(exc).capitalize() + ".",
                                  form=keep)

@@ -32,6 +32,7 @@ from node.http_inputs import path_id
 from node.store import accounts
 from node.store import federation_tables as fed
 from node.web.local_pages import RECORD_ROLES
+from node.web.people_names import label, name_people
 from node.web.search_pages import requester_for
 from node.web.site import add_nav, render, requires, run_db
 from protocol.codec import Reader
@@ -122,7 +123,7 @@ async def send_notice(request: web.Request) -> web.StreamResponse:
 def _inbox(db: Any, status: str) -> tuple[list[dict[str, Any]], dict[str, int],
                                          list[tuple[str, str]]]:
     rows = fed.inbox_list(db, status=status)
-    people = [(u.username, f"{u.username} ({accounts.ROLE_LABELS[u.role]})")
+    people = [(u.username, f"{label(u)} ({accounts.ROLE_LABELS[u.role]})")
               for u in accounts.list_users(db)
               if u.status == "active" and u.role in RECORD_ROLES]
     for r in rows:
@@ -147,6 +148,7 @@ async def _inbox_page(request: web.Request, status: str, *, error: str = "",
     for r in rows:
         await run_db(request, accounts.record_view, who.user_id, who.role, "move_notice",
                      [f"notice-{r['id']}"], r["sender"], what="move_notice")
+    await name_people(request, rows, "acknowledged_by", "assigned_by", "handled_by")
     today = date.today().isoformat()
     return render(request, "moves_inbox.html", {
         "rows": rows, "today": today, "status": status, "counts": counts, "people": people,
@@ -214,6 +216,7 @@ async def outbox(request: web.Request) -> web.StreamResponse:
     for ids in by_peer.values():  # our own students' demographics, shown again
         await run_db(request, accounts.record_view, who.user_id, who.role, "move_notice",
                      ids, request.app[SERVICES].node_id, what="move_notice")
+    await name_people(request, [r["summary"] for r in rows], "sent_by")
     sent = request.query.get("sent", "")
     return render(request, "moves_outbox.html",
                   {"rows": rows, "sent": int(sent) if re.fullmatch(r"[0-9]{1,8}", sent) else None},

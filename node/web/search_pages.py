@@ -94,8 +94,9 @@ def requester_for(request: web.Request) -> Requester:
     session = current_session(request)
     assert session is not None
     cfg = request.app[CONFIG]
-    return Requester(session.user.username, session.user.role,
-                     (cfg.node.name or cfg.node.id)[:200])
+    where = cfg.node.name or cfg.node.id
+    school = f"{session.user.school}, {where}" if session.user.school else where
+    return Requester(session.user.username, session.user.role, school[:200])
 
 
 def check_purpose(value: str, role: str) -> str:

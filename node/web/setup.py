@@ -17,7 +17,9 @@ from node.web import (
     auth_pages,
     local_pages,
     move_pages,
+    people_pages,
     record_pages,
+    report_pages,
     search_pages,
     status_pages,
     worklist_pages,
@@ -47,5 +49,5 @@ def setup_web(app: web.Application) -> None:
     auth_pages.setup(app)
     local_pages.setup(app)
     for pages in (search_pages, record_pages, move_pages, worklist_pages, audit_pages,
-                  status_pages):
+                  status_pages, report_pages, people_pages):
         pages.setup(app)

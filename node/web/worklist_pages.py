@@ -41,6 +41,7 @@ from node.matching.outcome_words import (
     tone,
 )
 from node.web.local_pages import RECORD_ROLES
+from node.web.people_names import name_people
 from node.web.site import add_nav, current_session, now, render, requires, run_db
 from protocol.messages import NO_NAME, child_of_comment
 
@@ -186,6 +187,7 @@ async def worklist_page(request: web.Request) -> web.StreamResponse:
         item["age"] = age_text(at - asked / 1000)
         item["words"] = item_words(item)
     done = DONE.get(request.query.get("done", ""), "")
+    await name_people(request, items, "asked_by", "requested_by")
     return render(request, "worklist.html", {"items": items, "done": done},
                   title="Near-match worklist")
 
@@ -194,6 +196,7 @@ async def _item_page(request: web.Request, item_id: int, *, error: str = "",
                      status: int = 200) -> web.Response:
     item = await link_routes.get_worklist_item(request.app, item_id)
     await _record_views(request, [item])
+    await name_people(request, [item], "asked_by", "requested_by", "resolved_by")
     return render(request, "worklist_item.html",
                   {"item": item, "rows": comparison(item), "error": error,
                    "words": item_words(item)},
@@ -241,6 +244,7 @@ async def _links_page(request: web.Request, *, error: str = "", status: int = 20
         r["can_validate"] = _can_validate(r, me)
         r["own_pending"] = r["status"] == "pending" and not r["can_validate"]
         r["comment"] = child_of_comment(r["comment"])[0]
+    await name_people(request, rows, "asserted_by", "validated_by", "ended_by")
     waiting = [r for r in rows if r["status"] in ("pending", "pending_remote")]
     others = [r for r in rows if r["status"] not in ("pending", "pending_remote")]
     return render(request, "links.html",
@@ -333,6 +337,7 @@ async def link_view(request: web.Request, link_id: int) -> dict[str, Any]:
 async def _link_page(request: web.Request, link_id: int, *, error: str = "",
                      status: int = 200) -> web.Response:
     view = await link_view(request, link_id)
+    await name_people(request, [view["link"]], "asserted_by", "validated_by", "ended_by")
     return render(request, "link.html", {**view, "error": error}, status=status,
                   title=f"Link {link_id}")
 
