@@ -15,6 +15,7 @@ from node.appkeys import CONFIG, WEB
 from node.web import (
     audit_pages,
     auth_pages,
+    help_pages,
     local_pages,
     move_pages,
     record_pages,
@@ -31,6 +32,7 @@ from node.web.site import (
     node_errors,
     security_headers,
     sessions,
+    switch_language,
 )
 
 
@@ -44,8 +46,9 @@ def setup_web(app: web.Application) -> None:
     app.middlewares.extend([security_headers, node_errors, sessions, csrf])
     app.on_startup.append(dummy_hash_startup)
     app.router.add_static("/static/", HERE / "static", name="static")
+    app.router.add_post("/language", switch_language)
     auth_pages.setup(app)
     local_pages.setup(app)
     for pages in (search_pages, record_pages, move_pages, worklist_pages, audit_pages,
-                  status_pages):
+                  status_pages, help_pages):
         pages.setup(app)

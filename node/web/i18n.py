@@ -1,0 +1,244 @@
+"""Languages of the staff web UI: gettext catalogues, the request's locale, locale filters.
+
+The catalogues live in `node/web/locale/<lang>/LC_MESSAGES/messages.{po,mo}`; the `.mo`
+files are compiled from the `.po` files by `python scripts/i18n.py compile` and shipped
+(package data), so a node needs no build step. `python scripts/i18n.py update` extracts
+every string of `templates/*.html` and of the web modules (babel.cfg) and merges it into
+the catalogues; tests/node/test_i18n.py fails when a string is not translated.
+
+A request's language is, in order: the `statenode_lang` cookie (set by the language
+switch in the header, `POST /language`), else the browser's Accept-Language, else
+English. `render` makes it current (`use_locale`) while a template renders, so
+`{{ _("…") }}`, `{% trans %}` and the filters below speak that language.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+LANGUAGES: dict[str, str] = {"en": "English", "es": "Español"}
+DEFAULT = "en"
+LANG_COOKIE = "statenode_lang"
+
+_current: contextvars.ContextVar[str] = contextvars.ContextVar("statenode_lang",
+                                                               default=DEFAULT)
+
+
+def N_(message: str) -> str:
+    """Mark a string for the catalogue; it is translated where it is shown."""
+    return message
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    if lang == DEFAULT:
+        return NullTranslations()
+    return Translations.load(str(LOCALE_DIR), [lang], domain="messages")
+
+
+def current() -> str:
+    return _current.get()
+
+
+def use_locale(lang: str) -> contextvars.Token[str]:
+    return _current.set(lang if lang in LANGUAGES else DEFAULT)
+
+
+def reset_locale(token: contextvars.Token[str]) -> None:
+    _current.reset(token)
+
+
+def gettext(message: str) -> str:
+    """`message` in the current language (Jinja2 fills in its %(name)s variables)."""
+    return translations(current()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(current()).ngettext(singular, plural, n)
+
+
+def negotiate(cookie: str | None, accept_language: str | None) -> str:
+    """The language of a request: its cookie, else its browser's best choice, else English."""
+    if cookie in LANGUAGES:
+        return cookie
+    best: tuple[float, str] | None = None
+    for part in (accept_language or "").split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        lang = tag.strip().lower().split("-")[0]
+        q = 1.0
+        match = re.search(r"q=([0-9.]+)", params)
+        if match:
+            try:
+                q = float(match.group(1))
+            except ValueError:
+                q = 0.0
+        if lang in LANGUAGES and q > 0 and (best is None or q > best[0]):
+            best = (q, lang)
+    return best[1] if best else DEFAULT
+
+
+# ---- filters ---------------------------------------------------------------------------------
+
+def _locale() -> Locale:
+    return Locale.parse(current())
+
+
+def format_timestamp(ts: float | None) -> str:
+    """A Unix time as a local date and time in the page's language."""
+    if not ts:
+        return "—"
+    when = dt.datetime.fromtimestamp(ts).astimezone()
+    return format_datetime(when, "short" if current() != DEFAULT else "yyyy-MM-dd HH:mm",
+                           tzinfo=when.tzinfo, locale=_locale())
+
+
+def format_day(value: Any) -> str:
+    """An ISO date (YYYY-MM-DD) in the page's language: 4 mar 2009; English keeps ISO."""
+    if value in (None, "") or not isinstance(value, str | dt.date):
+        return "—"
+    try:
+        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return str(value)
+    if current() == DEFAULT:
+        return day.isoformat()
+    return format_date(day, "medium", locale=_locale())
+
+
+def format_number(value: Any, places: int | None = None) -> str:
+    if value in (None, ""):
+        return "—"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if places is None:
+        fmt = "#,##0.###"
+    else:
+        fmt = "#,##0." + "0" * places if places else "#,##0"
+    return format_decimal(number, format=fmt, locale=_locale())
+
+
+def format_phone(value: Any) -> str:
+    """A US number as (555) 010-0100, with +1 when it was given; anything else unchanged."""
+    if value in (None, ""):
+        return "—"
+    text = str(value)
+    digits = re.sub(r"\D", "", text)
+    if re.fullmatch(r"[\d\s().+-]+", text.strip()):
+        if len(digits) == 11 and digits.startswith("1"):
+            return f"+1 ({digits[1:4]}) {digits[4:7]}-{digits[7:]}"
+        if len(digits) == 10:
+            return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+    return text
+
+
+#: codes the pages show, said in words (translated where shown)
+CODE_LABELS: dict[str, str] = {
+    # enrollment types
+    "basic_school": N_("regular school year"),
+    "summer_mep": N_("summer migrant program"),
+    "intersession": N_("intersession program"),
+    "year_round": N_("year-round program"),
+    "residency_only": N_("residency only (not enrolled)"),
+    "mep_project": N_("migrant program project"),
+    # sexes
+    "F": N_("female"), "M": N_("male"), "X": N_("not specified"),
+    # course types / subject
+    "OS": N_("out of state"),
+    # purposes of use
+    "enrollment": N_("enrollment"),
+    "placement": N_("grade or course placement"),
+    "credit_accrual": N_("credit accrual"),
+    "mep_services": N_("migrant program services"),
+    "data_quality": N_("data quality"),
+    "move_notice": N_("move notice"),
+    "link": N_("link"),
+    "audit": N_("audit"),
+    # message types of the exchange log
+    "find": N_("search"),
+    "find_reply": N_("search reply (identity only)"),
+    "fetch": N_("record request"),
+    "fetch_reply": N_("record sent (full record)"),
+    "move_notice_reply": N_("move notice received"),
+    "link_reply": N_("link answered"),
+    "cosign": N_("cosigning request"),
+    "cosign_reply": N_("cosignature"),
+    "error": N_("error"),
+    # statuses
+    "pending": N_("pending"),
+    "pending_remote": N_("waiting for the other state"),
+    "pending_local": N_("waiting for a second administrator"),
+    "open": N_("open"),
+    "held": N_("held (waiting for a check)"),
+    "confirmed": N_("confirmed"),
+    "rejected": N_("rejected"),
+    "validated": N_("validated"),
+    "active": N_("active"),
+    "disabled": N_("disabled"),
+    "deactivated": N_("deactivated"),
+    "new": N_("new"),
+    "acknowledged": N_("acknowledged"),
+    "assigned": N_("assigned"),
+    "handled": N_("handled"),
+    "sent": N_("sent"),
+    "delivered": N_("delivered"),
+    "failed": N_("failed"),
+    "queued": N_("queued"),
+    "ok": N_("ok"),
+    "down": N_("down"),
+    "degraded": N_("degraded"),
+    "unknown": N_("unknown"),
+    "in": N_("received"),
+    "out": N_("sent"),
+    # what a recorded view showed
+    "search": N_("search result"),
+    "record": N_("record"),
+    "consolidated": N_("consolidated record"),
+    "print": N_("print view"),
+    # roles
+    "staff": N_("School staff"),
+    "data_admin": N_("Data administrator"),
+    "auditor": N_("Auditor"),
+    "operator": N_("Operator"),
+    # outcomes
+    "match": N_("match"),
+    "near_match": N_("near match"),
+    "no_match": N_("no match"),
+    # medical alerts
+    "none": N_("none"),
+    "chronic": N_("chronic condition"),
+    "acute": N_("acute condition"),
+}
+
+
+def code_label(code: Any) -> str:
+    """A code in words, translated: `summer_mep` → "summer migrant program"."""
+    if code in (None, ""):
+        return "—"
+    text = str(code)
+    return gettext(CODE_LABELS[text]) if text in CODE_LABELS else text.replace("_", " ")
+
+
+def install(env: Any) -> None:
+    """Give a Jinja2 environment (with jinja2.ext.i18n) the catalogues and filters."""
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)
+    env.globals["languages"] = LANGUAGES
+    env.globals["current_language"] = current
+    env.filters["datetime"] = format_timestamp
+    env.filters["day"] = format_day
+    env.filters["number"] = format_number
+    env.filters["phone"] = format_phone
+    env.filters["label"] = code_label
+    env.filters["yesno"] = lambda v: gettext("Yes") if v else gettext("No")
