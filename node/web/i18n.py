@@ -235,10 +235,12 @@ def install(env: Any) -> None:
     """Give a Jinja2 environment (with jinja2.ext.i18n) the catalogues and filters."""
     env.install_gettext_callables(gettext, ngettext, newstyle=True)
     env.globals["languages"] = LANGUAGES
+    env.globals["N_"] = N_
     env.globals["current_language"] = current
     env.filters["datetime"] = format_timestamp
     env.filters["day"] = format_day
     env.filters["number"] = format_number
     env.filters["phone"] = format_phone
     env.filters["label"] = code_label
+    env.filters["t"] = gettext  # a catalogue string held in a variable; no % formatting
     env.filters["yesno"] = lambda v: gettext("Yes") if v else gettext("No")
