@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,37 @@ def code_label(code: Any) -> str:
     return gettext(CODE_LABELS[text]) if text in CODE_LABELS else text.replace("_", " ")
 
 
+#: English phrases that other rooms compose into longer texts (outcome words, agreement
+#: of each field, alert chips); `phrases` translates each inside such a text
+PHRASES: set[str] = set()
+
+
+def register_phrases(phrases: Iterable[str]) -> None:
+    PHRASES.update(p for p in phrases if p)
+    _phrase_pattern.cache_clear()
+
+
+@cache
+def _phrase_pattern(lang: str) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    table = {p: translations(lang).gettext(p) for p in PHRASES}
+    table = {p: t for p, t in table.items() if t != p}
+    if not table:
+        return None, table
+    alternatives = "|".join(re.escape(p) for p in sorted(table, key=len, reverse=True))
+    return re.compile(rf"(?<![\w])(?:{alternatives})(?![\w])"), table
+
+
+def phrases(text: Any) -> str:
+    """A text composed of registered English phrases, each said in the current language."""
+    if text in (None, ""):
+        return ""
+    pattern, table = _phrase_pattern(current())
+    value = str(text)
+    if pattern is None:
+        return value
+    return pattern.sub(lambda m: table[m.group(0)], value)
+
+
 def install(env: Any) -> None:
     """Give a Jinja2 environment (with jinja2.ext.i18n) the catalogues and filters."""
     env.install_gettext_callables(gettext, ngettext, newstyle=True)
@@ -242,5 +274,6 @@ def install(env: Any) -> None:
     env.filters["number"] = format_number
     env.filters["phone"] = format_phone
     env.filters["label"] = code_label
+    env.filters["words"] = phrases
     env.filters["t"] = gettext  # a catalogue string held in a variable; no % formatting
     env.filters["yesno"] = lambda v: gettext("Yes") if v else gettext("No")
