@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "node" / "web"
 LOCALES = WEB / "locale"
 LANGUAGES = ("es",)
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "add_nav": (3,)}
-TITLE = re.compile(r"""\b(?:title|label)=(?:N_\()?"((?:[^"\\]|\\.)+)"\)?""")
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "add_nav": (3,),
+            "translate": (2,), "BadRequest": None, "NotFound": None, "Conflict": None,
+            "Forbidden": None}
+TITLE = re.compile(r"""\b(?:title|label|error|message|notice)=(?:N_\()?"((?:[^"\\]|\\.)+)"\)?""")
 
 
 def _method_map() -> list[tuple[str, str]]:
@@ -50,6 +52,11 @@ def extract() -> Catalog:
             continue
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments,
                     context=context)
+    sys.path.insert(0, str(ROOT))
+    from node.web.setup import catalogue_words
+
+    for word in catalogue_words():
+        catalog.add(word, None, [("node/web/setup.py", 0)])
     for path in sorted(WEB.glob("*.py")):
         for lineno, line in enumerate(path.read_text().splitlines(), 1):
             for match in TITLE.finditer(line):

@@ -153,6 +153,15 @@ def help_anchor(path: str) -> str:
     return parts[0]
 
 
+def translate_phrases(request: web.Request, text: str) -> str:
+    """A text composed of registered phrases (outcome words …) in the request's language."""
+    token = i18n.use_locale(language(request))
+    try:
+        return i18n.phrases(text)
+    finally:
+        i18n.reset_locale(token)
+
+
 def render(request: web.Request, template: str, context: dict[str, Any] | None = None,
            *, status: int = 200, title: str = "",
            help_section: str = "") -> web.Response:
