@@ -156,8 +156,20 @@ CODE_LABELS: dict[str, str] = {
     "mep_project": N_("migrant program project"),
     # sexes
     "F": N_("female"), "M": N_("male"), "X": N_("not specified"),
-    # course types / subject
-    "OS": N_("out of state"),
+    "year_round_mep": N_("year-round migrant program"),
+    "other_project": N_("other project"),
+    # term types, course types, course statuses, reporting methods, graduation
+    "full_year": N_("full year"), "semester": N_("semester"), "trimester": N_("trimester"),
+    "quarter": N_("quarter"), "summer": N_("summer"), "other": N_("other"),
+    "regular": N_("regular"), "honors": N_("honors"), "ap": N_("Advanced Placement"),
+    "ib": N_("International Baccalaureate"), "dual_credit": N_("dual credit"),
+    "remedial": N_("remedial"), "vocational": N_("vocational"),
+    "special_ed": N_("special education"), "in_progress": N_("in progress"),
+    "completed": N_("completed"), "withdrawn": N_("withdrawn"),
+    "letter_grade": N_("letter grade"), "percent": N_("percent"),
+    "percentile": N_("percentile"), "scale_score": N_("scale score"),
+    "pass_fail": N_("pass or fail"), "proficiency_level": N_("proficiency level"),
+    "graduated": N_("graduated"), "hse": N_("high school equivalency"),
     # purposes of use
     "enrollment": N_("enrollment"),
     "placement": N_("grade or course placement"),
@@ -224,6 +236,22 @@ CODE_LABELS: dict[str, str] = {
 }
 
 
+#: grade levels that are not numbers
+GRADE_LABELS: dict[str, str] = {
+    "IT": N_("infant or toddler"), "PR": N_("preschool"), "PK": N_("prekindergarten"),
+    "TK": N_("transitional kindergarten"), "KG": N_("kindergarten"), "UG": N_("ungraded"),
+    "OS": N_("out-of-school youth"),
+}
+
+
+def grade_label(code: Any) -> str:
+    """A grade level in words: 11 stays 11, KG → kindergarten, OS → out-of-school youth."""
+    if code in (None, ""):
+        return "—"
+    text = str(code)
+    return gettext(GRADE_LABELS[text]) if text in GRADE_LABELS else text.lstrip("0") or text
+
+
 def code_label(code: Any) -> str:
     """A code in words, translated: `summer_mep` → "summer migrant program"."""
     if code in (None, ""):
@@ -274,6 +302,7 @@ def install(env: Any) -> None:
     env.filters["number"] = format_number
     env.filters["phone"] = format_phone
     env.filters["label"] = code_label
+    env.filters["grade"] = grade_label
     env.filters["words"] = phrases
     env.filters["t"] = gettext  # a catalogue string held in a variable; no % formatting
     env.filters["yesno"] = lambda v: gettext("Yes") if v else gettext("No")

@@ -71,6 +71,8 @@ def catalogue_words() -> Iterator[str]:
     yield from outcome_words.AGREEMENT_FIELDS.values()
     yield from (text for _level, text, _raised in local_pages.ENROLLMENT_ALERTS)
     yield "Multiple birth (twin or more)"
+    yield "MEP eligible until"
+    yield "MEP eligibility expired"
     yield from local_pages.PURPOSE_LABELS.values()
     yield from auth_pages.LOCK_MESSAGES.values()
     yield from move_pages.STATUS_LABELS.values()
