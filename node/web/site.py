@@ -125,11 +125,14 @@ def clear_session_cookie(response: web.StreamResponse) -> None:
 
 
 def language(request: web.Request) -> str:
-    """The request's language: its cookie, else Accept-Language, else English."""
+    """The request's language: `?lang=` (this page only, e.g. a record printed for a family
+    in its language: records carry no language of the parents), else the cookie, else
+    Accept-Language, else English."""
     lang = request.get(LANG)
     if lang is None:
-        lang = i18n.negotiate(request.cookies.get(LANG_COOKIE),
-                              request.headers.get("Accept-Language"))
+        asked = request.query.get("lang", "")  # one page in another language: a print
+        lang = asked if asked in LANGUAGES else i18n.negotiate(
+            request.cookies.get(LANG_COOKIE), request.headers.get("Accept-Language"))
         request[LANG] = lang
     return lang
 
@@ -141,6 +144,11 @@ def translate(request: web.Request, message: str) -> str:
         return gettext(message)
     finally:
         i18n.reset_locale(token)
+
+
+def _with_query(request: web.Request, **values: str) -> str:
+    query = {**{k: v for k, v in request.query.items() if k not in values}, **values}
+    return str(request.rel_url.with_query(query))
 
 
 def help_anchor(path: str) -> str:
@@ -179,6 +187,7 @@ def render(request: web.Request, template: str, context: dict[str, Any] | None =
         ctx = {
             "request_path": request.path,
             "request_path_qs": request.path_qs,
+            "other_language_url": _with_query(request, lang="es" if lang == "en" else "en"),
             "session": session,
             "user": session.user if session else None,
             "role": role,

@@ -88,16 +88,24 @@ def check_page(page: Any, shoot: Any, name: str, lang: str, *,
     return problems
 
 
-#: a MutationObserver on every live region, recording each text it comes to show
+#: a MutationObserver on every live region, recording each piece of text it comes to say:
+#: every added node's text (a log's new line) and every changed text (a status replaced)
 LIVE_REGIONS_JS = """() => {
   window.__announced = [];
-  for (const region of document.querySelectorAll('[aria-live], [role=status], [role=alert]')) {
+  const regions = document.querySelectorAll(
+    '[aria-live]:not([aria-live=off]), [role=status], [role=alert], [role=log]');
+  for (const region of regions) {
     const key = region.id || region.className;
-    let last = region.textContent.trim();
-    new MutationObserver(() => {
-      const text = region.textContent.trim();
-      if (text && text !== last) window.__announced.push([key, text]);
-      last = text;
+    new MutationObserver((records) => {
+      for (const record of records) {
+        if (record.type === "characterData") {
+          window.__announced.push([key, record.target.textContent.trim()]);
+        }
+        for (const node of record.addedNodes) {
+          const text = node.textContent.trim();
+          if (text) window.__announced.push([key, text]);
+        }
+      }
     }).observe(region, { childList: true, subtree: true, characterData: true });
   }
 }"""

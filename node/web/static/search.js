@@ -36,10 +36,20 @@
     for (const c of children) node.append(c);
     return node;
   }
+  // The visible status shows the latest news; the announcer (a polite live log) gets each
+  // piece of news as a line of its own, so a screen reader says every one exactly once,
+  // even when two arrive in the same moment (a state's answer and the summary). An error
+  // turns the status itself into an alert instead.
+  const announcer = document.getElementById("search-announcer");
   function say(text, isError) {
     status.textContent = text;
     status.className = "search-status" + (isError ? " message error" : "");
-    status.setAttribute("role", isError ? "alert" : "status");
+    if (isError) {
+      status.setAttribute("role", "alert");  // said at once, by the status itself
+    } else {
+      status.removeAttribute("role");
+      announcer.append(el("p", { text }));
+    }
   }
   // an ISO date as the server's pages show it: ISO in English, the locale's medium date else
   const lang = document.documentElement.lang || "en";
@@ -228,6 +238,7 @@
     document.getElementById("record-purpose").value = purpose;
     sections.clear();
     results.replaceChildren();
+    announcer.replaceChildren();
     found = 0;
     recordForm.hidden = false;
     button.disabled = true;
