@@ -513,10 +513,11 @@ def test_federated_pages_in_both_languages(fed: Federation, browser: Any, shoot:
         for name, path in (("worklist", "/worklist"), ("links", "/links")):
             page.goto(url + path)
             problems += check_page(page, shoot, name, lang)
-            detail = page.locator("#worklist a, #links-waiting a, #links-other a").first
-            if detail.count():
-                detail.click()
-                problems += check_page(page, shoot, f"{name}-item", lang)
+        # a near match and a link, made by test_resolve_a_near_match when the module runs
+        for name, path in (("worklist-item", "/worklist/1"), ("link", "/links/1")):
+            response = page.goto(url + path)
+            if response is not None and response.status == 200:
+                problems += check_page(page, shoot, name, lang)
         url = sign_in_as(page, fed, "FL", "auditor", lang)
         for name, path in (("exchange-log", "/audit/log"), ("checkpoints", "/audit"),
                            ("disclosures", "/audit/student?student=FL0")):
