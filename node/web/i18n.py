@@ -291,6 +291,34 @@ def phrases(text: Any) -> str:
     return pattern.sub(lambda m: table[m.group(0)], value)
 
 
+#: messages with variables (an error naming a student id …): raised in English, their
+#: catalogue form recognised and translated where they are shown (`message`)
+PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def register_patterns(msgids: Iterable[str]) -> None:
+    for msgid in msgids:
+        body = re.escape(msgid)
+        body = re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)", body)
+        PATTERNS[msgid] = re.compile(f"^{body}$", re.S)
+
+
+def message(text: Any) -> str:
+    """A message shown to a person, translated: a catalogue string, or one of the
+    registered patterns with its variables filled in."""
+    if text in (None, ""):
+        return ""
+    value = str(text)
+    said = gettext(value)
+    if said != value or current() == DEFAULT:
+        return said
+    for msgid, pattern in PATTERNS.items():
+        match = pattern.match(value)
+        if match:
+            return gettext(msgid) % match.groupdict()
+    return value
+
+
 def install(env: Any) -> None:
     """Give a Jinja2 environment (with jinja2.ext.i18n) the catalogues and filters."""
     env.install_gettext_callables(gettext, ngettext, newstyle=True)
@@ -304,5 +332,6 @@ def install(env: Any) -> None:
     env.filters["label"] = code_label
     env.filters["grade"] = grade_label
     env.filters["words"] = phrases
+    env.filters["msg"] = message
     env.filters["t"] = gettext  # a catalogue string held in a variable; no % formatting
     env.filters["yesno"] = lambda v: gettext("Yes") if v else gettext("No")

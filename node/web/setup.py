@@ -26,7 +26,7 @@ from node.web import (
     status_pages,
     worklist_pages,
 )
-from node.web.i18n import register_phrases
+from node.web.i18n import register_patterns, register_phrases
 from node.web.site import (
     HERE,
     WebState,
@@ -58,6 +58,7 @@ def setup_web(app: web.Application) -> None:
         pages.setup(app)
 
     register_phrases(catalogue_words())
+    register_patterns([local_pages.NO_STUDENT, record_pages.TOO_MANY, move_pages.CANNOT_SEND])
 
 
 def catalogue_words() -> Iterator[str]:

@@ -167,6 +167,10 @@ async def test_error_pages_in_the_layout_with_a_way_back(web: Web, lang: str) ->
     text = await missing.text()
     assert 'class="top"' in text and 'href="/"' in text and f'lang="{lang}"' in text
     assert ("No encontrado" if lang == "es" else "Not found") in text
+    no_student = await (await client.get("/students/TX000?purpose=placement",
+                                         headers=headers)).text()
+    assert ("no hay ningún estudiante con el número estatal TX000" if lang == "es"
+            else "no student with state student id TX000") in no_student
     forbidden = await client.get("/users", headers=headers)
     assert forbidden.status == 403
     text = await forbidden.text()
