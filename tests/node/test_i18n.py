@@ -175,6 +175,12 @@ async def test_error_pages_in_the_layout_with_a_way_back(web: Web, lang: str) ->
     assert forbidden.status == 403
     text = await forbidden.text()
     assert ("Personal escolar" if lang == "es" else "School staff") in text
+    # the record printed in the other language, for this page only
+    other = "en" if lang == "es" else "es"
+    record = await (await client.get(f"/students/{web.sid}?purpose=placement&lang={other}",
+                                     headers=headers)).text()
+    assert f'<html lang="{other}">' in record
+    assert f'lang={lang}' in record  # the way back to the reader's language
     help_page = await (await client.get("/help", headers=headers)).text()
     assert ("Regla de dos personas" if lang == "es" else "Two-person rule") in help_page
     assert 'id="qad"' in help_page
