@@ -59,6 +59,7 @@ from node.web.site import (
     requires,
     run_db,
     translate,
+    translate_message,
     translate_phrases,
 )
 from protocol.messages import (
@@ -261,7 +262,8 @@ async def search_results(request: web.Request) -> web.StreamResponse:
     except NodeError as exc:
         if as_page:
             return _search_form(request, form, str(exc), exc.status)
-        return web.json_response({"error": str(exc)}, status=exc.status)
+        return web.json_response({"error": translate_message(request, str(exc))},
+                                 status=exc.status)
     events = _search_events(request, services, criteria, purpose, peers)
     if as_page:
         return await _results_page(request, [e async for e in events], form, purpose)

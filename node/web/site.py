@@ -161,6 +161,15 @@ def help_anchor(path: str) -> str:
     return parts[0]
 
 
+def translate_message(request: web.Request, text: str) -> str:
+    """A message (maybe one of the registered patterns) in the request's language."""
+    token = i18n.use_locale(language(request))
+    try:
+        return i18n.message(text)
+    finally:
+        i18n.reset_locale(token)
+
+
 def translate_phrases(request: web.Request, text: str) -> str:
     """A text composed of registered phrases (outcome words …) in the request's language."""
     token = i18n.use_locale(language(request))
