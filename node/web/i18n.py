@@ -215,6 +215,12 @@ CODE_LABELS: dict[str, str] = {
     "unknown": N_("unknown"),
     "in": N_("received"),
     "out": N_("sent"),
+    # scheduled jobs
+    "checkpoint": N_("checkpoint"), "directory_refresh": N_("directory refresh"),
+    "drop_import": N_("drop-folder import"), "key_rotation": N_("key rotation"),
+    "outbox": N_("outbox delivery"), "replay_prune": N_("replay cache cleanup"),
+    "retention": N_("retention purge"), "term_frequencies": N_("name frequencies"),
+    "tls_peers": N_("peer TLS certificates"),
     # what a recorded view showed
     "search": N_("search result"),
     "record": N_("record"),
