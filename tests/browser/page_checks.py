@@ -1,6 +1,6 @@
 """What every page must pass in the browser, in English and Spanish, at 1280 and 390 px.
 
-`check_page` runs, at each width: no horizontal scrolling
+`check_page` runs, at each width (and at 768 px for scrolling only): no horizontal scrolling
 (`document.documentElement.scrollWidth <= clientWidth`), axe-core (axe-playwright-python,
 which bundles axe and injects it through Playwright, so the page's CSP is not in the way)
 with no critical or serious violation, and a full-page screenshot
@@ -16,6 +16,8 @@ from functools import cache
 from typing import Any
 
 WIDTHS = (1280, 390)
+#: checked for sideways scrolling only (a tablet), to keep the tests quick
+TABLET = 768
 LANGUAGES = {"en": "en-US", "es": "es-MX"}
 SCROLL_JS = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
 #: pages whose templates issue 15's reports/accounts work rewrites with gettext
@@ -84,6 +86,10 @@ def check_page(page: Any, shoot: Any, name: str, lang: str, *,
             problems.append(f"{name} [{lang} {width}px]: scrolls sideways ({scroll} > {client})")
         problems += [f"{name} [{lang} {width}px]: {v}" for v in serious_violations(page)]
         shoot(page, f"{name}-{lang}-{width}")
+    page.set_viewport_size({"width": TABLET, "height": 900})
+    scroll, client = page.evaluate(SCROLL_JS)
+    if scroll > client:
+        problems.append(f"{name} [{lang} {TABLET}px]: scrolls sideways ({scroll} > {client})")
     page.set_viewport_size({"width": WIDTHS[0], "height": 900})
     return problems
 
