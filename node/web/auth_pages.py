@@ -23,6 +23,7 @@ from crypto.passwords import hash_password_async, needs_rehash, verify_password_
 from node.appkeys import CONFIG
 from node.http_inputs import client_address
 from node.store import accounts
+from node.web.i18n import N_
 from node.web.site import (
     SESSION,
     SESSION_ENDED,
@@ -31,6 +32,7 @@ from node.web.site import (
     render,
     run_db,
     set_session_cookie,
+    translate,
 )
 
 MAX_FIELD = 1024
@@ -44,11 +46,13 @@ def safe_next(target: str) -> str:
     return target[:2000]
 
 
-def _wait_text(seconds: float) -> str:
+def _wait_text(request: web.Request, seconds: float) -> str:
     minutes = math.ceil(seconds / 60)
     if seconds < 60:
-        return f"{math.ceil(seconds)} seconds"
-    return f"{minutes} minute" + ("s" if minutes != 1 else "")
+        return translate(request, N_("%(n)s seconds")) % {"n": math.ceil(seconds)}
+    one = minutes == 1
+    return translate(request, N_("%(n)s minute") if one else N_("%(n)s minutes")) % {
+        "n": minutes}
 
 
 def _login_page(request: web.Request, *, status: int = 200, error: str = "",
@@ -84,7 +88,7 @@ def _throttled(request: web.Request, username: str, next_path: str,
     message = LOCK_MESSAGES.get(scope, LOCK_MESSAGES["pair"])
     response = _login_page(
         request, status=429, username=username, next_path=next_path,
-        error=message.format(wait=_wait_text(wait)))
+        error=translate(request, message).format(wait=_wait_text(request, wait)))
     response.headers["Retry-After"] = str(math.ceil(wait))
     return response
 

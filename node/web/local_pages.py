@@ -24,6 +24,7 @@ from node.appkeys import CONFIG, STARTED
 from node.errors import BadRequest, Conflict, NotFound
 from node.store import accounts
 from node.store.accounts import PURPOSES, ROLES
+from node.web.i18n import N_
 from node.web.site import add_nav, current_session, render, requires, run_db
 
 RECORD_ROLES = ("staff", "data_admin")
@@ -33,6 +34,8 @@ PURPOSE_LABELS = {
     "move_notice": "Move notice", "data_quality": "Data quality",
 }
 MAX_RESULTS = 50
+#: an error with a variable: raised in English, translated where shown (i18n.message)
+NO_STUDENT = N_("no student with state student id %(sid)s on this node")
 
 
 def _name(rec: dict[str, Any]) -> str:
@@ -268,7 +271,7 @@ async def student(request: web.Request) -> web.StreamResponse:
     try:
         rec = await run_db(request, read_student, sid)
     except NotFound:
-        raise NotFound(f"no student with state student id {sid} on this node") from None
+        raise NotFound(NO_STUDENT.replace("%(sid)s", sid)) from None
     session = current_session(request)
     assert session is not None
     state = request.app[CONFIG].node.id

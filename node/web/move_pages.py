@@ -31,6 +31,7 @@ from node.federation.outbox import queue_message
 from node.http_inputs import path_id
 from node.store import accounts
 from node.store import federation_tables as fed
+from node.web.i18n import N_
 from node.web.local_pages import RECORD_ROLES
 from node.web.people_names import label, name_people
 from node.web.search_pages import requester_for
@@ -38,6 +39,8 @@ from node.web.site import add_nav, render, requires, run_db
 from protocol.codec import Reader
 from protocol.errors import ProtocolError
 from protocol.messages import DATE_RE, SEXES, Demographics, MoveNotice
+
+CANNOT_SEND = N_("The notice cannot be sent: %(why)s")
 
 
 def _text(form: Any, key: str, limit: int = 200) -> str:
@@ -80,7 +83,7 @@ def notice_from_form(form: Any, sender: Any, peers: list[str]) -> tuple[str, Mov
     try:  # read back as the receiving state will: never queue what it must refuse
         MoveNotice.read(Reader(notice.to_body(), "notice"))
     except ProtocolError as exc:
-        raise BadRequest(f"The notice cannot be sent: {exc}") from None
+        raise BadRequest(CANNOT_SEND.replace("%(why)s", str(exc))) from None
     return to, notice
 
 

@@ -30,7 +30,9 @@ from node.appkeys import SERVICES
 from node.control.api import sender_contact
 from node.errors import BadRequest, NodeError, NotFound
 from node.store import accounts
+from node.web.i18n import N_
 from node.web.local_pages import (
+    NO_STUDENT,
     PURPOSE_LABELS,
     RECORD_ROLES,
     enrollment_alerts,
@@ -43,12 +45,13 @@ from protocol.messages import PURPOSES, Fetch, Requester
 
 REF_RE = re.compile(r"^([A-Z]{2}):([A-Za-z0-9_\-=]{1,128})$")
 MAX_REFS = 20
+TOO_MANY = N_("at most %(n)s records can be opened together")
 
 
 def parse_refs(refs: list[str]) -> dict[str, list[str]]:
     """`STATE:HANDLE` strings → handles per state; BadRequest names a bad one."""
     if len(refs) > MAX_REFS:
-        raise BadRequest(f"at most {MAX_REFS} records can be opened together")
+        raise BadRequest(TOO_MANY.replace("%(n)s", str(MAX_REFS)))
     out: dict[str, list[str]] = defaultdict(list)
     for ref in refs:
         m = REF_RE.match(ref)
@@ -98,7 +101,7 @@ def _local_part(db: Any, sid: str, state: str) -> dict[str, Any]:
     try:
         rec = read_student(db, sid)
     except NotFound:
-        raise NotFound(f"no student with state student id {sid} on this node") from None
+        raise NotFound(NO_STUDENT.replace("%(sid)s", sid)) from None
     return {"state": state, "record": rec, "local": True, "verified": None,
             "version": rec.get("record_version"), "issued_ms": None, "ref": sid}
 

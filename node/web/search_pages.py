@@ -50,8 +50,18 @@ from node.matching.outcome_words import (
 )
 from node.services import Services
 from node.store import accounts
+from node.web.i18n import N_
 from node.web.local_pages import PURPOSE_LABELS, RECORD_ROLES
-from node.web.site import add_nav, current_session, render, requires, run_db
+from node.web.site import (
+    add_nav,
+    current_session,
+    render,
+    requires,
+    run_db,
+    translate,
+    translate_message,
+    translate_phrases,
+)
 from protocol.messages import (
     NO_NAME,
     SEARCH_PURPOSES,
@@ -87,6 +97,40 @@ SEARCH_WORDS: dict[str, Any] = {
     "id_only": "Found by the student id alone: add the birth date or given name and search "
                "again to open it.",
 }
+
+
+#: what static/search.js says on its own, with {n}, {state}, {list}, {status} and {error}
+#: filled in by the script; a pair is (one, other): the plural form is chosen with the
+#: page language's Intl.PluralRules
+SCRIPT_WORDS: dict[str, Any] = {
+    "waiting": N_("Waiting…"),
+    "waiting_answer": N_("Waiting for an answer…"),
+    "records": (N_("{n} record"), N_("{n} records")),
+    "include": N_("Include {name} ({state})"),
+    "state_answered": (N_("{state}: {n} record."), N_("{state}: {n} records.")),
+    "state_no_answer": N_("{state} did not answer."),
+    "waiting_for": N_("Waiting for {list}…"),
+    "timed_out": N_("{state} (no answer in time)"),
+    "unreachable": N_("{state} (could not be reached)"),
+    "states_answered": (N_("{n} state answered"), N_("{n} states answered")),
+    "records_found": (N_("{n} record found."), N_("{n} records found.")),
+    "did_not_answer": N_("Did not answer: {list}. Results may be incomplete."),
+    "failed": N_("The search failed (HTTP {status})."),
+    "interrupted": N_("The search was interrupted: {error}"),
+    "tick": N_("Tick at least one record to open."),
+    "http": N_("HTTP {status}"),
+    "sex_F": N_("female"), "sex_M": N_("male"), "sex_X": N_("not specified"),
+}
+
+
+def page_words(request: web.Request) -> dict[str, Any]:
+    """SEARCH_WORDS and SCRIPT_WORDS in the request's language (the page and search.js)."""
+    def said(value: Any) -> Any:
+        if isinstance(value, str):
+            return translate(request, value)
+        return [said(v) for v in value]
+
+    return {k: said(v) for k, v in {**SEARCH_WORDS, **SCRIPT_WORDS}.items()}
 
 
 def requester_for(request: web.Request) -> Requester:
@@ -150,10 +194,12 @@ def _search_form(request: web.Request, form: Any, error: str = "",
     values = {k: str(form.get(k, ""))[:100] for k in FORM_FIELDS}
     return render(request, "search.html",
                   {"form": values, "purposes": search_purposes(requester_for(request).role),
-                   "sexes": SEXES, "error": error, "words": SEARCH_WORDS,
-                   "levels_json": json.dumps(AGREEMENT_LEVELS),
-                   "fields_json": json.dumps(AGREEMENT_FIELDS),
-                   "words_json": json.dumps(SEARCH_WORDS)},
+                   "sexes": SEXES, "error": error,
+                   "levels_json": json.dumps({k: translate(request, v)
+                                              for k, v in AGREEMENT_LEVELS.items()}),
+                   "fields_json": json.dumps({k: translate(request, v)
+                                              for k, v in AGREEMENT_FIELDS.items()}),
+                   "words_json": json.dumps(page_words(request))},
                   status=status, title="Search all states")
 
 
@@ -200,7 +246,7 @@ async def _results_page(request: web.Request, events: list[dict[str, Any]], form
     return render(request, "search_results.html",
                   {"answers": answers, "summary": summary, "purpose": purpose,
                    "purpose_label": PURPOSE_LABELS.get(purpose, purpose), "admin": admin,
-                   "words": SEARCH_WORDS, "again": f"/search?{again}"},
+                   "words": page_words(request), "again": f"/search?{again}"},
                   title="Search results")
 
 
@@ -217,7 +263,8 @@ async def search_results(request: web.Request) -> web.StreamResponse:
     except NodeError as exc:
         if as_page:
             return _search_form(request, form, str(exc), exc.status)
-        return web.json_response({"error": str(exc)}, status=exc.status)
+        return web.json_response({"error": translate_message(request, str(exc))},
+                                 status=exc.status)
     events = _search_events(request, services, criteria, purpose, peers)
     if as_page:
         return await _results_page(request, [e async for e in events], form, purpose)
@@ -239,6 +286,9 @@ async def _search_events(request: web.Request, services: Services, criteria: Fin
             key = "record" if event.get("local") else "handle"
             shown = [c[key] for c in event.get("candidates", [])]
             await _record_shown(request, purpose, event["state"], shown)
+            event = {**event, "candidates": [
+                {**c, "words": translate_phrases(request, c.get("words") or "")}
+                for c in event.get("candidates", [])]}
         yield event
 
 

@@ -40,9 +40,19 @@ from node.matching.outcome_words import (
     outcome_words,
     tone,
 )
+from node.web.i18n import N_
 from node.web.local_pages import RECORD_ROLES
 from node.web.people_names import name_people
-from node.web.site import add_nav, current_session, now, render, requires, run_db
+from node.web.site import (
+    add_nav,
+    current_session,
+    now,
+    render,
+    requires,
+    run_db,
+    translate,
+    translate_message,
+)
 from protocol.messages import NO_NAME, child_of_comment
 
 ADMIN = "data_admin"
@@ -144,6 +154,10 @@ async def _record_views(request: web.Request, items: list[dict[str, Any]]) -> No
 
 # ---- one click: ask a data administrator ------------------------------------------------
 
+ALREADY_ASKED = N_("Already asked by %(who)s on %(when)s: a data administrator will check "
+                   "this record.")
+
+
 def _when(ms: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000)) if ms else "—"
 
@@ -160,14 +174,15 @@ async def ask_review(request: web.Request) -> web.StreamResponse:
         item, already = await link_routes.ask_review(request.app, int(raw), _admin(request))
     except NodeError as exc:
         if wants_json:
-            return web.json_response({"error": str(exc)}, status=exc.status)
+            return web.json_response({"error": translate_message(request, str(exc))},
+                                     status=exc.status)
         return render(request, "review_asked.html", {"error": str(exc)}, status=exc.status,
                       title="Ask a data administrator")
     if already:
-        message = (f"Already asked by {item['asked_by']} on {_when(item['asked_ms'])}: a data "
-                   "administrator will check this record.")
+        message = translate(request, ALREADY_ASKED) % {
+            "who": item["asked_by"], "when": _when(item["asked_ms"])}
     else:
-        message = "Asked: a data administrator will check this record."
+        message = translate(request, N_("Asked: a data administrator will check this record."))
     if wants_json:
         return web.json_response({"item": item["id"], "status": item["status"],
                                   "already": already, "message": message})

@@ -26,6 +26,7 @@ from playwright.sync_api import expect
 
 from node.federation.federated_find import NEED_NAMES
 from tests.browser.conftest import PASSWORD, browser_page
+from tests.browser.page_checks import LANGUAGES, LIVE_REGIONS_JS, check_page
 from tests.browser.test_pages import assert_labelled, focused
 from tests.integration.harness import GUADALUPE_CA, GUADALUPE_TX, Federation, child
 
@@ -411,7 +412,7 @@ def test_auditors_see_the_disclosure(fed: Federation, web: Any, shoot: Any) -> N
     shoot(web, "disclosure-history-requester")
 
     nav(web, "Exchange log")
-    expect(web.locator("#log")).to_contain_text("fetch")
+    expect(web.locator("#log")).to_contain_text("record request")  # a fetch, said in words
     shoot(web, "exchange-log")
     nav(web, "Checkpoints")
     web.get_by_role("button", name="Verify now").click()
@@ -428,6 +429,104 @@ def test_operator_status_page(fed: Federation, web: Any, shoot: Any) -> None:
     expect(web.locator("#jobs")).to_contain_text("outbox")
     expect(web.locator("#keys")).to_contain_text("current")
     shoot(web, "node-status")
+
+
+WELCOME = {"en": "Welcome, {}", "es": "Bienvenido, {}"}
+SIGN_IN = {"en": "Sign in", "es": "Iniciar sesión"}
+ANSWERED = {"en": "states answered", "es": "estados"}
+
+
+def sign_in_as(page: Any, fed: Federation, state: str, username: str, lang: str) -> str:
+    page.context.clear_cookies()
+    url = fed.nodes[state].url
+    page.goto(url + "/login")
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name=SIGN_IN[lang], exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(WELCOME[lang].format(username))
+    return str(url)
+
+
+def search_guadalupe(page: Any, url: str, lang: str) -> None:
+    page.goto(url + "/search")
+    page.locator("#s-first_name").fill("Guadalupe")
+    page.locator("#s-last_name_1").fill("Hernández")
+    page.locator("#s-last_name_2").fill("López")
+    page.locator("#s-birth_date").fill("2009-03-04")
+    page.locator("#s-purpose").select_option("enrollment")
+    page.locator("#s-first_name").press("Enter")
+    expect(page.locator("#search-status")).to_contain_text(ANSWERED[lang], timeout=20_000)
+
+
+def test_live_regions_announce_once_per_state_and_once_at_the_end(fed: Federation, web: Any,
+                                                                   shoot: Any) -> None:
+    url = sign_in_as(web, fed, "FL", "staff", "en")
+    web.goto(url + "/search")
+    web.evaluate(LIVE_REGIONS_JS)
+    web.locator("#s-first_name").fill("Guadalupe")
+    web.locator("#s-last_name_1").fill("Hernández")
+    web.locator("#s-birth_date").fill("2009-03-04")
+    web.locator("#s-purpose").select_option("enrollment")
+    web.locator("#search-button").click()
+    expect(web.locator("#search-status")).to_contain_text("states answered", timeout=20_000)
+    # focus moves to the results heading once the search is over
+    expect(web.locator("#results-title")).to_be_focused()
+    announced = web.evaluate("() => window.__announced")
+    by_region: dict[str, list[str]] = {}
+    for region, text in announced:
+        by_region.setdefault(region, []).append(text)
+    status = by_region.pop("search-announcer")
+    # this node, TX and CA each once as they answer, then the summary once
+    assert len(status) == 4, status
+    assert len(set(status)) == 4, status
+    assert [t.split(":")[0] for t in status[:3]].count("This node") == 1
+    assert {"TX", "CA"} <= {t.split(":")[0] for t in status[:3]}
+    assert status[-1].startswith("2 states answered: "), status
+    assert by_region == {}, f"other live regions spoke during a search: {by_region}"
+    shoot(web, "search-announced")
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_federated_pages_in_both_languages(fed: Federation, browser: Any, shoot: Any,
+                                           lang: str) -> None:
+    problems: list[str] = []
+    with browser_page(browser, 15_000, locale=LANGUAGES[lang]) as page:
+        url = sign_in_as(page, fed, "FL", "staff", lang)
+        page.goto(url + "/search")
+        problems += check_page(page, shoot, "search-form", lang)
+        search_guadalupe(page, url, lang)
+        problems += check_page(page, shoot, "search-results", lang)
+        page.locator("#open-record").click()
+        expect(page.locator("#child-name")).to_have_text("Guadalupe Hernández López")
+        problems += check_page(page, shoot, "consolidated", lang)
+        page.emulate_media(media="print")
+        shoot(page, f"consolidated-print-{lang}")
+        page.emulate_media(media="screen")
+        for name, path in (("arrivals", "/moves/inbox?status=all"),
+                           ("notices-sent", "/moves/outbox")):
+            page.goto(url + path)
+            problems += check_page(page, shoot, name, lang)
+        tx = sign_in_as(page, fed, "TX", "staff", lang)
+        page.goto(tx + "/moves/inbox?status=all")
+        problems += check_page(page, shoot, "arrivals-tx", lang)
+        url = sign_in_as(page, fed, "FL", "data_admin", lang)
+        for name, path in (("worklist", "/worklist"), ("links", "/links")):
+            page.goto(url + path)
+            problems += check_page(page, shoot, name, lang)
+        # a near match and a link, made by test_resolve_a_near_match when the module runs
+        for name, path in (("worklist-item", "/worklist/1"), ("link", "/links/1")):
+            response = page.goto(url + path)
+            if response is not None and response.status == 200:
+                problems += check_page(page, shoot, name, lang)
+        url = sign_in_as(page, fed, "FL", "auditor", lang)
+        for name, path in (("exchange-log", "/audit/log"), ("checkpoints", "/audit"),
+                           ("disclosures", "/audit/student?student=FL0")):
+            page.goto(url + path)
+            problems += check_page(page, shoot, name, lang)
+        url = sign_in_as(page, fed, "FL", "operator", lang)
+        page.goto(url + "/status")
+        problems += check_page(page, shoot, "status", lang)
+    assert problems == []
 
 
 def test_pages_refuse_other_roles(fed: Federation, web: Any) -> None:

@@ -45,9 +45,15 @@ def test_sign_in_by_keyboard(page: Any, shoot: Any) -> None:
     assert_labelled(page)
     shoot(page, "login")
     assert focused(page) == "username", "the username field has the focus"
+    # backwards: the header's language switch and help link, then the skip link
+    page.keyboard.press("Shift+Tab")
+    assert focused(page) == "Español"
+    page.keyboard.press("Shift+Tab")
+    assert focused(page).endswith("Help for this page")
     page.keyboard.press("Shift+Tab")
     assert focused(page) == "Skip to main content"
-    page.keyboard.press("Tab")
+    for _ in range(3):
+        page.keyboard.press("Tab")
     assert focused(page) == "username"
     page.keyboard.type("sam")
     page.keyboard.press("Tab")

@@ -19,6 +19,13 @@
   const FIELDS = JSON.parse(form.dataset.fields || "{}");
   const WORDS = JSON.parse(form.dataset.words || "{}");
   const csrf = form.querySelector("input[name=csrf_token]").value;
+  const plural = new Intl.PluralRules(document.documentElement.lang || "en");
+  // WORDS.x with {name} filled in; a pair of words is (one, other), chosen by {n}
+  function t(key, vars) {
+    let text = WORDS[key];
+    if (Array.isArray(text)) text = plural.select(vars.n) === "one" ? text[0] : text[1];
+    return String(text).replace(/\{(\w+)\}/g, (m, k) => (vars && k in vars ? String(vars[k]) : m));
+  }
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -29,10 +36,28 @@
     for (const c of children) node.append(c);
     return node;
   }
+  // The visible status shows the latest news; the announcer (a polite live log) gets each
+  // piece of news as a line of its own, so a screen reader says every one exactly once,
+  // even when two arrive in the same moment (a state's answer and the summary). An error
+  // turns the status itself into an alert instead.
+  const announcer = document.getElementById("search-announcer");
   function say(text, isError) {
     status.textContent = text;
     status.className = "search-status" + (isError ? " message error" : "");
-    status.setAttribute("role", isError ? "alert" : "status");
+    if (isError) {
+      status.setAttribute("role", "alert");  // said at once, by the status itself
+    } else {
+      status.removeAttribute("role");
+      announcer.append(el("p", { text }));
+    }
+  }
+  // an ISO date as the server's pages show it: ISO in English, the locale's medium date else
+  const lang = document.documentElement.lang || "en";
+  const dates = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeZone: "UTC" });
+  function day(iso) {
+    if (!iso) return "—";
+    if (lang === "en" || !/^\d{4}-\d{2}-\d{2}$/.test(iso)) return iso;
+    return dates.format(new Date(`${iso}T00:00:00Z`));
   }
   function fullName(d) {
     return [d.first_name, d.middle_name, d.last_name_1, d.last_name_2, d.suffix]
@@ -59,9 +84,9 @@
     if (sections.has(state)) return sections.get(state);
     const heading = el("h3", { id: `state-${state}` });
     heading.append(el("span", { class: "badge state", text: state }), " ",
-                   el("span", { class: "state-title", text: isLocal ? WORDS.local : "Waiting…" }));
+                   el("span", { class: "state-title", text: isLocal ? WORDS.local : t("waiting") }));
     const body = el("div", { class: "state-body" },
-                    el("p", { class: "pending", text: "Waiting for an answer…" }));
+                    el("p", { class: "pending", text: t("waiting_answer") }));
     const box = el("section", { class: "state-result pending-state", "aria-labelledby": `state-${state}`,
                                 "data-state": state }, heading, body);
     results.append(box);
@@ -84,13 +109,14 @@
     if (line.status !== "answered") {
       box.classList.add("no-answer");
       title.textContent = line.status === "timeout" ? WORDS.timeout : WORDS.no_answer;
-      body.append(el("p", { class: "message error", text: line.error || line.status }));
+      body.append(el("p", { class: "message error",
+                           text: line.error || (line.status === "timeout" ? WORDS.timeout : WORDS.no_answer) }));
       return;
     }
     const cands = line.candidates || [];
     found += cands.length;
     const label = line.local ? WORDS.local : WORDS.answered;
-    title.textContent = `${label} · ${cands.length} record${cands.length === 1 ? "" : "s"}`;
+    title.textContent = `${label} · ${t("records", { n: cands.length })}`;
     if (!cands.length) {
       body.append(el("p", { class: "empty", text: WORDS.none }));
       return;
@@ -106,7 +132,7 @@
                                 value: line.local ? c.record : `${line.state}:${c.handle}`,
                                 checked: c.outcome === "match", disabled: held });
       const pick = el("td", { class: "pick" }, box,
-                      el("label", { for: id, class: "visually-hidden", text: `Include ${name} (${line.state})` }));
+                      el("label", { for: id, class: "visually-hidden", text: t("include", { name, state: line.state }) }));
       const who = el("td", {}, held ? el("span", { text: name })
                                     : el("a", { href: recordLink(line.state, c, line.local), text: name }));
       const agree = agreementText(c.agreements);
@@ -121,8 +147,8 @@
         outcome.append(" ", el("span", { class: "tag muted", text: WORDS.on_worklist }));
       }
       if (c.worklist_status === "held" && c.worklist_item) outcome.append(askButton(c, name, line.state));
-      const cells = [pick, who, el("td", { text: d.birth_date || "—" }),
-                     el("td", { text: d.sex || "—" }), el("td", { text: place || "—" })];
+      const cells = [pick, who, el("td", { text: day(d.birth_date) }),
+                     el("td", { text: WORDS[`sex_${d.sex}`] || d.sex || "—" }), el("td", { text: place || "—" })];
       if (isAdmin) cells.push(el("td", { class: "num", text: (c.score / 1000).toFixed(1) }));
       tbody.append(el("tr", {}, ...cells, outcome));
     });
@@ -152,7 +178,7 @@
         });
         const answer = await resp.json().catch(() => ({}));
         ok = resp.ok;
-        text = answer.message || answer.error || `HTTP ${resp.status}`;
+        text = answer.message || answer.error || t("http", { status: resp.status });
       } catch (err) {
         text = err.message;
       }
@@ -163,25 +189,32 @@
   }
 
   function renderSummary(s) {
-    const missing = [...s.timed_out.map((st) => `${st} (no answer in time)`),
-                     ...Object.keys(s.failed).map((st) => `${st} (could not be reached)`)];
-    let text = `${s.answered.length} state${s.answered.length === 1 ? "" : "s"} answered` +
+    const missing = [...s.timed_out.map((st) => t("timed_out", { state: st })),
+                     ...Object.keys(s.failed).map((st) => t("unreachable", { state: st }))];
+    let text = t("states_answered", { n: s.answered.length }) +
       (s.answered.length ? `: ${s.answered.join(", ")}.` : ".") +
-      ` ${found} record${found === 1 ? "" : "s"} found.`;
-    if (missing.length) text += ` Did not answer: ${missing.join("; ")}. Results may be incomplete.`;
+      " " + t("records_found", { n: found });
+    if (missing.length) text += " " + t("did_not_answer", { list: missing.join("; ") });
     say(text, false);
+    // the search is over: take the reader to the results (the status says it once)
+    document.getElementById("results-title").focus();
   }
 
   function handle(line) {
     if (line.type === "start") {
       section(line.local, true);
       line.states.forEach((st) => section(st, false));
-      say(`Asking ${line.states.length} state${line.states.length === 1 ? "" : "s"}: ${line.states.join(", ")}…`);
     } else if (line.type === "answer") {
+      // one announcement per state answering, one at the end (renderSummary)
       renderAnswer(line);
       const waiting = [...sections.values()].filter((b) => b.classList.contains("pending-state"))
         .map((b) => b.dataset.state);
-      if (waiting.length) say(`Waiting for ${waiting.join(", ")}…`);
+      const name = line.local ? WORDS.local : line.state;
+      let text = line.status === "answered"
+        ? t("state_answered", { state: name, n: (line.candidates || []).length })
+        : t("state_no_answer", { state: name });
+      if (waiting.length) text += " " + t("waiting_for", { list: waiting.join(", ") });
+      say(text);
     } else if (line.type === "summary") {
       renderSummary(line);
     }
@@ -205,10 +238,10 @@
     document.getElementById("record-purpose").value = purpose;
     sections.clear();
     results.replaceChildren();
+    announcer.replaceChildren();
     found = 0;
     recordForm.hidden = false;
     button.disabled = true;
-    say("Searching…");
     try {
       const resp = await fetch(form.action, {
         method: "POST", credentials: "same-origin",
@@ -217,7 +250,7 @@
         body: new URLSearchParams(data),
       });
       if (!resp.ok) {
-        let message = `The search failed (HTTP ${resp.status}).`;
+        let message = t("failed", { status: resp.status });
         try { message = (await resp.json()).error || message; } catch (e) { /* not JSON */ }
         recordForm.hidden = true;
         say(message, true);
@@ -238,7 +271,7 @@
         if (done) break;
       }
     } catch (err) {
-      say(`The search was interrupted: ${err.message}`, true);
+      say(t("interrupted", { error: err.message }), true);
     } finally {
       button.disabled = false;
     }
@@ -247,7 +280,7 @@
   recordForm.addEventListener("submit", (event) => {
     if (!recordForm.querySelector("input[type=checkbox]:checked")) {
       event.preventDefault();
-      say("Tick at least one record to open.", true);
+      say(t("tick", {}), true);
     }
   });
 })();
