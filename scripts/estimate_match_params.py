@@ -1,12 +1,31 @@
-"""Estimate the frozen Fellegi–Sunter parameters of identity matching without labels.
+"""Estimate the frozen Fellegi–Sunter parameters of identity matching, calibrate, choose.
 
-Owns the unsupervised estimation of issue 4 item 4 (DESIGN.md "Identity matching"):
-u per comparison level from random record pairs, m per level and the match prior λ by
-EM on blocked query/candidate pairs (u held fixed), on synthetic data from
-node.importing.synthetic (a state's records and another state's overlapping records plus children
-it alone has). Writes node/data/match_params.json and prints what it estimated.
+Owns the estimation of issue 4 item 4 and issue 13 items 1 and 3 (DESIGN.md "Identity
+matching"), on the *tuning* seed of the synthetic generator with its realistic error
+profile (node.importing.synthetic: a state's records with more twins, another state's
+overlapping records with realistic errors, and 20% children it alone has):
 
-    PYTHONPATH=. /work/venv/bin/python scripts/estimate_match_params.py [--records 30000]
+1. u per comparison level from random record pairs; m per level from the labelled true
+   pairs (query, the child's record), λ as the share of blocked pairs that are true.
+   (The first release ran EM with u fixed on the blocked pairs; with typo-tolerant
+   candidate keys most blocked non-matches are siblings and children of the same name
+   and year, far from the random pairs u describes, and EM takes them for matches
+   (λ → 1). `--em` still runs it, for comparison.)
+2. Calibration (labels used): every query is searched in a MatchIndex of the state with
+   those weights; on the top-5 hits a logistic model P(hit is the child) =
+   σ(c0 + c1·score + c2·lead) is fitted by Newton's method (pure Python), and the share
+   of true hits along its t = c1·score + c2·lead is made monotone by isotonic regression
+   (pool-adjacent-violators): the shipped probability is that isotonic map.
+3. Thresholds (labels used), on the same tuning set: ``match_probability`` is the lowest
+   calibrated probability at which the match decisions' precision stays ≥ 0.9995 (the
+   target is 0.999; the margin covers seed-to-seed noise), and never below 0.99 (each
+   automatic link must itself be very likely); ``near_probability`` the lowest at which
+   at most 5% of absent children's best candidate is a near match.
+
+The evaluation seed (bench/match_bench.py, seed 11) is never seen here. Writes
+node/matching/data/match_params.json and prints what it estimated and chose.
+
+    PYTHONPATH=. .venv/bin/python scripts/estimate_match_params.py [--records 30000 --seed 7]
 """
 
 from __future__ import annotations
@@ -19,21 +38,26 @@ from collections import Counter
 from pathlib import Path
 
 from node.importing.synthetic import derive_overlap, generate_students
-from node.matching.index import norm_keys
+from node.matching.index import MatchIndex, norm_keys, norm_lookup_keys
 from node.matching.normalize import Norm, normalize
 from node.matching.scoring import FIELDS, LEVELS, PARAMS_FILE, Params, compare
 
-# Decision settings: not estimated by EM; chosen with bench/match_bench.py (see the
-# docstring of node/matching/scoring.py).
+# Decision settings not estimated by EM (see the docstring of node/matching/scoring.py).
 SIBLING_PENALTY = -20.0
-MATCH_PROBABILITY = 0.999
-NEAR_PROBABILITY = 0.5
-MARGIN_BITS = 6.0
+MARGIN_BITS = 4.0
 TF_CAP = 3.0
+LEAD_CAP = 30.0
+MATCH_PRECISION = 0.9995
+# A `match` is never made on a probability below this, whatever the precision above it:
+# each automatic link must itself be very likely, not only the set of them.
+MATCH_PROBABILITY_FLOOR = 0.99
+ABSENT_NEAR_SHARE = 0.05
+TWIN_RATE = 0.05
+ABSENT_SHARE = 0.2
 SMOOTH = 0.5
-# Synthetic overlap never alters birth place or parents and has few date typos, so EM
-# finds m ~ 0 for some disagreement levels and would give them -10 bits or worse; real
-# records do differ there. Every m is floored at M_FLOOR (then renormalized).
+# EM finds m ~ 0 for some disagreement levels the synthetic data rarely shows and would
+# give them -10 bits or worse; real records do differ there. Every m is floored at
+# M_FLOOR (then renormalized).
 M_FLOOR = 0.01
 # Cross-state pairs never share a state id, so EM cannot see this field; set by hand:
 # an id agreement is strong evidence (same state re-enrolment), a difference is none.
@@ -60,8 +84,10 @@ def blocked_pairs(index_norms: list[Norm], queries: list[Norm]) -> Counter[tuple
     patterns: Counter[tuple[int, ...]] = Counter()
     for query in queries:
         seen: set[int] = set()
-        for key in norm_keys(query):
-            seen.update(postings.get(key, ()))
+        for key in norm_lookup_keys(query):
+            bucket = postings.get(key, ())
+            if len(bucket) <= 1000:
+                seen.update(bucket)
         for pos in seen:
             patterns[compare(query, index_norms[pos])] += 1
     return patterns
@@ -102,19 +128,113 @@ def em(patterns: Counter[tuple[int, ...]], u: list[list[float]],
     return m, prior
 
 
+RIDGE = 1.0  # L2 penalty on the slopes: top hits are nearly separable by score alone
+
+
+def _penalized_loglik(rows: list[tuple[float, float, int]], beta: list[float]) -> float:
+    total = -0.5 * RIDGE * (beta[1] ** 2 + beta[2] ** 2)
+    for score, lead, label in rows:
+        z = beta[0] + beta[1] * score + beta[2] * lead
+        # log σ(z) for a true hit, log(1 − σ(z)) otherwise, without overflow
+        total -= math.log1p(math.exp(-abs(z))) + max(-z if label else z, 0.0)
+    return total
+
+
+def fit_logistic(rows: list[tuple[float, float, int]],
+                 iterations: int = 50) -> tuple[float, float, float]:
+    """Logistic regression of label on (score, lead) by damped Newton steps with a small
+    ridge penalty on the slopes; returns (c0, c1, c2)."""
+    beta = [0.0, 0.3, 0.1]
+    current = _penalized_loglik(rows, beta)
+    for _ in range(iterations):
+        grad = [0.0, -RIDGE * beta[1], -RIDGE * beta[2]]
+        hess = [[1e-6, 0.0, 0.0], [0.0, RIDGE, 0.0], [0.0, 0.0, RIDGE]]
+        for score, lead, label in rows:
+            x = (1.0, score, lead)
+            z = beta[0] + beta[1] * score + beta[2] * lead
+            p = 1.0 / (1.0 + math.exp(-max(-700.0, min(700.0, z))))
+            w = p * (1.0 - p)
+            for i in range(3):
+                grad[i] += (label - p) * x[i]
+                for j in range(3):
+                    hess[i][j] += w * x[i] * x[j]
+        step = _solve3(hess, grad)
+        scale = 1.0
+        while scale > 1e-6:
+            trial = [b + scale * d for b, d in zip(beta, step, strict=True)]
+            value = _penalized_loglik(rows, trial)
+            if value >= current:
+                break
+            scale /= 2
+        else:
+            break
+        beta, gain, current = trial, value - current, value
+        if gain < 1e-6:
+            break
+    return beta[0], beta[1], beta[2]
+
+
+def isotonic_knots(rows: list[tuple[float, float, int]],
+                   beta: tuple[float, float, float]) -> tuple[tuple[float, float], ...]:
+    """Pool-adjacent-violators on t = c1·score + c2·lead: (t, share of true hits) knots at
+    the lowest and highest t of each pooled block (a step function, interpolated only
+    between blocks), shares smoothed as (true + 0.5) / (n + 1)."""
+    points = sorted((beta[1] * score + beta[2] * lead, label) for score, lead, label in rows)
+    blocks: list[list[float]] = []  # [lowest t, highest t, n, true]
+    for t, label in points:
+        blocks.append([t, t, 1.0, float(label)])
+        while len(blocks) > 1 and (blocks[-2][3] / blocks[-2][2]
+                                   >= blocks[-1][3] / blocks[-1][2]):
+            _lo, hi, n2, y2 = blocks.pop()
+            blocks[-1][1] = hi
+            blocks[-1][2] += n2
+            blocks[-1][3] += y2
+    knots: list[tuple[float, float]] = []
+    for lo, hi, n, y in blocks:
+        share = round((y + 0.5) / (n + 1), 6)
+        knots.append((round(lo, 4), share))
+        if hi > lo:
+            knots.append((round(hi, 4), share))
+    return tuple(knots)
+
+
+def _solve3(a: list[list[float]], b: list[float]) -> list[float]:
+    m = [[*row, v] for row, v in zip(a, b, strict=True)]
+    for col in range(3):
+        pivot = max(range(col, 3), key=lambda r: abs(m[r][col]))
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(3):
+            if r != col:
+                f = m[r][col] / m[col][col]
+                m[r] = [x - f * y for x, y in zip(m[r], m[col], strict=True)]
+    return [m[i][3] / m[i][i] for i in range(3)]
+
+
+def labelled_set(records: int, seed: int) -> tuple[list[dict[str, object]],
+                                                   list[tuple[dict[str, object], int | None]]]:
+    """(index records, [(query, true position or None)]) of one seed of the generator."""
+    source = generate_students("TX", records, seed, twin_rate=TWIN_RATE)
+    position = {r["state_student_id"]: i for i, r in enumerate(source)}
+    overlap = derive_overlap(source, "CA", 0.3, seed + 1, error_profile="realistic")
+    queries: list[tuple[dict[str, object], int | None]] = [
+        (r, position[sid]) for r, sid in overlap]
+    absent = round(len(queries) * ABSENT_SHARE / (1 - ABSENT_SHARE))
+    queries += [(r, None) for r in generate_students("NM", absent, seed + 2)]
+    return list(source), queries
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=30000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--em", action="store_true", help="m and λ by EM (no labels)")
     parser.add_argument("--out", type=Path, default=PARAMS_FILE)
     args = parser.parse_args()
 
-    source = generate_students("TX", args.records, args.seed)
+    source, labelled = labelled_set(args.records, args.seed)
     index_norms = [normalize(r) for r in source]
-    overlap = derive_overlap(source, "CA", 0.3, args.seed + 1)
-    absent = generate_students("CA", args.records // 10, args.seed + 2)
-    queries = [normalize(r) for r, _ in overlap] + [normalize(r) for r in absent]
+    queries = [normalize(q) for q, _ in labelled]
 
     rng = random.Random(args.seed)
     u_counts = random_pair_levels(index_norms, 200_000, rng)
@@ -122,7 +242,18 @@ def main() -> None:
     u = [[max(x, 1e-4) for x in row] for row in u]  # rarer than 200k pairs can measure
     u = [[x / sum(row) for x in row] for row in u]
     patterns = blocked_pairs(index_norms, queries)
-    m, prior = em(patterns, u, args.iterations)
+    if args.em:
+        m, prior = em(patterns, u, args.iterations)
+    else:
+        true_counts: list[Counter[int]] = [Counter() for _ in FIELDS]
+        for query, (_record, truth) in zip(queries, labelled, strict=True):
+            if truth is not None:
+                for f, level in enumerate(compare(query, index_norms[truth])):
+                    true_counts[f][level] += 1
+        m = [distribution(c, len(LEVELS[f])) for f, c in zip(FIELDS, true_counts,
+                                                             strict=True)]
+        positives = sum(truth is not None for _q, truth in labelled)
+        prior = positives / max(sum(patterns.values()), 1)
     m = [[max(x, M_FLOOR) for x in row] for row in m]
     m = [[x / sum(row) for x in row] for row in m]
     m[FIELDS.index("state_student_id")] = list(SSID_M)
@@ -131,15 +262,62 @@ def main() -> None:
         for level in range(1, len(m[i])):
             m[i][level] = min(m[i][level], u[i][level] * m[i][level - 1] / u[i][level - 1])
 
-    params = Params(m={f: tuple(row) for f, row in zip(FIELDS, m, strict=True)},
-                    u={f: tuple(row) for f, row in zip(FIELDS, u, strict=True)},
-                    prior=prior, sibling_penalty=SIBLING_PENALTY,
-                    match_probability=MATCH_PROBABILITY, near_probability=NEAR_PROBABILITY,
-                    margin_bits=MARGIN_BITS, tf_cap=TF_CAP)
+    def params_with(calibration: tuple[float, float, float], match_p: float,
+                    near_p: float, knots: tuple[tuple[float, float], ...] = ()) -> Params:
+        return Params(m={f: tuple(row) for f, row in zip(FIELDS, m, strict=True)},
+                      u={f: tuple(row) for f, row in zip(FIELDS, u, strict=True)},
+                      prior=prior, sibling_penalty=SIBLING_PENALTY,
+                      match_probability=match_p, near_probability=near_p,
+                      margin_bits=MARGIN_BITS, tf_cap=TF_CAP, calibration=calibration,
+                      lead_cap=LEAD_CAP, knots=knots)
+
+    # Calibration on the top-5 hits of every labelled query.
+    index = MatchIndex(source, params=params_with((0.0, 0.5, 0.0), 2.0, 2.0))
+    rows: list[tuple[float, float, int]] = []
+    searched = []
+    for query, truth in labelled:
+        hits = index.search(query, limit=5)
+        searched.append((hits, truth))
+        for hit in hits:
+            lead = LEAD_CAP if hit.lead is None else max(-LEAD_CAP, min(LEAD_CAP, hit.lead))
+            rows.append((max(-60.0, min(60.0, hit.score)), lead, int(hit.position == truth)))
+    calibration = fit_logistic(rows)
+    knots = isotonic_knots(rows, calibration)
+
+    # Thresholds: precision of `match` among decisions that pass the other rules.
+    index = MatchIndex(source, params=params_with(calibration, 0.0, 0.0, knots))
+    tops: list[tuple[float, bool, bool]] = []  # (probability, correct, absent)
+    absent_tops: list[float] = []
+    for query, truth in labelled:
+        hits = index.search(query, limit=5)
+        if not hits:
+            continue
+        top = hits[0]
+        if truth is None:
+            absent_tops.append(top.probability)
+        if top.outcome == "match":  # every rule but the probability passed
+            tops.append((top.probability, top.position == truth, truth is None))
+    tops.sort(key=lambda t: -t[0])
+    match_p, correct, taken = 1.0, 0, 0
+    for prob, ok, _absent in tops:
+        taken += 1
+        correct += ok
+        if correct / taken >= MATCH_PRECISION:
+            match_p = prob
+    match_p = max(match_p, MATCH_PROBABILITY_FLOOR)
+    absent_tops.sort(reverse=True)
+    near_p = absent_tops[int(ABSENT_NEAR_SHARE * len(absent_tops))] if absent_tops else 0.5
+    near_p = min(max(near_p, 0.01), 0.5)
+    params = params_with(calibration, round(match_p, 6), round(near_p, 6), knots)
+
     data = params.to_dict()
     data["estimated_from"] = {"records": args.records, "seed": args.seed,
+                              "error_profile": "realistic", "twin_rate": TWIN_RATE,
+                              "absent_share": ABSENT_SHARE,
                               "blocked_pairs": sum(patterns.values()),
-                              "random_pairs": 200_000, "em_iterations": args.iterations}
+                              "random_pairs": 200_000,
+                              "m_from": "em" if args.em else "labelled true pairs",
+                              "calibration_hits": len(rows)}
     args.out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     print(f"blocked pairs: {sum(patterns.values())}, queries: {len(queries)}, "
           f"EM prior λ = {prior:.5f}")
@@ -147,6 +325,11 @@ def main() -> None:
         cells = ", ".join(f"{name} {mm:.3f}/{uu:.4f} ({w:+.1f})" for name, mm, uu, w in
                           zip(LEVELS[f], params.m[f], params.u[f], weights, strict=True))
         print(f"{f:17s} m/u (log2 weight): {cells}")
+    print(f"calibration σ({calibration[0]:.3f} + {calibration[1]:.4f}·score + "
+          f"{calibration[2]:.4f}·lead) on {len(rows)} hits; {len(knots)} isotonic knots")
+    print(f"match_probability {match_p:.6f} (precision ≥ {MATCH_PRECISION} on the tuning "
+          f"set), near_probability {near_p:.6f} (≤ {ABSENT_NEAR_SHARE:.0%} of absent "
+          f"children near), margin_bits {MARGIN_BITS}")
     print(f"wrote {args.out}")
 
 

@@ -17,11 +17,10 @@ from typing import Any
 
 from node import clock
 from node.federation.links import ADMIN_ROLE, LINK_PURPOSE, linked_handle
-from node.matching.index import TermFrequencies, blocking_keys, score_candidates
+from node.matching.index import MAX_SCORED, TermFrequencies
 from node.services import Services
 from node.store import federation_tables as fed
-from node.store.record_reads import candidates as store_candidates
-from node.store.record_reads import read_student
+from node.store.record_reads import match_candidates, read_student
 from protocol.envelope import OpenedEnvelope
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import (
@@ -52,7 +51,7 @@ RECORD_ROLES = frozenset({"staff", "data_admin"})
 #: Parents' contacts: released only to enroll the child (the school must reach them).
 CONTACT_FIELDS = frozenset({"parent1_email", "parent1_phone", "parent2_email",
                             "parent2_phone"})
-CANDIDATE_POOL = 200
+CANDIDATE_POOL = MAX_SCORED  # candidates scored per find (those sharing most keys)
 DEMOGRAPHIC_FIELDS = ("first_name", "last_name_1", "middle_name", "last_name_2", "suffix",
                       "sex", "birth_date", "birth_city", "birth_state", "birth_country",
                       "multiple_birth")
@@ -115,13 +114,11 @@ def _find(db: Any, peer: str, find: Find, limit: int, tf: TermFrequencies | None
     if refusal is not None:
         raise _forbid(refusal)
     query = query_of(find)
-    rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
-    hits = score_candidates(query, rows, limit=min(limit, find.max_candidates), tf=tf)
+    scored = match_candidates(db, query, min(limit, find.max_candidates), tf, CANDIDATE_POOL)
     out, ids = [], []
-    for hit in hits:
+    for hit, row in scored:
         if hit.outcome == "no_match":
             continue
-        row = rows[hit.position]
         sid = row["state_student_id"]
         out.append(Candidate(
             handle=fed.handle_for(db, peer, sid, matched=hit.outcome == "match"),

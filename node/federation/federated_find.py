@@ -20,9 +20,9 @@ from typing import Any
 from node.errors import BadRequest, Forbidden
 from node.federation.answers import CANDIDATE_POOL, demographics_of, query_of
 from node.federation.peer_client import FindSummary, PeerAnswer, find_all
-from node.matching.index import TermFrequencies, blocking_keys, score_candidates
+from node.matching.index import TermFrequencies
 from node.services import Services
-from node.store.record_reads import candidates as store_candidates
+from node.store.record_reads import match_candidates
 from protocol.messages import (
     SEXES,
     Demographics,
@@ -79,12 +79,10 @@ def local_candidates(db: Any, find: Find, tf: TermFrequencies | None) -> list[di
     """This node's own students matching the criteria, scored as a peer's `find` would be
     (runs on the store's thread); `record` is the local state student id."""
     query = query_of(find)
-    rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
     out = []
-    for hit in score_candidates(query, rows, limit=LOCAL_LIMIT, tf=tf):
+    for hit, row in match_candidates(db, query, LOCAL_LIMIT, tf, CANDIDATE_POOL):
         if hit.outcome == "no_match":
             continue
-        row = rows[hit.position]
         out.append({"record": row["state_student_id"], "score": round(hit.score * 1000),
                     "outcome": hit.outcome, "demographics": demographics_of(row).to_body(),
                     "agreements": {k: str(v) for k, v in hit.agreements.items()}})

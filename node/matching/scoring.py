@@ -41,6 +41,7 @@ How the parameters and thresholds were chosen
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections.abc import Mapping
@@ -114,14 +115,28 @@ def _surnames(q: Norm, c: Norm) -> int:
         return S_FUZZY
     if a2 and b2 and q.p1 == c.p2 and q.p2 == c.p1:
         return S_FUZZY
+    # One surname written with a space, or both run together ("bis hop", "cla rke",
+    # "hernandezlopez"): compare the letters alone.
+    ja, jb = (a1 + a2).replace(" ", ""), (b1 + b2).replace(" ", "")
+    if ja == jb:
+        return S_EXACT
+    if _jw(ja, jb) >= 0.93:
+        return S_FUZZY
     return S_ONE_DIFFERS if a2 and a2 == b2 else S_DIFFER
 
 
 def _one_off(x: int, y: int) -> bool:
+    """One keystroke apart: ±1, one digit changed, or two digits swapped (12/21)."""
     if abs(x - y) <= 1:
         return True
     sx, sy = f"{x:02d}", f"{y:02d}"
-    return len(sx) == len(sy) and sum(p != r for p, r in zip(sx, sy, strict=True)) == 1
+    if len(sx) != len(sy):
+        return False
+    diff = [i for i in range(len(sx)) if sx[i] != sy[i]]
+    if len(diff) == 1:
+        return True
+    return (len(diff) == 2 and diff[1] == diff[0] + 1 and sx[diff[0]] == sy[diff[1]]
+            and sx[diff[1]] == sy[diff[0]])
 
 
 def _date(q: Norm, c: Norm) -> int:
@@ -157,11 +172,22 @@ def _equal(a: str, b: str) -> int:
     return 0 if a == b else 1
 
 
+def _fields_swapped(q: Norm, c: Norm) -> bool:
+    """The given name was keyed as the surname and the surname as the given name."""
+    if not q.given or not c.given or not q.l1 or not c.l1:
+        return False
+    return (_jw(q.given[0], c.l1) >= 0.9 and _jw(q.l1, c.given[0]) >= 0.9
+            and q.given[0] != q.l1)
+
+
 def compare(q: Norm, c: Norm) -> tuple[int, ...]:
     """Comparison level index per field (order of FIELDS); MISSING when either lacks it."""
+    given, surnames = _given(q.given, c.given), _surnames(q, c)
+    if given >= G_CONFLICT and surnames >= S_ONE_DIFFERS and _fields_swapped(q, c):
+        given, surnames = G_JW_HIGH, S_FUZZY
     return (
-        _given(q.given, c.given),
-        _surnames(q, c),
+        given,
+        surnames,
         _equal(q.sex, c.sex),
         _date(q, c),
         _text(q.city, c.city, 0.9),
@@ -180,18 +206,44 @@ def is_sibling_pattern(levels: tuple[int, ...]) -> bool:
             and (father in (0, 1) or mother in (0, 1) or city == 0))
 
 
+def twin_guard(levels: tuple[int, ...], q: Norm, c: Norm) -> bool:
+    """True when the pair may be auto-matched as far as siblings and twins go.
+
+    A twin shares parents, surnames, birth place and birth date with the child: only the
+    given name (or the sex) tells them apart. So a `match` needs given names that agree
+    (exact, nickname, or one typo apart), sexes that do not differ, no sibling pattern,
+    and, when either record is flagged as a multiple birth, given names that agree
+    exactly or as nicknames (a typo-like difference may be the twin's name).
+    """
+    given = levels[0]
+    if given not in (G_EXACT, G_ALIAS, G_JW_HIGH) or levels[2] == 1:
+        return False
+    if (q.twin or c.twin) and given == G_JW_HIGH:
+        return False
+    return not is_sibling_pattern(levels)
+
+
 @dataclass(frozen=True)
 class Params:
-    """Frozen Fellegi–Sunter parameters and decision thresholds."""
+    """Frozen Fellegi–Sunter parameters, the calibration and the decision thresholds."""
 
     m: Mapping[str, tuple[float, ...]]
     u: Mapping[str, tuple[float, ...]]
     prior: float  # λ, share of blocked pairs that match (EM)
     sibling_penalty: float
-    match_probability: float
-    near_probability: float
-    margin_bits: float
+    match_probability: float  # calibrated probability a `match` needs
+    near_probability: float  # calibrated probability a `near_match` needs
+    margin_bits: float  # lead over the second candidate a `match` needs (a floor)
     tf_cap: float
+    # Calibration: P(candidate is the child) = σ(c0 + c1·score + c2·lead), score and lead
+    # in bits, lead = score − best other candidate's score (capped at ±lead_cap; a lone
+    # candidate has lead_cap). Fitted on labelled synthetic data (see the module docstring).
+    calibration: tuple[float, float, float] = (0.0, 0.5, 0.0)
+    lead_cap: float = 30.0
+    # Monotone map from t = c1·score + c2·lead to the observed share of true hits
+    # (isotonic regression on the tuning set), as (t, probability) knots interpolated
+    # linearly; when empty, the logistic σ(c0 + t) is the probability.
+    knots: tuple[tuple[float, float], ...] = ()
 
     @property
     def weights(self) -> tuple[tuple[float, ...], ...]:
@@ -211,7 +263,8 @@ class Params:
                 "prior": self.prior, "sibling_penalty": self.sibling_penalty,
                 "match_probability": self.match_probability,
                 "near_probability": self.near_probability, "margin_bits": self.margin_bits,
-                "tf_cap": self.tf_cap}
+                "tf_cap": self.tf_cap, "calibration": list(self.calibration),
+                "lead_cap": self.lead_cap, "knots": [list(k) for k in self.knots]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Params:
@@ -219,17 +272,26 @@ class Params:
             if list(data["levels"][field]) != list(LEVELS[field]):
                 raise ValueError(f"match parameters: levels of field {field!r} do not match "
                                  "this code; re-run scripts/estimate_match_params.py")
+        c0, c1, c2 = (float(x) for x in data.get("calibration", (0.0, 0.5, 0.0)))
         return cls(m={f: tuple(data["m"][f]) for f in FIELDS},
                    u={f: tuple(data["u"][f]) for f in FIELDS}, prior=data["prior"],
                    sibling_penalty=data["sibling_penalty"],
                    match_probability=data["match_probability"],
                    near_probability=data["near_probability"],
-                   margin_bits=data["margin_bits"], tf_cap=data["tf_cap"])
+                   margin_bits=data["margin_bits"], tf_cap=data["tf_cap"],
+                   calibration=(c0, c1, c2), lead_cap=float(data.get("lead_cap", 30.0)),
+                   knots=tuple((float(t), float(p)) for t, p in data.get("knots", ())))
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
     """Read the frozen parameters shipped with the package."""
     return Params.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _sigmoid(x: float) -> float:
+    if x < -700:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-x))
 
 
 class Scorer:
@@ -241,6 +303,8 @@ class Scorer:
         self.prior_log2 = params.prior_log2_odds
         self.u_given_exact = params.u["given"][G_EXACT]
         self.u_surname_exact = params.u["surnames"][S_EXACT]
+        self.knot_t = [t for t, _p in params.knots]
+        self.knot_p = [p for _t, p in params.knots]
 
     def score(self, levels: tuple[int, ...], tf_given: float | None = None,
               tf_surname: float | None = None) -> float:
@@ -258,24 +322,42 @@ class Scorer:
             total += self.params.sibling_penalty
         return total
 
-    def probability(self, score: float) -> float:
+    def fs_probability(self, score: float) -> float:
+        """The uncalibrated Fellegi–Sunter posterior with the EM prior λ."""
         exponent = -(score + self.prior_log2)
         if exponent > 1000:
             return 0.0
         return 1.0 / (1.0 + math.pow(2.0, exponent))
 
-    def outcome(self, score: float, levels: tuple[int, ...], second: float | None,
-                first: bool) -> str:
-        """Decision for one hit; only the best hit (first) can be `match`."""
-        prob = self.probability(score)
-        if first and prob >= self.params.match_probability:
-            clear = second is None or score - second >= self.params.margin_bits
-            fields_ok = levels[0] in (G_EXACT, G_ALIAS) and levels[3] in (D_EXACT, D_SWAP,
-                                                                         D_NEAR)
-            if clear and fields_ok:
-                return "match"
-            return "near_match"
-        return "near_match" if prob >= self.params.near_probability else "no_match"
+    def probability(self, score: float, lead: float | None = None) -> float:
+        """Calibrated probability that the candidate is the searched child.
+
+        `lead` is the score minus the best other candidate's (None: no other candidate).
+        """
+        cap = self.params.lead_cap
+        lead = cap if lead is None else max(-cap, min(cap, lead))
+        c0, c1, c2 = self.params.calibration
+        t = c1 * max(-60.0, min(60.0, score)) + c2 * lead
+        knots = self.knot_t
+        if not knots:
+            return _sigmoid(c0 + t)
+        i = bisect.bisect_right(knots, t)
+        if i == 0:
+            return self.knot_p[0]
+        if i == len(knots):
+            return self.knot_p[-1]
+        t0, t1, p0, p1 = knots[i - 1], knots[i], self.knot_p[i - 1], self.knot_p[i]
+        return p0 + (p1 - p0) * (t - t0) / (t1 - t0) if t1 > t0 else p1
+
+    def decide(self, probability: float, lead: float | None, levels: tuple[int, ...],
+               query: Norm, candidate: Norm, first: bool) -> str:
+        """match / near_match / no_match for one hit; only the best hit can be `match`."""
+        params = self.params
+        if (first and probability >= params.match_probability
+                and (lead is None or lead >= params.margin_bits)
+                and twin_guard(levels, query, candidate)):
+            return "match"
+        return "near_match" if probability >= params.near_probability else "no_match"
 
 
 def describe(levels: tuple[int, ...]) -> dict[str, str]:
