@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ def _name_keys(keys: list[str], given: Sequence[str], l1: str, l2: str, p1: str,
     variant a query also looks up)."""
     g0 = given[0] if given else ""
     for surname_key in dict.fromkeys(k for k in (p1, p2) if k):
+        keys.append(f"l:{surname_key}")  # alone: selective for a rare surname only
         if by:
             keys.append(f"s:{surname_key}:{by}")
         keys.extend(f"n:{surname_key}:{g}" for g in given if g)
@@ -115,7 +117,8 @@ def candidate_keys(record: Mapping[str, Any]) -> list[str]:
 
     Typo-tolerant on purpose, so no key needs both an exact birth date and an exact
     surname: birth date (and with day and month swapped); Spanish phonetic key of each
-    surname plus birth year; surname key plus given-name key; given-name key (after
+    surname, alone (looked up only where few records share it, see MAX_POSTING) and
+    plus birth year; surname key plus given-name key; given-name key (after
     nickname mapping) plus month-day; given-name key plus birth year; given-name key plus
     the first or the last three letters of each surname; birth year plus the initials of
     surname and given name; mother's maiden-name key plus birth year; mother's given
@@ -242,18 +245,25 @@ def default_scorer() -> Scorer:
 
 
 def _rank(scorer: Scorer, query: Norm, norms: Sequence[Norm], positions: Iterable[int],
-          tf: TermFrequencies | None, limit: int) -> list[Hit]:
+          tf: TermFrequencies | None, limit: int, population: int) -> list[Hit]:
     tf_given = tf.given_share(query.given[0]) if tf and query.given else None
     tf_surname = tf.surname_share(query.l1) if tf else None
     score = scorer.score
     scored = [(score(levels, tf_given, tf_surname), pos, levels) for pos, levels in
               ((pos, compare(query, norms[pos])) for pos in positions)]
+    if not scored:
+        return []
     top = heapq.nlargest(max(limit, 2), scored, key=lambda item: item[0])
+    best = top[0][0]
+    total = math.fsum(math.pow(2.0, value - best) for value, _pos, _levels in scored)
+    population = max(population, len(scored))
     hits = []
     for i, (value, pos, levels) in enumerate(top[:limit]):
         other = top[1][0] if i == 0 and len(top) > 1 else top[0][0] if i else None
         lead = None if other is None else value - other
-        prob = scorer.probability(value, lead)
+        rest = total - math.pow(2.0, value - best)
+        others = best + math.log2(rest) if rest > 1e-12 else -math.inf
+        prob = scorer.probability(scorer.evidence(value, others, population))
         hits.append(Hit(position=pos, score=round(value, 3), probability=prob,
                         outcome=scorer.decide(prob, lead, levels, query, norms[pos], i == 0),
                         agreements=describe(levels),
@@ -274,11 +284,19 @@ def score_candidates(query: Mapping[str, Any], candidates: Sequence[Mapping[str,
 
 
 def score_norms(query: Norm, norms: Sequence[Norm], limit: int = 5,
-                tf: TermFrequencies | None = None, params: Params | None = None) -> list[Hit]:
+                tf: TermFrequencies | None = None, params: Params | None = None,
+                population: int | None = None) -> list[Hit]:
     """`score_candidates` on normalized forms already at hand (the stored ones: the
-    record store keeps each record's `norm_to_text`, so a find never re-normalizes)."""
+    record store keeps each record's `norm_to_text`, so a find never re-normalizes).
+
+    `population` is the number of records the candidates were chosen from (it weighs
+    the evidence: a chance agreement is likelier among more records); by default the
+    state's count in `tf`, else the number of candidates.
+    """
     scorer = Scorer(params) if params else default_scorer()
-    return _rank(scorer, query, norms, range(len(norms)), tf, limit)
+    if population is None:
+        population = tf.total if tf and tf.total else len(norms)
+    return _rank(scorer, query, norms, range(len(norms)), tf, limit, population)
 
 
 class MatchIndex:
@@ -328,4 +346,5 @@ class MatchIndex:
     def search(self, query: Mapping[str, Any], limit: int = 5) -> list[Hit]:
         """The best `limit` candidates for a query (any subset of the fields), best first."""
         norm = normalize(query)
-        return _rank(self.scorer, norm, self.norms, self.candidates(norm), self.tf, limit)
+        return _rank(self.scorer, norm, self.norms, self.candidates(norm), self.tf, limit,
+                     len(self.norms))

@@ -210,17 +210,38 @@ def twin_guard(levels: tuple[int, ...], q: Norm, c: Norm) -> bool:
     """True when the pair may be auto-matched as far as siblings and twins go.
 
     A twin shares parents, surnames, birth place and birth date with the child: only the
-    given name (or the sex) tells them apart. So a `match` needs given names that agree
-    (exact, nickname, or one typo apart), sexes that do not differ, no sibling pattern,
-    and, when either record is flagged as a multiple birth, given names that agree
-    exactly or as nicknames (a typo-like difference may be the twin's name).
+    given name (or the sex) tells them apart; a sibling differs by the birth date too. So
+    a `match` needs
+
+    * given names that agree: exactly, as nicknames, or a typo apart (Jaro–Winkler
+      ≥ 0.85); never a conflict (María Fernanda / María José) or a different name;
+    * sexes that do not differ, and no sibling pattern (see `is_sibling_pattern`);
+    * when the pair looks like one family (a parent or the birth city agrees), birth
+      dates that agree exactly, with day and month swapped, or one keystroke apart (a
+      sibling named alike, José / José Luis, differs there), unless the state student
+      ids agree. Without family evidence a differing date is left to the probability,
+      which weighs a chance agreement of the names among the state's N records; a
+      birth date missing on either side is never enough (names alone);
+    * when either record is flagged as a multiple birth, the same number of given-name
+      tokens, each equal or a nickname of the other: José and José Luis, a typo, or a
+      missing given name may be the co-twin.
+
+    A given name missing on one side of an unflagged pair is accepted: a twin in the
+    index would tie with the child (no lead).
     """
     given = levels[0]
-    if given not in (G_EXACT, G_ALIAS, G_JW_HIGH) or levels[2] == 1:
+    if given in (G_CONFLICT, G_DIFFER) or levels[2] == 1 or is_sibling_pattern(levels):
         return False
-    if (q.twin or c.twin) and given == G_JW_HIGH:
+    family = levels[7] in (0, 1) or levels[8] in (0, 1) or levels[4] == 0
+    if levels[6] != 0 and (levels[3] == MISSING or (
+            family and levels[3] not in (D_EXACT, D_SWAP, D_NEAR))):
         return False
-    return not is_sibling_pattern(levels)
+    if q.twin or c.twin:
+        a, b = q.given, c.given
+        if len(a) != len(b) or not a or not all(
+                nickname_equivalent(x, y) for x, y in zip(a, b, strict=True)):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -238,11 +259,15 @@ class Params:
     # Calibration: P(candidate is the child) = σ(c0 + c1·score + c2·lead), score and lead
     # in bits, lead = score − best other candidate's score (capped at ±lead_cap; a lone
     # candidate has lead_cap). Fitted on labelled synthetic data (see the module docstring).
-    calibration: tuple[float, float, float] = (0.0, 0.5, 0.0)
-    lead_cap: float = 30.0
-    # Monotone map from t = c1·score + c2·lead to the observed share of true hits
-    # (isotonic regression on the tuning set), as (t, probability) knots interpolated
-    # linearly; when empty, the logistic σ(c0 + t) is the probability.
+    # Calibration. The evidence for candidate i is z = s_i − log2(Σ_{j≠i} 2^s_j + N·2^k):
+    # its score against the other scored candidates and against the N − (scored)
+    # records of the state that were not scored (under the Fellegi–Sunter model a random
+    # non-matching record has E[2^s] = 1, so they weigh about N) plus "the child is not
+    # here", both folded into `null_bits` k. The probability is a monotone map of z
+    # (isotonic regression on the labelled tuning set) given as (z, probability) knots,
+    # interpolated linearly; without knots, σ(c0 + c1·z).
+    null_bits: float = 0.0
+    calibration: tuple[float, float] = (0.0, 0.7)
     knots: tuple[tuple[float, float], ...] = ()
 
     @property
@@ -263,8 +288,8 @@ class Params:
                 "prior": self.prior, "sibling_penalty": self.sibling_penalty,
                 "match_probability": self.match_probability,
                 "near_probability": self.near_probability, "margin_bits": self.margin_bits,
-                "tf_cap": self.tf_cap, "calibration": list(self.calibration),
-                "lead_cap": self.lead_cap, "knots": [list(k) for k in self.knots]}
+                "tf_cap": self.tf_cap, "null_bits": self.null_bits,
+                "calibration": list(self.calibration), "knots": [list(k) for k in self.knots]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Params:
@@ -272,14 +297,14 @@ class Params:
             if list(data["levels"][field]) != list(LEVELS[field]):
                 raise ValueError(f"match parameters: levels of field {field!r} do not match "
                                  "this code; re-run scripts/estimate_match_params.py")
-        c0, c1, c2 = (float(x) for x in data.get("calibration", (0.0, 0.5, 0.0)))
+        c0, c1 = (float(x) for x in data.get("calibration", (0.0, 0.7)))
         return cls(m={f: tuple(data["m"][f]) for f in FIELDS},
                    u={f: tuple(data["u"][f]) for f in FIELDS}, prior=data["prior"],
                    sibling_penalty=data["sibling_penalty"],
                    match_probability=data["match_probability"],
                    near_probability=data["near_probability"],
                    margin_bits=data["margin_bits"], tf_cap=data["tf_cap"],
-                   calibration=(c0, c1, c2), lead_cap=float(data.get("lead_cap", 30.0)),
+                   null_bits=float(data.get("null_bits", 0.0)), calibration=(c0, c1),
                    knots=tuple((float(t), float(p)) for t, p in data.get("knots", ())))
 
 
@@ -329,25 +354,27 @@ class Scorer:
             return 0.0
         return 1.0 / (1.0 + math.pow(2.0, exponent))
 
-    def probability(self, score: float, lead: float | None = None) -> float:
-        """Calibrated probability that the candidate is the searched child.
+    def evidence(self, score: float, others: float, population: int) -> float:
+        """z in bits: `score` against `others` (log2 of Σ 2^s over the other scored
+        candidates, -inf if none) and the `population` of records searched."""
+        null = math.log2(max(population, 1)) + self.params.null_bits
+        high, low = (others, null) if others > null else (null, others)
+        return score - (high + math.log2(1.0 + math.pow(2.0, low - high)))
 
-        `lead` is the score minus the best other candidate's (None: no other candidate).
-        """
-        cap = self.params.lead_cap
-        lead = cap if lead is None else max(-cap, min(cap, lead))
-        c0, c1, c2 = self.params.calibration
-        t = c1 * max(-60.0, min(60.0, score)) + c2 * lead
+    def probability(self, z: float) -> float:
+        """Calibrated probability that the candidate is the searched child, from its
+        evidence z (see `evidence`)."""
         knots = self.knot_t
         if not knots:
-            return _sigmoid(c0 + t)
-        i = bisect.bisect_right(knots, t)
+            c0, c1 = self.params.calibration
+            return _sigmoid(c0 + c1 * z)
+        i = bisect.bisect_right(knots, z)
         if i == 0:
             return self.knot_p[0]
         if i == len(knots):
             return self.knot_p[-1]
         t0, t1, p0, p1 = knots[i - 1], knots[i], self.knot_p[i - 1], self.knot_p[i]
-        return p0 + (p1 - p0) * (t - t0) / (t1 - t0) if t1 > t0 else p1
+        return p0 + (p1 - p0) * (z - t0) / (t1 - t0) if t1 > t0 else p1
 
     def decide(self, probability: float, lead: float | None, levels: tuple[int, ...],
                query: Norm, candidate: Norm, first: bool) -> str:
