@@ -12,10 +12,11 @@ overlapping records with realistic errors, and 20% children it alone has):
    and year, far from the random pairs u describes, and EM takes them for matches
    (λ → 1). `--em` still runs it, for comparison.)
 2. Calibration (labels used): every query is searched in a MatchIndex of the state with
-   those weights; on the top-5 hits a logistic model P(hit is the child) =
-   σ(c0 + c1·score + c2·lead) is fitted by Newton's method (pure Python), and the share
-   of true hits along its t = c1·score + c2·lead is made monotone by isotonic regression
-   (pool-adjacent-violators): the shipped probability is that isotonic map.
+   those weights; each of the top-5 hits gets its evidence z = s − log2(Σ_other 2^s +
+   N·2^k) (node/matching/scoring.py, Params.null_bits); k is chosen on a grid by the
+   likelihood of a logistic fit P(hit is the child) = σ(c0 + c1·z) (Newton's method,
+   pure Python), and the share of true hits along z is made monotone by isotonic
+   regression (pool-adjacent-violators): the shipped probability is that isotonic map.
 3. Thresholds (labels used), on the same tuning set: ``match_probability`` is the lowest
    calibrated probability at which the match decisions' precision stays ≥ 0.9995 (the
    target is 0.999; the margin covers seed-to-seed noise), and never below 0.99 (each
@@ -46,7 +47,7 @@ from node.matching.scoring import FIELDS, LEVELS, PARAMS_FILE, Params, compare
 SIBLING_PENALTY = -20.0
 MARGIN_BITS = 4.0
 TF_CAP = 3.0
-LEAD_CAP = 30.0
+NULL_BITS_GRID = [x / 2 for x in range(-20, 41)]  # -10 .. 20 bits
 MATCH_PRECISION = 0.9995
 # A `match` is never made on a probability below this, whatever the precision above it:
 # each automatic link must itself be very likely, not only the set of them.
@@ -128,61 +129,41 @@ def em(patterns: Counter[tuple[int, ...]], u: list[list[float]],
     return m, prior
 
 
-RIDGE = 1.0  # L2 penalty on the slopes: top hits are nearly separable by score alone
-
-
-def _penalized_loglik(rows: list[tuple[float, float, int]], beta: list[float]) -> float:
-    total = -0.5 * RIDGE * (beta[1] ** 2 + beta[2] ** 2)
-    for score, lead, label in rows:
-        z = beta[0] + beta[1] * score + beta[2] * lead
-        # log σ(z) for a true hit, log(1 − σ(z)) otherwise, without overflow
-        total -= math.log1p(math.exp(-abs(z))) + max(-z if label else z, 0.0)
-    return total
-
-
-def fit_logistic(rows: list[tuple[float, float, int]],
-                 iterations: int = 50) -> tuple[float, float, float]:
-    """Logistic regression of label on (score, lead) by damped Newton steps with a small
-    ridge penalty on the slopes; returns (c0, c1, c2)."""
-    beta = [0.0, 0.3, 0.1]
-    current = _penalized_loglik(rows, beta)
+def fit_logistic_1d(rows: list[tuple[float, int]],
+                    iterations: int = 40) -> tuple[float, float, float]:
+    """Logistic regression of label on z by Newton's method with a tiny ridge on the
+    slope; returns (c0, c1, log-likelihood)."""
+    a, b = 0.0, 0.5
+    loglik = -math.inf
     for _ in range(iterations):
-        grad = [0.0, -RIDGE * beta[1], -RIDGE * beta[2]]
-        hess = [[1e-6, 0.0, 0.0], [0.0, RIDGE, 0.0], [0.0, 0.0, RIDGE]]
-        for score, lead, label in rows:
-            x = (1.0, score, lead)
-            z = beta[0] + beta[1] * score + beta[2] * lead
-            p = 1.0 / (1.0 + math.exp(-max(-700.0, min(700.0, z))))
+        g0 = g1 = 0.0
+        h00, h01, h11 = 1e-9, 0.0, 1e-3
+        loglik = 0.0
+        for z, label in rows:
+            t = a + b * z
+            p = 1.0 / (1.0 + math.exp(-max(-700.0, min(700.0, t))))
+            loglik -= math.log1p(math.exp(-abs(t))) + max(-t if label else t, 0.0)
             w = p * (1.0 - p)
-            for i in range(3):
-                grad[i] += (label - p) * x[i]
-                for j in range(3):
-                    hess[i][j] += w * x[i] * x[j]
-        step = _solve3(hess, grad)
-        scale = 1.0
-        while scale > 1e-6:
-            trial = [b + scale * d for b, d in zip(beta, step, strict=True)]
-            value = _penalized_loglik(rows, trial)
-            if value >= current:
-                break
-            scale /= 2
-        else:
+            g0 += label - p
+            g1 += (label - p) * z
+            h00 += w
+            h01 += w * z
+            h11 += w * z * z
+        det = h00 * h11 - h01 * h01
+        da, db = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
+        a, b = a + da, b + db
+        if abs(da) + abs(db) < 1e-9:
             break
-        beta, gain, current = trial, value - current, value
-        if gain < 1e-6:
-            break
-    return beta[0], beta[1], beta[2]
+    return a, b, loglik
 
 
-def isotonic_knots(rows: list[tuple[float, float, int]],
-                   beta: tuple[float, float, float]) -> tuple[tuple[float, float], ...]:
-    """Pool-adjacent-violators on t = c1·score + c2·lead: (t, share of true hits) knots at
-    the lowest and highest t of each pooled block (a step function, interpolated only
-    between blocks), shares smoothed as (true + 0.5) / (n + 1)."""
-    points = sorted((beta[1] * score + beta[2] * lead, label) for score, lead, label in rows)
-    blocks: list[list[float]] = []  # [lowest t, highest t, n, true]
-    for t, label in points:
-        blocks.append([t, t, 1.0, float(label)])
+def isotonic_knots(rows: list[tuple[float, int]]) -> tuple[tuple[float, float], ...]:
+    """Pool-adjacent-violators on z: (z, share of true hits) knots at the lowest and
+    highest z of each pooled block (a step function, interpolated only between blocks),
+    shares smoothed as (true + 0.5) / (n + 1)."""
+    blocks: list[list[float]] = []  # [lowest z, highest z, n, true]
+    for z, label in sorted(rows):
+        blocks.append([z, z, 1.0, float(label)])
         while len(blocks) > 1 and (blocks[-2][3] / blocks[-2][2]
                                    >= blocks[-1][3] / blocks[-1][2]):
             _lo, hi, n2, y2 = blocks.pop()
@@ -198,16 +179,43 @@ def isotonic_knots(rows: list[tuple[float, float, int]],
     return tuple(knots)
 
 
-def _solve3(a: list[list[float]], b: list[float]) -> list[float]:
-    m = [[*row, v] for row, v in zip(a, b, strict=True)]
-    for col in range(3):
-        pivot = max(range(col, 3), key=lambda r: abs(m[r][col]))
-        m[col], m[pivot] = m[pivot], m[col]
-        for r in range(3):
-            if r != col:
-                f = m[r][col] / m[col][col]
-                m[r] = [x - f * y for x, y in zip(m[r], m[col], strict=True)]
-    return [m[i][3] / m[i][i] for i in range(3)]
+def hit_rows(index: MatchIndex, labelled: list[tuple[dict[str, object], int | None]],
+             ) -> list[list[tuple[float, float, int]]]:
+    """Per query, its top-5 hits as (score, log2 Σ 2^s of the other scored candidates,
+    is the child)."""
+    scorer = index.scorer
+    tf = index.tf
+    out = []
+    for query, truth in labelled:
+        norm = normalize(query)
+        tf_given = tf.given_share(norm.given[0]) if norm.given else None
+        tf_surname = tf.surname_share(norm.l1)
+        scored = sorted(((scorer.score(compare(norm, index.norms[pos]), tf_given,
+                                       tf_surname), pos) for pos in index.candidates(norm)),
+                        reverse=True)
+        if not scored:
+            out.append([])
+            continue
+        best = scored[0][0]
+        total = math.fsum(2.0 ** (v - best) for v, _p in scored)
+        rows = []
+        for value, pos in scored[:5]:
+            rest = total - 2.0 ** (value - best)
+            others = best + math.log2(rest) if rest > 1e-12 else -math.inf
+            rows.append((value, others, int(pos == truth)))
+        out.append(rows)
+    return out
+
+
+def evidence_rows(per_query: list[list[tuple[float, float, int]]], population: int,
+                  null_bits: float) -> list[tuple[float, int]]:
+    null = math.log2(population) + null_bits
+    rows = []
+    for hits in per_query:
+        for value, others, label in hits:
+            high, low = max(others, null), min(others, null)
+            rows.append((value - (high + math.log2(1.0 + 2.0 ** (low - high))), label))
+    return rows
 
 
 def labelled_set(records: int, seed: int) -> tuple[list[dict[str, object]],
@@ -262,30 +270,29 @@ def main() -> None:
         for level in range(1, len(m[i])):
             m[i][level] = min(m[i][level], u[i][level] * m[i][level - 1] / u[i][level - 1])
 
-    def params_with(calibration: tuple[float, float, float], match_p: float,
+    def params_with(null_bits: float, calibration: tuple[float, float], match_p: float,
                     near_p: float, knots: tuple[tuple[float, float], ...] = ()) -> Params:
         return Params(m={f: tuple(row) for f, row in zip(FIELDS, m, strict=True)},
                       u={f: tuple(row) for f, row in zip(FIELDS, u, strict=True)},
                       prior=prior, sibling_penalty=SIBLING_PENALTY,
                       match_probability=match_p, near_probability=near_p,
-                      margin_bits=MARGIN_BITS, tf_cap=TF_CAP, calibration=calibration,
-                      lead_cap=LEAD_CAP, knots=knots)
+                      margin_bits=MARGIN_BITS, tf_cap=TF_CAP, null_bits=null_bits,
+                      calibration=calibration, knots=knots)
 
-    # Calibration on the top-5 hits of every labelled query.
-    index = MatchIndex(source, params=params_with((0.0, 0.5, 0.0), 2.0, 2.0))
-    rows: list[tuple[float, float, int]] = []
-    searched = []
-    for query, truth in labelled:
-        hits = index.search(query, limit=5)
-        searched.append((hits, truth))
-        for hit in hits:
-            lead = LEAD_CAP if hit.lead is None else max(-LEAD_CAP, min(LEAD_CAP, hit.lead))
-            rows.append((max(-60.0, min(60.0, hit.score)), lead, int(hit.position == truth)))
-    calibration = fit_logistic(rows)
-    knots = isotonic_knots(rows, calibration)
+    # Calibration on the top-5 hits of every labelled query: null_bits by likelihood
+    # over a grid, then the isotonic map of the evidence z.
+    index = MatchIndex(source, params=params_with(0.0, (0.0, 0.7), 2.0, 2.0))
+    per_query = hit_rows(index, labelled)
+    fits = []
+    for null_bits in NULL_BITS_GRID:
+        c0, c1, loglik = fit_logistic_1d(evidence_rows(per_query, len(index), null_bits))
+        fits.append((loglik, null_bits, (c0, c1)))
+    _loglik, null_bits, calibration = max(fits)
+    rows = evidence_rows(per_query, len(index), null_bits)
+    knots = isotonic_knots(rows)
 
     # Thresholds: precision of `match` among decisions that pass the other rules.
-    index = MatchIndex(source, params=params_with(calibration, 0.0, 0.0, knots))
+    index = MatchIndex(source, params=params_with(null_bits, calibration, 0.0, 0.0, knots))
     tops: list[tuple[float, bool, bool]] = []  # (probability, correct, absent)
     absent_tops: list[float] = []
     for query, truth in labelled:
@@ -308,7 +315,7 @@ def main() -> None:
     absent_tops.sort(reverse=True)
     near_p = absent_tops[int(ABSENT_NEAR_SHARE * len(absent_tops))] if absent_tops else 0.5
     near_p = min(max(near_p, 0.01), 0.5)
-    params = params_with(calibration, round(match_p, 6), round(near_p, 6), knots)
+    params = params_with(null_bits, calibration, round(match_p, 6), round(near_p, 6), knots)
 
     data = params.to_dict()
     data["estimated_from"] = {"records": args.records, "seed": args.seed,
@@ -325,8 +332,8 @@ def main() -> None:
         cells = ", ".join(f"{name} {mm:.3f}/{uu:.4f} ({w:+.1f})" for name, mm, uu, w in
                           zip(LEVELS[f], params.m[f], params.u[f], weights, strict=True))
         print(f"{f:17s} m/u (log2 weight): {cells}")
-    print(f"calibration σ({calibration[0]:.3f} + {calibration[1]:.4f}·score + "
-          f"{calibration[2]:.4f}·lead) on {len(rows)} hits; {len(knots)} isotonic knots")
+    print(f"calibration: null_bits {null_bits:+.1f}, logistic σ({calibration[0]:.3f} + "
+          f"{calibration[1]:.4f}·z) on {len(rows)} hits; {len(knots)} isotonic knots")
     print(f"match_probability {match_p:.6f} (precision ≥ {MATCH_PRECISION} on the tuning "
           f"set), near_probability {near_p:.6f} (≤ {ABSENT_NEAR_SHARE:.0%} of absent "
           f"children near), margin_bits {MARGIN_BITS}")

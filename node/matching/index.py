@@ -244,21 +244,24 @@ def default_scorer() -> Scorer:
     return _DEFAULT_SCORER
 
 
+def _first(item: tuple[float, int]) -> float:
+    return item[0]
+
+
 def _rank(scorer: Scorer, query: Norm, norms: Sequence[Norm], positions: Iterable[int],
           tf: TermFrequencies | None, limit: int, population: int) -> list[Hit]:
     tf_given = tf.given_share(query.given[0]) if tf and query.given else None
     tf_surname = tf.surname_share(query.l1) if tf else None
-    score = scorer.score
-    scored = [(score(levels, tf_given, tf_surname), pos, levels) for pos, levels in
-              ((pos, compare(query, norms[pos])) for pos in positions)]
+    scored = scorer.batch(query, norms, positions, tf_given, tf_surname)
     if not scored:
         return []
-    top = heapq.nlargest(max(limit, 2), scored, key=lambda item: item[0])
+    top = heapq.nlargest(max(limit, 2), scored, key=_first)
     best = top[0][0]
-    total = math.fsum(math.pow(2.0, value - best) for value, _pos, _levels in scored)
+    total = math.fsum([math.pow(2.0, value - best) for value, _pos in scored])
     population = max(population, len(scored))
     hits = []
-    for i, (value, pos, levels) in enumerate(top[:limit]):
+    for i, (value, pos) in enumerate(top[:limit]):
+        levels = compare(query, norms[pos])
         other = top[1][0] if i == 0 and len(top) > 1 else top[0][0] if i else None
         lead = None if other is None else value - other
         rest = total - math.pow(2.0, value - best)

@@ -51,7 +51,7 @@ def test_backfill_rederives_keys_and_stores_normalized_forms(tmp_path: Path) -> 
     with Store(path) as store:
         db = store.db
         cols = ", ".join(f'"{c}"' for c in IDENTITY_COLUMNS)
-        rows = db.conn.execute(f"SELECT id, match_norm, {cols} FROM students").fetchall()  # noqa: S608
+        rows = db.conn.execute(f"SELECT id, match_norm, {cols} FROM students").fetchall()
         assert len(rows) == 40
         for sid, stored, *values in rows:
             record = dict(zip(IDENTITY_COLUMNS, values, strict=True))
