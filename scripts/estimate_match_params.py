@@ -48,6 +48,11 @@ SIBLING_PENALTY = -20.0
 MARGIN_BITS = 4.0
 TF_CAP = 3.0
 NULL_BITS_GRID = [x / 2 for x in range(-20, 41)]  # -10 .. 20 bits
+# The evidence never takes a state's record count below this: on a small (demo, test)
+# node the names are no rarer among all the children the searched one could be, and
+# the calibration was fitted at the tuning set's size. A judgment call, not fitted:
+# 30,000 (the tuning size) and 5,000 were compared on FEBRL 1-3 (bench/README.md).
+MIN_POPULATION = 5_000
 MATCH_PRECISION = 0.9995
 # A `match` is never made on a probability below this, whatever the precision above it:
 # each automatic link must itself be very likely, not only the set of them.
@@ -277,6 +282,7 @@ def main() -> None:
                       prior=prior, sibling_penalty=SIBLING_PENALTY,
                       match_probability=match_p, near_probability=near_p,
                       margin_bits=MARGIN_BITS, tf_cap=TF_CAP, null_bits=null_bits,
+                      min_population=MIN_POPULATION,
                       calibration=calibration, knots=knots)
 
     # Calibration on the top-5 hits of every labelled query: null_bits by likelihood

@@ -1,11 +1,14 @@
 """Identity matching: blocking keys, the in-memory MatchIndex and candidate scoring (pure).
 
 Owns the public matching API of issue 4 (DESIGN.md "Identity matching"): `normalize_record`,
-`blocking_keys`, `MatchIndex` (build from records, `search`) and `score_candidates` (score
-rows the node fetched from SQLite by blocking key). No I/O: the frozen parameters and the
-nickname table are package data read once at import. Normalization lives in
-node/matching/normalize.py, the phonetic key in node/matching/phonetic.py, comparison levels,
-weights and decisions in node/matching/scoring.py.
+`candidate_keys` (= `blocking_keys`, stored; typo-tolerant) and `lookup_keys` (what a
+query looks up), `discover_keys` (selective, for issue 14; kept apart on purpose),
+`MatchIndex` (build from records, `search`), `score_candidates` (score rows) and
+`score_norms` (score stored normalized forms, as the node's find does). No I/O: the
+frozen parameters and the nickname table are package data read once at import.
+Normalization lives in node/matching/normalize.py, the phonetic key in
+node/matching/phonetic.py, comparison levels, weights and decisions in
+node/matching/scoring.py.
 """
 
 from __future__ import annotations

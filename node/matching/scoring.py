@@ -2,41 +2,37 @@
 
 Owns the comparison of a query with one candidate (graded levels per field), the total
 log2 weight, the term-frequency adjustment for common names, the sibling/twin penalty and
-the match / near_match / no_match decision (issue 4 items 4-5, DESIGN.md "Identity
-matching"). Parameters (m and u per level, the EM match prior and the decision
-thresholds) are frozen in node/data/match_params.json, written by
-scripts/estimate_match_params.py, so every state scores alike.
+the calibrated probability, and the match / near_match / no_match decision with its
+twin/sibling guard (issue 4 items 4-5, issue 13 items 3 and 10, DESIGN.md "Identity
+matching"); `Scorer.batch` scores many candidates in one loop. Parameters (m and u per
+level, the calibration and the decision thresholds) are frozen in
+node/matching/data/match_params.json, written by scripts/estimate_match_params.py, so
+every state scores alike.
 
-How the parameters and thresholds were chosen
----------------------------------------------
-* u (chance agreement) per level comes from 200,000 random record pairs of a synthetic
-  state; m per level and the prior λ come from EM on the blocked query/candidate pairs of
-  a synthetic cross-state overlap, with u held fixed. No labels are used.
-* ``probability = 1 / (1 + 2^-(score + log2(λ / (1 - λ))))`` where score is the sum of
-  log2(m/u) over the fields present, plus the TF adjustment, plus the sibling penalty.
-* Sibling penalty (fixed, not estimated, ``sibling_penalty`` bits): applied when the
-  surnames agree and a parent or the birth city agrees but the given names differ or
-  conflict (Maria Fernanda vs Maria José). Siblings and twins share everything else, so
-  without it they outscore a true match with a typo.
-* ``match`` requires all of: probability ≥ ``match_probability``; a lead of at least
-  ``margin_bits`` over the second candidate; given names exact or nickname-equivalent;
-  birth date exact, swapped or one keystroke off. A twin differs from the child only by
-  the given name, so it can never be a ``match``, and a close second (e.g. the query's
-  twin with a nickname-compatible name) sends the pair to ``near_match``.
-* ``near_match`` for probability ≥ ``near_probability`` (or a match that failed the
-  margin/field rules); ``no_match`` below.
-* How the numbers were chosen (bench/match_bench.py and a score-distribution run on
-  labelled synthetic data: derive_overlap queries plus 15% children absent from the
-  index). ``match_probability`` = 0.999 is the precision target itself (score ≥ ~16.8
-  bits with λ ≈ 0.0083); true top-1 matches scored ≥ 21 bits, absent children's best
-  candidate ≤ 6.5 bits, so any value between left precision unchanged. ``near_probability``
-  = 0.5 (score ≥ ~6.9 bits) sits just above the best absent-child score, so absent
-  children go to no_match while every true top-1 stays at least near_match.
-  ``margin_bits`` = 6: true matches led the second candidate by ≥ 11 bits, while a twin
-  with a nickname-compatible name trails by less than that. ``sibling_penalty`` = -20
-  bits puts a twin (everything but the given name agrees) well below a true match that
-  has a typo or an unknown nickname. Re-run the bench after changing normalization or
-  levels, and scripts/estimate_match_params.py after changing levels.
+How the parameters and thresholds were chosen (issue 13)
+-------------------------------------------------------
+All on the *tuning* seed (7) of the synthetic generator's realistic error profile
+(scripts/estimate_match_params.py); bench/match_bench.py reports on the evaluation seed
+(11) and bench/febrl_bench.py on FEBRL 1–4, which nothing was fitted to.
+
+* u (chance agreement) per level from 200,000 random record pairs; m per level from the
+  labelled true pairs. (EM with u fixed, as the first release did, takes the blocked
+  non-matches of typo-tolerant keys — siblings, same-name children — for matches.)
+* score = Σ log2(m/u) over the fields present, plus the TF adjustment for common names,
+  plus the sibling penalty (fixed, ``sibling_penalty`` = -20 bits: surnames and a parent
+  or the birth city agree but the given names conflict or differ — siblings and twins
+  share everything else, so without it they outscore a true match with a typo).
+* Evidence of candidate i: z = s_i − log2(Σ_{j≠i} 2^s_j + N·2^k), its score against the
+  other scored candidates and the state's N records (never fewer than
+  ``min_population`` = 5,000; ``null_bits`` k chosen by likelihood);
+  ``Hit.probability`` = the isotonic map of z fitted on the tuning set.
+* ``match`` (only the best hit): probability ≥ ``match_probability`` (the lowest at which
+  the tuning set's match precision stays ≥ 0.9995, never below 0.99), a lead of at
+  least ``margin_bits`` (4) over the second candidate, and `twin_guard`.
+* ``near_match`` for probability ≥ ``near_probability`` (the lowest at which ≤ 5% of the
+  tuning set's absent children get a near match), ``no_match`` below.
+Re-run scripts/estimate_match_params.py after changing normalization, levels or keys,
+then both benches.
 """
 
 from __future__ import annotations
@@ -277,6 +273,9 @@ class Params:
     # (isotonic regression on the labelled tuning set) given as (z, probability) knots,
     # interpolated linearly; without knots, σ(c0 + c1·z).
     null_bits: float = 0.0
+    # N is never taken below this: a small (demo, test) index does not make a chance
+    # agreement rarer among all the children the searched one could be.
+    min_population: int = 5_000
     calibration: tuple[float, float] = (0.0, 0.7)
     knots: tuple[tuple[float, float], ...] = ()
 
@@ -299,6 +298,7 @@ class Params:
                 "match_probability": self.match_probability,
                 "near_probability": self.near_probability, "margin_bits": self.margin_bits,
                 "tf_cap": self.tf_cap, "null_bits": self.null_bits,
+                "min_population": self.min_population,
                 "calibration": list(self.calibration), "knots": [list(k) for k in self.knots]}
 
     @classmethod
@@ -314,7 +314,9 @@ class Params:
                    match_probability=data["match_probability"],
                    near_probability=data["near_probability"],
                    margin_bits=data["margin_bits"], tf_cap=data["tf_cap"],
-                   null_bits=float(data.get("null_bits", 0.0)), calibration=(c0, c1),
+                   null_bits=float(data.get("null_bits", 0.0)),
+                   min_population=int(data.get("min_population", 5_000)),
+                   calibration=(c0, c1),
                    knots=tuple((float(t), float(p)) for t, p in data.get("knots", ())))
 
 
@@ -455,7 +457,8 @@ class Scorer:
     def evidence(self, score: float, others: float, population: int) -> float:
         """z in bits: `score` against `others` (log2 of Σ 2^s over the other scored
         candidates, -inf if none) and the `population` of records searched."""
-        null = math.log2(max(population, 1)) + self.params.null_bits
+        null = math.log2(max(population, self.params.min_population, 1)) + \
+            self.params.null_bits
         high, low = (others, null) if others > null else (null, others)
         return score - (high + math.log2(1.0 + math.pow(2.0, low - high)))
 

@@ -119,28 +119,25 @@ def candidate_ids(db: Database, keys: Sequence[str], limit: int = MAX_SCORED,
     every key is: then only the shortest such list is read, as MatchIndex does.
     """
     conn = db.conn
-    postings: list[list[int]] = []
+    selective: list[str] = []
     longest: list[str] = []
     for key in dict.fromkeys(keys):
-        ids = [r[0] for r in conn.execute(
-            "SELECT student_id FROM match_keys WHERE key = ? LIMIT ?", (key, max_posting + 1))]
-        if len(ids) > max_posting:
-            longest.append(key)
-        elif ids:
-            postings.append(ids)
-    if not postings and longest:
+        # Past the first max_posting entries of the index, in SQLite's C loop.
+        too_long = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM match_keys WHERE key = ? LIMIT 1 OFFSET ?)",
+            (key, max_posting)).fetchone()[0]
+        (longest if too_long else selective).append(key)
+    if not selective and longest:
         sizes = [(conn.execute("SELECT count(*) FROM match_keys WHERE key = ?",
                                (k,)).fetchone()[0], k) for k in longest]
-        shortest = min(sizes)[1]
-        postings = [[r[0] for r in conn.execute(
-            "SELECT student_id FROM match_keys WHERE key = ?", (shortest,))]]
-    counts: dict[int, int] = {}
-    for ids in postings:
-        for sid in ids:
-            counts[sid] = counts.get(sid, 0) + 1
-    if len(counts) <= limit:
-        return list(counts)
-    return sorted(counts, key=lambda sid: -counts[sid])[:limit]
+        selective = [min(sizes)[1]]
+    if not selective:
+        return []
+    rows = conn.execute(
+        f"SELECT student_id FROM match_keys WHERE key IN ({placeholders(len(selective))}) "  # noqa: S608
+        "GROUP BY student_id ORDER BY count(*) DESC, student_id LIMIT ?",
+        [*selective, limit]).fetchall()
+    return [r[0] for r in rows]
 
 
 def stored_norms(db: Database, ids: Sequence[int]) -> list[tuple[int, Norm]]:

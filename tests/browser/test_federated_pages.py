@@ -27,6 +27,10 @@ from tests.integration.harness import GUADALUPE_CA, GUADALUPE_TX, Federation, ch
 pytestmark = pytest.mark.browser
 
 CHUY_CA = child("CA700002", "Chuy", "Ramírez", "", "2010-07-05", "M", mother=("Rosa", "Soto"))
+# Searched with a birth date two keystrokes from CHUY_CA's: nickname and surname agree, the
+# date does not, so the evidence is not enough for a `match` (issue 13) and a data
+# administrator decides.
+NEAR_DATE = "2010-09-15"
 USERS = {"FL": {"staff": "staff", "data_admin": "data_admin", "data_admin2": "data_admin",
                 "auditor": "auditor", "operator": "operator"},
          "TX": {"staff": "staff"},
@@ -206,14 +210,14 @@ def test_move_notice_reaches_the_other_states_inbox(fed: Federation, web: Any,
 
 def test_resolve_a_near_match(fed: Federation, web: Any, shoot: Any) -> None:
     sign_in(web, fed, "FL", "staff")  # staff cannot open a near match before it is linked
-    search(web, "Jesus", "Ramirez", "2010-07-15")
+    search(web, "Jesus", "Ramirez", NEAR_DATE)
     ca = web.locator("section.state-result[data-state='CA']")
     expect(ca.get_by_text("Near match: opens once a data administrator")).to_be_visible()
     expect(ca.get_by_role("checkbox", name=re.compile("Chuy"))).to_be_disabled()
     expect(ca.get_by_role("link", name=re.compile("Chuy"))).to_have_count(0)
 
     sign_in(web, fed, "FL", "data_admin")
-    search(web, "Jesus", "Ramirez", "2010-07-15")
+    search(web, "Jesus", "Ramirez", NEAR_DATE)
     ca = web.locator("section.state-result[data-state='CA']")
     expect(ca.get_by_text("near match", exact=True)).to_be_visible()
     expect(ca.get_by_text("on worklist")).to_be_visible()
@@ -251,7 +255,7 @@ def test_resolve_a_near_match(fed: Federation, web: Any, shoot: Any) -> None:
     shoot(web, "links-accepted-by-peer")
 
     sign_in(web, fed, "FL", "staff")  # linked: staff may now open CA's record
-    search(web, "Jesus", "Ramirez", "2010-07-15")
+    search(web, "Jesus", "Ramirez", NEAR_DATE)
     ca = web.locator("section.state-result[data-state='CA']")
     expect(ca.get_by_text("linked", exact=True)).to_be_visible()
     ca.get_by_role("link", name=re.compile("Chuy")).click()

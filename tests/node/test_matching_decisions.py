@@ -208,3 +208,22 @@ def test_twins_of_a_harder_labelled_set_are_never_confused() -> None:
         wrong += bool(hits) and hits[0].outcome == "match"
     assert co_twins_found > 50  # the co-twins were there to be confused with
     assert wrong <= len(twins) * 0.01
+
+
+def test_batch_scoring_equals_the_levels_and_weights(crowd: list[dict[str, Any]]) -> None:
+    index = MatchIndex(crowd)
+    scorer = index.scorer
+    queries = [normalize(r) for r, _s in derive_overlap(crowd[:600], "CA", 0.5, 3,
+                                                        "realistic")]
+    from node.matching.scoring import compare
+
+    checked = 0
+    for q in queries[:150]:
+        tf_given = index.tf.given_share(q.given[0]) if q.given else None
+        tf_surname = index.tf.surname_share(q.l1)
+        for value, pos in scorer.batch(q, index.norms, index.candidates(q), tf_given,
+                                       tf_surname):
+            expected = scorer.score(compare(q, index.norms[pos]), tf_given, tf_surname)
+            assert value == pytest.approx(expected, abs=1e-9)
+            checked += 1
+    assert checked > 5000
