@@ -20,11 +20,10 @@ from typing import Any
 from node import clock
 from node.federation.links import ADMIN_ROLE, LINK_PURPOSE, linked_handle
 from node.matching.id_rule import ID_FIELD, id_outcomes, id_search, normalize_id, query_ids
-from node.matching.index import TermFrequencies, blocking_keys, score_candidates
+from node.matching.index import MAX_SCORED, TermFrequencies, score_candidates
 from node.services import Services
 from node.store import federation_tables as fed
-from node.store.record_reads import IDENTITY_COLUMNS, read_student
-from node.store.record_reads import candidates as store_candidates
+from node.store.record_reads import IDENTITY_COLUMNS, match_candidates, read_student
 from protocol.envelope import OpenedEnvelope
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import (
@@ -56,7 +55,7 @@ RECORD_ROLES = frozenset({"staff", "data_admin"})
 #: Parents' contacts: released only to enroll the child (the school must reach them).
 CONTACT_FIELDS = frozenset({"parent1_email", "parent1_phone", "parent2_email",
                             "parent2_phone"})
-CANDIDATE_POOL = 200
+CANDIDATE_POOL = MAX_SCORED  # candidates scored per find (those sharing most keys)
 DEMOGRAPHIC_FIELDS = ("first_name", "last_name_1", "middle_name", "last_name_2", "suffix",
                       "sex", "birth_date", "birth_city", "birth_state", "birth_country",
                       "multiple_birth")
@@ -145,6 +144,14 @@ class FoundHit:
     agreements: dict[str, str]
 
 
+def _scored(query: dict[str, Any], rows: list[dict[str, Any]],
+            tf: TermFrequencies | None) -> list[tuple[Any, dict[str, Any]]]:
+    """(hit, row) for a few rows fetched by id (scored from their columns)."""
+    if not rows:
+        return []
+    return [(h, rows[h.position]) for h in score_candidates(query, rows, limit=len(rows), tf=tf)]
+
+
 def find_hits(db: Any, find: Find, limit: int, tf: TermFrequencies | None) -> list[FoundHit]:
     """Our students answering a find, best first, `no_match` left out (DESIGN.md
     "Identity matching"; the student-id rule of `node.matching.id_rule`): a find
@@ -155,22 +162,21 @@ def find_hits(db: Any, find: Find, limit: int, tf: TermFrequencies | None) -> li
         query["state_student_id"] = sid
     held = rows_with_ids(db, ids)
     if id_search(query):
-        rows = held
-    else:
-        rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
-        known = {normalize_id(r.get("state_student_id")) for r in rows}
-        rows += [r for r in held if normalize_id(r.get("state_student_id")) not in known]
-    if not rows:
+        pairs = _scored(query, held, tf)
+    else:  # stored normalized forms, typo-tolerant candidate keys (node.store.record_reads)
+        pairs = match_candidates(db, query, max(limit, 1), tf, CANDIDATE_POOL)
+        known = {normalize_id(row.get("state_student_id")) for _hit, row in pairs}
+        pairs += _scored(query, [r for r in held
+                                 if normalize_id(r.get("state_student_id")) not in known], tf)
+    if not pairs:
         return []
-    hits = score_candidates(query, rows, limit=len(rows), tf=tf)
-    holds = [normalize_id(rows[h.position].get("state_student_id")) in ids for h in hits]
+    holds = [normalize_id(row.get("state_student_id")) in ids for _hit, row in pairs]
     agreements = [{**{k: str(v)[:20] for k, v in h.agreements.items()},
                    **({ID_FIELD: "agree"} if held_id else {})}
-                  for h, held_id in zip(hits, holds, strict=True)]
-    outcomes = id_outcomes([h.outcome for h in hits], agreements, holds)
-    found = [FoundHit(rows[h.position], round(h.score * 1000),
-                      getattr(h, "probability", None), out, ag)
-             for h, out, ag in zip(hits, outcomes, agreements, strict=True)
+                  for (h, _row), held_id in zip(pairs, holds, strict=True)]
+    outcomes = id_outcomes([h.outcome for h, _row in pairs], agreements, holds)
+    found = [FoundHit(row, round(h.score * 1000), getattr(h, "probability", None), out, ag)
+             for (h, row), out, ag in zip(pairs, outcomes, agreements, strict=True)
              if out != "no_match"]
     found.sort(key=lambda f: (f.outcome != "match", -f.score))
     return found[:max(limit, sum(holds))]

@@ -31,9 +31,9 @@ EXAMPLES: tuple[Mapping[str, Any], ...] = (
                 "last_name_2": "Lopez", "birth_date": "2009-03-04"}},
     {"key": "twins",
      "title": "Twins",
-     "says": "Ana Sofía Ramírez Torres, born 2012-05-31, has a twin sister Ana Lucía: both "
-             "come up, and neither is taken for the other.",
-     "fields": {"first_name": "Ana Sofia", "last_name_1": "Ramirez", "last_name_2": "Torres",
+     "says": "Ana Ramírez Torres, born 2012-05-31: the twin sisters Ana Sofía and Ana "
+             "Lucía both come up, and neither is taken for the other.",
+     "fields": {"first_name": "Ana", "last_name_1": "Ramirez", "last_name_2": "Torres",
                 "birth_date": "2012-05-31"}},
 )
 

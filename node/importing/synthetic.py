@@ -7,6 +7,21 @@ seen by another state, with the differences real records have). Output follows t
 nested record shape of `protocol.records` (MSIX Minimum Data Elements, MSIX.md §4).
 Name pools come from Faker's es_MX and en_US person providers, read once; all sampling
 uses `random.Random`, so a (state, count, seed) triple always gives the same records.
+
+Two error profiles for `derive_overlap` (issue 13 item 1). ``"gentle"`` (the default, used
+by the demo) keeps the differences of the first release: dropped accents, swapped,
+hyphenated or missing maternal surnames, nicknames, a rare typo, day/month swaps, a
+missing birth city. ``"realistic"`` adds the error kinds real cross-state records have, at
+rates of the order reported for school and civil registers (a few per cent per field):
+typos of every kind (insertion, deletion, transposition, keyboard substitution, OCR
+confusions such as rn/m and cl/d, Spanish phonetic confusions such as b/v, s/z/c, y/ll,
+j/g, a dropped h) in given names and surnames; surnames reordered, hyphen-joined,
+space-joined in one field, only the maternal one, the maternal one missing; compound
+given names split into first and middle, shortened to one part, or joined; digit typos,
+digit swaps, off-by-one days and years in birth dates (always a valid past date); missing
+parents, birth city and birth country; a parent's name with a typo. `derive_overlap_labelled`
+also returns the error kinds applied to each record (tests and benches pin them), and
+`generate_students(..., twin_rate=...)` makes twins commoner for harder labelled sets.
 """
 
 from __future__ import annotations
@@ -156,7 +171,7 @@ class _Gen:
         return start + timedelta(days=self.rng.randint(0, days))
 
     # ---- families -------------------------------------------------------------------
-    def family(self, size: int) -> list[dict[str, Any]]:
+    def family(self, size: int, twin_rate: float = 0.015) -> list[dict[str, Any]]:
         rng = self.rng
         spanish = rng.random() < 0.8
         english_given = not spanish or rng.random() < 0.3
@@ -176,7 +191,7 @@ class _Gen:
         birth = self.date_between(REFERENCE_DATE - timedelta(days=365 * 21),
                                   youngest - timedelta(days=330 * (size - 1)))
         while len(kids) < size:
-            twins = 2 if rng.random() < 0.015 else 1
+            twins = 2 if rng.random() < twin_rate else 1
             for _ in range(twins):
                 sex = "X" if rng.random() < 0.003 else rng.choice("FM")
                 kids.append(self.child(sex, birth, twins > 1, spanish, english_given, father,
@@ -329,13 +344,18 @@ def _add_months(d: date, months: int) -> date:
     return date(year, month + 1, day)
 
 
-def generate_students(state: str, count: int, seed: int) -> list[dict[str, Any]]:
-    """`count` synthetic students owned by `state`, deterministic for (state, count, seed)."""
+def generate_students(state: str, count: int, seed: int, *,
+                      twin_rate: float = 0.015) -> list[dict[str, Any]]:
+    """`count` synthetic students owned by `state`, deterministic for (state, count, seed).
+
+    `twin_rate` is the chance that a birth in a family is of twins (1.5% by default, about
+    the US rate; labelled benches raise it to stress the twin guard).
+    """
     gen = _Gen(state, seed)
     out: list[dict[str, Any]] = []
     while len(out) < count:
         size = gen.rng.choices((1, 2, 3, 4), (35, 30, 20, 15))[0]
-        out.extend(gen.family(size))
+        out.extend(gen.family(size, twin_rate))
     return out[:count]
 
 
@@ -382,16 +402,188 @@ def _perturb(rng: random.Random, s: dict[str, Any]) -> None:
         s["birth_city"] = ""
 
 
-def derive_overlap(source: list[dict[str, Any]], state: str, share: float,
-                   seed: int) -> list[tuple[dict[str, Any], str]]:
-    """Records of `state` for a `share` of the children in `source`.
+ERROR_PROFILES = ("gentle", "realistic")
+# OCR and handwriting confusions (either direction) and Spanish phonetic spellings.
+_OCR = (("rn", "m"), ("cl", "d"), ("ri", "n"), ("li", "h"), ("vv", "w"), ("e", "c"),
+        ("o", "a"), ("u", "v"), ("i", "l"), ("n", "h"))
+_PHONETIC = (("b", "v"), ("s", "z"), ("z", "s"), ("c", "s"), ("ll", "y"), ("y", "ll"),
+             ("j", "g"), ("g", "j"), ("qu", "k"), ("ch", "sh"), ("x", "j"), ("ñ", "n"),
+             ("ph", "f"))
+_KEYBOARD = {c: n for c, n in zip("qwertyuiopasdfghjklzxcvbnm",
+                                  ("wa", "qes", "wrd", "etf", "ryg", "tuh", "yij", "uok",
+                                   "ipl", "ok", "qsz", "awdx", "sefc", "drgv", "fthb",
+                                   "gyjn", "hukm", "jilm", "kop", "asx", "zsdc", "xdfv",
+                                   "cfgb", "vghn", "bhjm", "njk"), strict=True)}
+_DATE_KINDS = ("date_digit", "date_digit_swap", "date_day_off", "date_year_off")
 
-    Each new record has this state's own id, enrollments and assessments, and the
-    kinds of differences real records have. Returns (record, source state_student_id).
-    """
+
+def _realistic_typo(rng: random.Random, text: str) -> tuple[str, str]:
+    """One realistic typo in a name; returns (new text, kind). Keeps the first letter more
+    often than not, as real typos do, and never returns the text unchanged."""
+    if len(text) < 3:
+        return text + rng.choice("aeio"), "typo_insert"
+    lower = text.lower()
+    for _ in range(8):
+        kind = rng.choices(("typo_insert", "typo_delete", "typo_transpose", "typo_keyboard",
+                            "typo_ocr", "typo_phonetic"), (18, 20, 18, 16, 12, 16))[0]
+        start = 1 if rng.random() < 0.9 else 0
+        if kind in ("typo_ocr", "typo_phonetic"):
+            pairs = [(a, b) for a, b in (_OCR if kind == "typo_ocr" else _PHONETIC)
+                     if a in lower[start:]]
+            if kind == "typo_ocr":
+                pairs += [(b, a) for a, b in _OCR if b in lower[start:]]
+            if kind == "typo_phonetic" and lower.startswith("h") and rng.random() < 0.5:
+                return text[1:], kind  # a dropped silent h: Hernández -> Ernández
+            if not pairs:
+                continue
+            a, b = rng.choice(pairs)
+            at = lower.index(a, start)
+            new = text[:at] + b + text[at + len(a):]
+        else:
+            i = rng.randrange(start, len(text) - (1 if kind == "typo_transpose" else 0))
+            if kind == "typo_insert":
+                new = text[:i] + rng.choice(text.lower() + "aeinrs") + text[i:]
+            elif kind == "typo_delete":
+                new = text[:i] + text[i + 1:]
+            elif kind == "typo_transpose":
+                new = text[:i] + text[i + 1] + text[i] + text[i + 2:]
+            else:
+                near = _KEYBOARD.get(_strip_accents(text[i]).lower(), "aeio")
+                new = text[:i] + rng.choice(near) + text[i + 1:]
+        if new != text and new.strip():
+            return new, kind
+    return text[:1] + text[2:] if len(text) > 3 else text + "a", "typo_delete"
+
+
+def _date_error(rng: random.Random, birth: date) -> tuple[date, str] | None:
+    """A valid past date one keying error away from `birth` (None if none was found)."""
+    for _ in range(20):
+        kind = rng.choice(_DATE_KINDS)
+        y, m, d = birth.year, birth.month, birth.day
+        text = f"{y:04d}{m:02d}{d:02d}"
+        if kind == "date_digit":
+            i = rng.choice((2, 3, 4, 5, 6, 7))
+            text = text[:i] + str(rng.randrange(10)) + text[i + 1:]
+        elif kind == "date_digit_swap":
+            i = rng.choice((2, 4, 6))
+            text = text[:i] + text[i + 1] + text[i] + text[i + 2:]
+        try:
+            new = date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            continue
+        if kind == "date_day_off":
+            new = birth + timedelta(days=rng.choice((-1, 1)))
+        elif kind == "date_year_off":
+            try:
+                new = birth.replace(year=birth.year + rng.choice((-1, 1)))
+            except ValueError:
+                continue
+        if new != birth and date(1990, 1, 1) <= new <= REFERENCE_DATE:
+            return new, kind
+    return None
+
+
+def _perturb_realistic(rng: random.Random, s: dict[str, Any]) -> list[str]:
+    """Apply the realistic profile to record `s` in place; returns the kinds applied."""
+    kinds: list[str] = []
+    if rng.random() < 0.4:
+        kinds.append("accents")
+        for key in ("first_name", "middle_name", "last_name_1", "last_name_2", "birth_city",
+                    "male_parent_first_name", "male_parent_last_name",
+                    "female_parent_first_name", "female_parent_last_name"):
+            s[key] = _strip_accents(s.get(key, ""))
+    # Compound given names: "María Guadalupe" or first + middle.
+    first, middle = s["first_name"], s.get("middle_name", "")
+    parts = first.split()
+    roll = rng.random()
+    if len(parts) >= 2 and not middle:  # a compound first name (María José)
+        if roll < 0.35:
+            s["first_name"], s["middle_name"] = parts[0], " ".join(parts[1:])
+            kinds.append("given_split")
+        elif roll < 0.50:
+            s["first_name"] = parts[0]
+            kinds.append("given_shortened")
+    elif middle:
+        if roll < 0.10:
+            s["first_name"], s["middle_name"] = f"{first} {middle}", ""
+            kinds.append("given_joined")
+        elif roll < 0.15:
+            s["first_name"], s["middle_name"] = middle, ""  # known by the middle name
+            kinds.append("given_shortened")
+        elif roll < 0.35:
+            s["middle_name"] = ""
+            kinds.append("middle_missing")
+    nick = NICKNAMES.get(s["first_name"]) or NICKNAMES.get(_strip_accents(s["first_name"]))
+    if nick and rng.random() < 0.3:
+        s["first_name"] = nick
+        kinds.append("nickname")
+    if rng.random() < 0.09:
+        s["first_name"], kind = _realistic_typo(rng, s["first_name"])
+        kinds.append(f"given_{kind}")
+    if rng.random() < 0.10:
+        key = "last_name_2" if s["last_name_2"] and rng.random() < 0.35 else "last_name_1"
+        s[key], kind = _realistic_typo(rng, s[key])
+        kinds.append(f"surname_{kind}")
+    if s["last_name_2"]:
+        roll = rng.random()
+        l1, l2 = s["last_name_1"], s["last_name_2"]
+        if roll < 0.07:
+            s["last_name_1"], s["last_name_2"] = l2, l1
+            kinds.append("surnames_reordered")
+        elif roll < 0.14:
+            s["last_name_1"], s["last_name_2"] = f"{l1}-{l2}", ""
+            kinds.append("surnames_hyphen_joined")
+        elif roll < 0.18:
+            s["last_name_1"], s["last_name_2"] = f"{l1} {l2}", ""
+            kinds.append("surnames_space_joined")
+        elif roll < 0.22:
+            s["last_name_1"], s["last_name_2"] = l2, ""
+            kinds.append("surname_only_maternal")
+        elif roll < 0.40:
+            s["last_name_2"] = ""
+            kinds.append("surname_maternal_missing")
+    birth = date.fromisoformat(s["birth_date"])
+    roll = rng.random()
+    if birth.day <= 12 and birth.day != birth.month and roll < 0.04:
+        s["birth_date"] = date(birth.year, birth.day, birth.month).isoformat()
+        kinds.append("date_day_month_swap")
+    elif roll < 0.12:
+        changed = _date_error(rng, birth)
+        if changed is not None:
+            s["birth_date"] = changed[0].isoformat()
+            kinds.append(changed[1])
+    if rng.random() < 0.15:
+        s["male_parent_first_name"] = s["male_parent_last_name"] = ""
+        kinds.append("father_missing")
+    if rng.random() < 0.08:
+        s["female_parent_first_name"] = s["female_parent_last_name"] = ""
+        kinds.append("mother_missing")
+    for who in ("male_parent_first_name", "female_parent_last_name"):
+        if s[who] and rng.random() < 0.04:
+            s[who], _kind = _realistic_typo(rng, s[who])
+            kinds.append("parent_typo")
+    if rng.random() < 0.3:
+        s["birth_city"] = ""
+        kinds.append("birth_city_missing")
+    elif s["birth_city"] and rng.random() < 0.05:
+        s["birth_city"], _kind = _realistic_typo(rng, s["birth_city"])
+        kinds.append("birth_city_typo")
+    if rng.random() < 0.1:
+        s["birth_country"] = s["birth_state"] = ""
+        kinds.append("birth_country_missing")
+    return kinds
+
+
+def derive_overlap_labelled(source: list[dict[str, Any]], state: str, share: float,
+                            seed: int, error_profile: str = "gentle",
+                            ) -> list[tuple[dict[str, Any], str, tuple[str, ...]]]:
+    """`derive_overlap` with the error kinds applied to each record (realistic profile;
+    the gentle profile reports none)."""
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"share must be between 0 and 1, not {share}")
-    gen = _Gen(state, seed, "overlap")
+    if error_profile not in ERROR_PROFILES:
+        raise ValueError(f"error_profile must be one of {ERROR_PROFILES}, not {error_profile}")
+    gen = _Gen(state, seed, "overlap" if error_profile == "gentle" else "overlap-realistic")
     picked = gen.rng.sample(range(len(source)), round(share * len(source)))
     out = []
     for index in sorted(picked):
@@ -400,10 +592,28 @@ def derive_overlap(source: list[dict[str, Any]], state: str, share: float,
                if k not in ("enrollments", "assessments", "qualifying_moves")}
         rec["state_student_id"] = gen.student_id()
         rec["owner_state"] = gen.state
-        _perturb(gen.rng, rec)
-        birth = date.fromisoformat(src["birth_date"])
+        kinds: list[str] = []
+        if error_profile == "gentle":
+            _perturb(gen.rng, rec)
+        else:
+            kinds = _perturb_realistic(gen.rng, rec)
+        # Moves and enrollments after both birth dates, so the record stays valid.
+        birth = max(date.fromisoformat(src["birth_date"]), date.fromisoformat(rec["birth_date"]))
         rec["qualifying_moves"] = gen.moves_of(gen.moves(), birth)
         rec["enrollments"] = gen.enrollments(birth)
         rec["assessments"] = gen.assessments(birth)
-        out.append((rec, src["state_student_id"]))
+        out.append((rec, src["state_student_id"], tuple(kinds)))
     return out
+
+
+def derive_overlap(source: list[dict[str, Any]], state: str, share: float,
+                   seed: int, error_profile: str = "gentle",
+                   ) -> list[tuple[dict[str, Any], str]]:
+    """Records of `state` for a `share` of the children in `source`.
+
+    Each new record has this state's own id, enrollments and assessments, and the
+    kinds of differences real records have (`error_profile`, see the module docstring).
+    Returns (record, source state_student_id).
+    """
+    return [(rec, sid) for rec, sid, _kinds in
+            derive_overlap_labelled(source, state, share, seed, error_profile)]

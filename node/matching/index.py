@@ -1,17 +1,21 @@
 """Identity matching: blocking keys, the in-memory MatchIndex and candidate scoring (pure).
 
 Owns the public matching API of issue 4 (DESIGN.md "Identity matching"): `normalize_record`,
-`blocking_keys`, `MatchIndex` (build from records, `search`) and `score_candidates` (score
-rows the node fetched from SQLite by blocking key). No I/O: the frozen parameters and the
-nickname table are package data read once at import. Normalization lives in
-node/matching/normalize.py, the phonetic key in node/matching/phonetic.py, comparison levels,
-weights and decisions in node/matching/scoring.py.
+`candidate_keys` (= `blocking_keys`, stored; typo-tolerant) and `lookup_keys` (what a
+query looks up), `discover_keys` (selective, for issue 14; kept apart on purpose),
+`MatchIndex` (build from records, `search`), `score_candidates` (score rows) and
+`score_norms` (score stored normalized forms, as the node's find does). No I/O: the
+frozen parameters and the nickname table are package data read once at import.
+Normalization lives in node/matching/normalize.py, the phonetic key in
+node/matching/phonetic.py, comparison levels, weights and decisions in
+node/matching/scoring.py.
 """
 
 from __future__ import annotations
 
 import gc
 import heapq
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,14 +25,18 @@ from node.matching.normalize import Norm, canonical_names, normalize, normalize_
 from node.matching.phonetic import phonetic_key
 from node.matching.scoring import Params, Scorer, compare, describe, load_params
 
-__all__ = ["Hit", "MatchIndex", "TermFrequencies", "blocking_keys", "normalize_record",
-           "score_candidates"]
+__all__ = ["Hit", "MatchIndex", "TermFrequencies", "blocking_keys", "candidate_keys",
+           "discover_keys", "lookup_keys", "normalize_record", "score_candidates",
+           "score_norms"]
 
 # A key shared by more records than this is not selective (e.g. a very common surname
 # plus year at 1M records); it is skipped at query time when other keys are available.
 MAX_POSTING = 1000
 # At most this many candidates (those sharing the most keys with the query) are scored.
 MAX_SCORED = 250
+#: Version of the candidate keys (`candidate_keys`); bump when they change, with a store
+#: migration that re-derives the stored keys.
+KEYS_VERSION = 2
 
 
 def given_key(token: str) -> str:
@@ -39,8 +47,32 @@ def given_key(token: str) -> str:
     return phonetic_key(token)
 
 
+def _compact(surname: str) -> str:
+    return surname.replace(" ", "")
+
+
+def _name_keys(keys: list[str], given: Sequence[str], l1: str, l2: str, p1: str, p2: str,
+               by: int) -> None:
+    """Keys on given name and surnames (shared by the stored keys and the swapped-field
+    variant a query also looks up)."""
+    g0 = given[0] if given else ""
+    for surname_key in dict.fromkeys(k for k in (p1, p2) if k):
+        keys.append(f"l:{surname_key}")  # alone: selective for a rare surname only
+        if by:
+            keys.append(f"s:{surname_key}:{by}")
+        keys.extend(f"n:{surname_key}:{g}" for g in given if g)
+    if g0:
+        # Typo-tolerant: the first and last three letters of each surname with the given
+        # name's key survive one typo in the middle of the surname (and any date error).
+        for surname in dict.fromkeys(_compact(x) for x in (l1, l2) if len(x) >= 4):
+            keys.append(f"p:{g0}:{surname[:3]}")
+            keys.append(f"x:{g0}:{surname[-3:]}")
+        if by:
+            keys.append(f"y:{g0}:{by}")
+
+
 def norm_keys(norm: Norm) -> list[str]:
-    """Blocking keys of a normalized record; see `blocking_keys`."""
+    """Candidate keys of a normalized record; see `candidate_keys`."""
     keys: list[str] = []
     by, bm, bd = norm.by, norm.bm, norm.bd
     if by and bm and bd:
@@ -49,40 +81,112 @@ def norm_keys(norm: Norm) -> list[str]:
             keys.append(f"d:{by:04d}-{bd:02d}-{bm:02d}")
     given = [given_key(token) for token in norm.given[:2]]
     g0 = given[0] if given else ""
-    for surname_key in dict.fromkeys(k for k in (norm.p1, norm.p2) if k):
-        if by:
-            keys.append(f"s:{surname_key}:{by}")
-        keys.extend(f"n:{surname_key}:{g}" for g in given if g)
+    _name_keys(keys, given, norm.l1, norm.l2, norm.p1, norm.p2, by)
     if bm and bd:
         keys.extend(f"g:{g}:{bm:02d}{bd:02d}" for g in given if g)
         if norm.given and bd <= 12 and bd != bm:
             keys.append(f"g:{g0}:{bd:02d}{bm:02d}")
+    if by and norm.l1 and g0:
+        keys.append(f"z:{by}:{norm.l1[0]}{g0[0]}")
     if norm.mother_last and by:
         keys.append(f"m:{phonetic_key(norm.mother_last)}:{by}")
+    if norm.mother and g0:
+        keys.append(f"f:{given_key(norm.mother.split(' ')[0])}:{g0}")
     if norm.ssid:
         keys.append(f"i:{norm.ssid}")
     return list(dict.fromkeys(keys))
 
 
-def blocking_keys(record: Mapping[str, Any]) -> list[str]:
-    """Blocking key strings of a record or query (stored in `match_keys(student_id, key)`).
+def norm_lookup_keys(norm: Norm) -> list[str]:
+    """Keys a query looks up; see `lookup_keys`."""
+    keys = norm_keys(norm)
+    by = norm.by
+    if by and norm.l1 and norm.given:
+        g0 = given_key(norm.given[0])
+        if g0:
+            keys.extend(f"z:{y}:{norm.l1[0]}{g0[0]}" for y in (by - 1, by + 1))
+    if norm.given and norm.l1:  # given name and surname keyed in each other's field
+        surname = norm.given[0]
+        swapped: list[str] = []
+        _name_keys(swapped, [given_key(norm.l1.split(" ")[0])], surname, "",
+                   phonetic_key(surname), "", by)
+        keys.extend(swapped)
+    return list(dict.fromkeys(keys))
 
-    Keys: birth date (and with day and month swapped), Spanish phonetic key of each surname
-    plus birth year, surname key plus given-name key, given-name key (after nickname mapping)
-    plus month-day, mother's maiden-name key plus birth year, and the state student id.
+
+def candidate_keys(record: Mapping[str, Any]) -> list[str]:
+    """Candidate keys of a record (stored in `match_keys(student_id, key)`): the keys that
+    choose, inside a holder that already has the query, which records to score.
+
+    Typo-tolerant on purpose, so no key needs both an exact birth date and an exact
+    surname: birth date (and with day and month swapped); Spanish phonetic key of each
+    surname, alone (looked up only where few records share it, see MAX_POSTING) and
+    plus birth year; surname key plus given-name key; given-name key (after
+    nickname mapping) plus month-day; given-name key plus birth year; given-name key plus
+    the first or the last three letters of each surname; birth year plus the initials of
+    surname and given name; mother's maiden-name key plus birth year; mother's given
+    name plus the child's; the state student id. Not selective enough to decide whether
+    a state should receive a query at all: that is `discover_keys`.
     """
     return norm_keys(normalize(record))
 
 
+def blocking_keys(record: Mapping[str, Any]) -> list[str]:
+    """The stored candidate keys of a record (the name of the first release; see
+    `candidate_keys`)."""
+    return candidate_keys(record)
+
+
+def lookup_keys(query: Mapping[str, Any]) -> list[str]:
+    """Keys a query looks up among the stored candidate keys: its own candidate keys, the
+    birth year ±1 key, and the name keys with given name and surname swapped."""
+    return norm_lookup_keys(normalize(query))
+
+
+def discover_keys(record: Mapping[str, Any]) -> list[str]:
+    """Composite, selective keys that could decide *whether* a state gets a query at all
+    (the private "discover" round of issue 14). A placeholder set, kept apart from
+    `candidate_keys` on purpose: each combines a name with a date part or a second name,
+    and none is a birth date alone (a birth date is shared by ~1/6000 of all children,
+    far too many to reveal, and says nothing selective on its own).
+
+    * ``dn:`` surname key + given key + birth year
+    * ``dd:`` given key + full birth date
+    * ``ds:`` surname key + full birth date
+    * ``di:`` the state student id (selective on its own)
+    """
+    norm = normalize(record)
+    keys: list[str] = []
+    g0 = given_key(norm.given[0]) if norm.given else ""
+    date = (f"{norm.by:04d}{norm.bm:02d}{norm.bd:02d}"
+            if norm.by and norm.bm and norm.bd else "")
+    for surname_key in dict.fromkeys(k for k in (norm.p1, norm.p2) if k):
+        if g0 and norm.by:
+            keys.append(f"dn:{surname_key}:{g0}:{norm.by}")
+        if date:
+            keys.append(f"ds:{surname_key}:{date}")
+    if g0 and date:
+        keys.append(f"dd:{g0}:{date}")
+    if norm.ssid:
+        keys.append(f"di:{norm.ssid}")
+    return list(dict.fromkeys(keys))
+
+
 @dataclass(frozen=True)
 class Hit:
-    """One scored candidate; position indexes the records (or candidates) as given."""
+    """One scored candidate; position indexes the records (or candidates) as given.
+
+    `probability` is the calibrated probability that the candidate is the searched child
+    (it weighs the score and the lead); `lead` is the score minus the best other
+    candidate's score (None when it was the only candidate).
+    """
 
     position: int
     score: float
     probability: float
     outcome: str
     agreements: Mapping[str, str]
+    lead: float | None = None
 
 
 @dataclass(frozen=True)
@@ -143,22 +247,33 @@ def default_scorer() -> Scorer:
     return _DEFAULT_SCORER
 
 
+def _first(item: tuple[float, int]) -> float:
+    return item[0]
+
+
 def _rank(scorer: Scorer, query: Norm, norms: Sequence[Norm], positions: Iterable[int],
-          tf: TermFrequencies | None, limit: int) -> list[Hit]:
+          tf: TermFrequencies | None, limit: int, population: int) -> list[Hit]:
     tf_given = tf.given_share(query.given[0]) if tf and query.given else None
     tf_surname = tf.surname_share(query.l1) if tf else None
-    scored = []
-    for pos in positions:
-        levels = compare(query, norms[pos])
-        scored.append((scorer.score(levels, tf_given, tf_surname), pos, levels))
-    top = heapq.nlargest(max(limit, 2), scored, key=lambda item: item[0])
+    scored = scorer.batch(query, norms, positions, tf_given, tf_surname)
+    if not scored:
+        return []
+    top = heapq.nlargest(max(limit, 2), scored, key=_first)
+    best = top[0][0]
+    total = math.fsum([math.pow(2.0, value - best) for value, _pos in scored])
+    population = max(population, len(scored))
     hits = []
-    for i, (score, pos, levels) in enumerate(top[:limit]):
-        second = top[1][0] if i == 0 and len(top) > 1 else None
-        hits.append(Hit(position=pos, score=round(score, 3),
-                        probability=scorer.probability(score),
-                        outcome=scorer.outcome(score, levels, second, first=i == 0),
-                        agreements=describe(levels)))
+    for i, (value, pos) in enumerate(top[:limit]):
+        levels = compare(query, norms[pos])
+        other = top[1][0] if i == 0 and len(top) > 1 else top[0][0] if i else None
+        lead = None if other is None else value - other
+        rest = total - math.pow(2.0, value - best)
+        others = best + math.log2(rest) if rest > 1e-12 else -math.inf
+        prob = scorer.probability(scorer.evidence(value, others, population))
+        hits.append(Hit(position=pos, score=round(value, 3), probability=prob,
+                        outcome=scorer.decide(prob, lead, levels, query, norms[pos], i == 0),
+                        agreements=describe(levels),
+                        lead=None if lead is None else round(lead, 3)))
     return hits
 
 
@@ -170,9 +285,24 @@ def score_candidates(query: Mapping[str, Any], candidates: Sequence[Mapping[str,
     hit.position indexes `candidates`. Pass the state's frozen `tf` table for the
     common-name adjustment; without it no TF adjustment is made.
     """
-    scorer = Scorer(params) if params else default_scorer()
     norms = [normalize(c) for c in candidates]
-    return _rank(scorer, normalize(query), norms, range(len(norms)), tf, limit)
+    return score_norms(normalize(query), norms, limit, tf, params)
+
+
+def score_norms(query: Norm, norms: Sequence[Norm], limit: int = 5,
+                tf: TermFrequencies | None = None, params: Params | None = None,
+                population: int | None = None) -> list[Hit]:
+    """`score_candidates` on normalized forms already at hand (the stored ones: the
+    record store keeps each record's `norm_to_text`, so a find never re-normalizes).
+
+    `population` is the number of records the candidates were chosen from (it weighs
+    the evidence: a chance agreement is likelier among more records); by default the
+    state's count in `tf`, else the number of candidates.
+    """
+    scorer = Scorer(params) if params else default_scorer()
+    if population is None:
+        population = tf.total if tf and tf.total else len(norms)
+    return _rank(scorer, query, norms, range(len(norms)), tf, limit, population)
 
 
 class MatchIndex:
@@ -205,8 +335,8 @@ class MatchIndex:
         return len(self.norms)
 
     def candidates(self, query: Norm) -> list[int]:
-        """Positions sharing a blocking key with the query, most keys shared first."""
-        buckets = [b for b in (self.postings.get(k) for k in norm_keys(query)) if b]
+        """Positions sharing a candidate key with the query, most keys shared first."""
+        buckets = [b for b in (self.postings.get(k) for k in norm_lookup_keys(query)) if b]
         if not buckets:
             return []
         selective = [b for b in buckets if len(b) <= MAX_POSTING]
@@ -222,4 +352,5 @@ class MatchIndex:
     def search(self, query: Mapping[str, Any], limit: int = 5) -> list[Hit]:
         """The best `limit` candidates for a query (any subset of the fields), best first."""
         norm = normalize(query)
-        return _rank(self.scorer, norm, self.norms, self.candidates(norm), self.tf, limit)
+        return _rank(self.scorer, norm, self.norms, self.candidates(norm), self.tf, limit,
+                     len(self.norms))

@@ -32,6 +32,7 @@ _SEX = {"m": "M", "male": "M", "h": "M", "masculino": "M", "f": "F", "female": "
         "femenino": "F", "x": "X"}
 _DATE_YMD = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 _DATE_MDY = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})\s*$")
+_DATE_COMPACT = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})\s*$")  # MSIX's YYYYMMDD
 _NON_LETTER = re.compile(r"[^a-z ]+")
 _SPACES = re.compile(r"\s+")
 NICKNAME_FILE = Path(__file__).parent / "data" / "nicknames.txt"
@@ -55,6 +56,14 @@ class Norm(NamedTuple):
     father: str  # folded "first last" of the male parent
     mother: str  # folded "first last" of the female parent
     mother_last: str  # first surname token of the female parent (maiden name)
+    twin: bool = False  # multiple_birth flag: a twin's record is never auto-matched on a
+    # given name that is only similar
+
+
+#: Version of the stored normalized form (`norm_to_text`); bump when Norm or normalize
+#: changes, with a store migration that re-derives the stored forms.
+NORM_VERSION = 2
+_SEP = "\x1f"
 
 
 def fold(text: Any) -> str:
@@ -148,6 +157,9 @@ def parse_date(value: Any) -> tuple[int, int, int]:
     found = _DATE_MDY.match(text)
     if found:
         return (int(found[3]), int(found[1]), int(found[2]))
+    found = _DATE_COMPACT.match(text)
+    if found:
+        return (int(found[1]), int(found[2]), int(found[3]))
     return (0, 0, 0)
 
 
@@ -187,7 +199,26 @@ def normalize(record: Mapping[str, Any]) -> Norm:
         father=_person(get("male_parent_first_name"), get("male_parent_last_name")),
         mother=_person(get("female_parent_first_name"), get("female_parent_last_name")),
         mother_last=mother_tokens[0] if mother_tokens else "",
+        twin=get("multiple_birth") in (True, 1, "1", "true", "True", "Y", "y", "yes"),
     )
+
+
+def norm_to_text(norm: Norm) -> str:
+    """The stored normalized form of a record (one short string; see `norm_from_text`)."""
+    return _SEP.join((str(NORM_VERSION), " ".join(norm.given), norm.l1, norm.l2, norm.p1,
+                      norm.p2, norm.sex, str(norm.by), str(norm.bm), str(norm.bd), norm.city,
+                      norm.region, norm.ssid, norm.father, norm.mother, norm.mother_last,
+                      "1" if norm.twin else ""))
+
+
+def norm_from_text(text: str) -> Norm:
+    """A Norm back from `norm_to_text` (ValueError if written by another version)."""
+    (version, given, l1, l2, p1, p2, sex, by, bm, bd, city, region, ssid, father, mother,
+     mother_last, twin) = text.split(_SEP)
+    if version != str(NORM_VERSION):
+        raise ValueError(f"stored normalized form of version {version}, not {NORM_VERSION}")
+    return Norm(tuple(given.split(" ")) if given else (), l1, l2, p1, p2, sex, int(by),
+                int(bm), int(bd), city, region, ssid, father, mother, mother_last, twin == "1")
 
 
 def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:

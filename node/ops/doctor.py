@@ -3,9 +3,10 @@
 Spec: PROTOCOL-ANCHORS.md §1.9 and §5.1 items 22-23 (X-Road's top complaints were an
 expired global configuration, unsynchronised clocks and unreachable dependencies with no
 hint which one failed; a diagnostics tool must name the failing dependency). Checks, in
-order: config, key files and permissions, the other files' and folders' permissions, key
-validity and rotation, the running node, directory freshness, each peer's reachability
-and backoff, clock skew against peers, database integrity and writability, free disk,
+order: config, key files and permissions, the other files' and folders' permissions,
+key validity and rotation, the running node, directory freshness, each peer's
+reachability and backoff, clock skew against peers, database integrity and writability, pending schema migrations (named, with what they
+will do; they run when the node or an import next opens the database), free disk,
 scheduled jobs.
 
 Each check is a `Check(area, status, message, fix)` with status `ok`, `warn` or `fail`.
@@ -344,6 +345,42 @@ def check_database(path: Path, what: str, thorough: bool, *, created_at_start: b
     return Check("database", OK, f"{what} {path.name} passes {pragma}")
 
 
+def check_migrations(path: Path) -> Check:
+    """Schema migrations of every room not yet applied to the node database (read-only)."""
+    from sqlite_utils import Database
+
+    from node.store import accounts, database, federation_tables, link_tables
+
+    if not path.exists():
+        return Check("migrations", WARN, f"node database {path} does not exist yet",
+                     "it is created, with every migration, when the node first starts")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            db = Database(conn)
+            pending = [f"{m.name} ({sets.name})"
+                       for sets in (database.migrations, federation_tables.migrations,
+                                    accounts.migrations, link_tables.migrations)
+                       for m in sets.pending(db)]
+            students = (conn.execute("SELECT count(*) FROM students").fetchone()[0]
+                        if db["students"].exists() else 0)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return Check("migrations", FAIL, f"cannot read the schema of {path} ({exc})",
+                     "see the database check above")
+    if not pending:
+        return Check("migrations", OK, "node database schema is current")
+    note = ""
+    if any(name.startswith("m005_match_forms") for name in pending):
+        note = (f"; m005_match_forms re-derives the match keys and stored normalized forms "
+                f"of {students:,} students (about a minute per million)")
+    return Check("migrations", WARN, f"{len(pending)} pending migration(s): "
+                 f"{', '.join(pending)}{note}",
+                 "they are applied when the node starts (statenode serve) or an import "
+                 "opens the database; take a backup first: statenode backup -c CONFIG FOLDER")
+
+
 def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK)
 
@@ -464,6 +501,7 @@ def run_checks(config_path: str | Path, *, timeout: float = 3.0, thorough: bool 
     add(*peer_checks)
     add(check_clock(cfg, probes, live))
     add(check_database(cfg.storage.database, "node database", thorough))
+    add(check_migrations(cfg.storage.database))
     add(check_database(cfg.storage.exchange_log, "exchange log", thorough,
                        created_at_start=True))
     add(*check_schema_and_reports(cfg.storage.database))

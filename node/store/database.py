@@ -4,9 +4,10 @@ Owns the connection and its single writer thread, and the schema of the record t
 (DESIGN.md "Student records", MSIX.md §4: students, qualifying_moves, enrollments,
 courses, assessments, with ON DELETE CASCADE), the import bookkeeping (import_runs,
 import_rejects, edfi_change_versions: the change version of the last Ed-Fi ODS/API pull)
-and the blocking keys kept in step with every stored student (match_keys, DESIGN.md
-"Identity matching"). Connection rules follow DEPENDENCIES.md §3: WAL,
-foreign_keys=ON per connection, synchronous=FULL (a move notice acknowledged with a
+and the candidate keys and normalized form kept in step with every stored
+student (match_keys, students.match_norm; DESIGN.md "Identity matching"), re-derived by
+a migration when node.matching changes them. Connection rules follow DEPENDENCIES.md §3:
+WAL, foreign_keys=ON per connection, synchronous=FULL (a move notice acknowledged with a
 signed receipt must survive a power cut; NORMAL can be asked for by bulk tools), a busy
 timeout, every write of one operation in one `db.atomic()` transaction. There is a
 single writer: every operation runs on one dedicated thread, so the aiohttp loop never
@@ -32,7 +33,13 @@ from sqlite_utils import Database, Migrations
 from node.errors import StorageError
 from node.file_modes import create_private
 from node.store.record_reads import candidates, read_student
-from node.store.record_upsert import KeysFn, UpsertResult, default_keys, upsert_students
+from node.store.record_upsert import (
+    KeysFn,
+    UpsertResult,
+    default_keys,
+    rederive_match_forms,
+    upsert_students,
+)
 from node.store.sql import now_iso
 from protocol.record_fields import TABLE_SPECS
 from protocol.records import CHILD_LISTS, Student
@@ -128,6 +135,22 @@ def save_change_version(db: Database, source: str, version: int, run_id: int) ->
                "VALUES (?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET "
                "change_version = excluded.change_version, pulled_at = excluded.pulled_at, "
                "run_id = excluded.run_id", [source, version, now_iso(), run_id])
+
+
+@migrations()
+def m005_match_forms(db: Database) -> None:
+    """Issue 13: each student's stored normalized form (`match_norm`, read by a find
+    instead of re-normalizing candidates) and the typo-tolerant candidate keys of
+    node.matching KEYS_VERSION 2; backfilled here for every stored student (about a
+    minute per million students, once, when the node or an import first opens the
+    database)."""
+    db.execute("ALTER TABLE students ADD COLUMN match_norm TEXT")
+    rederive_match_forms(db)
+
+
+def pending_migrations(db: Database) -> list[str]:
+    """Names of this room's record-table migrations not yet applied (read-only)."""
+    return [m.name for m in migrations.pending(db)]
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,17 @@
 """Writing validated students into the record tables (DESIGN.md "Student records").
 
 Owns the upsert of students by `state_student_id` (docs/IMPORT.md): `prepare` turns a
-validated `protocol.records.Student` into rows in column order with a content hash and
-its blocking keys (plain values, so importer workers can marshal them); `upsert_prepared`
-writes chunks of them in the caller's open transaction, new ids assigned here, an
-unchanged student left alone, a changed one given version + 1 and fresh child rows and
-match keys. A large import into an empty table drops the secondary indexes and rebuilds
-them at the end, in the same transaction. A source that deletes students or changes
-their ids (the Ed-Fi pull) uses `delete_students` and `rename_student`. The schema is
+validated `protocol.records.Student` into rows in column order with a content hash, its
+candidate keys and its stored normalized form (`students.match_norm`, so a find never
+re-normalizes candidates; plain values, so importer workers can marshal them);
+`upsert_prepared` writes chunks of them in the caller's open transaction, new ids
+assigned here, an unchanged student left alone, a changed one given version + 1 and
+fresh child rows, match keys and normalized form. A large import into an empty table
+drops the secondary indexes and rebuilds them at the end, in the same transaction.
+A source that deletes students or changes their ids (the Ed-Fi pull) uses
+`delete_students` and `rename_student`. `rederive_match_forms` recomputes every stored
+student's keys and normalized form (the backfill of a migration after the matching code
+changed them). The schema is
 `node.store.database`'s.
 """
 
@@ -21,6 +25,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from node.matching.index import blocking_keys, candidate_keys, norm_keys
+from node.matching.normalize import norm_to_text, normalize
 from node.store.sql import chunks, now_iso, placeholders
 from protocol.record_fields import COLUMNS
 from protocol.records import Student
@@ -40,11 +46,12 @@ class UpsertResult:
 
 
 # One validated student ready for the tables: (state_student_id, student row, moves,
-# [(enrollment row, [course rows])], assessments, row hash, blocking keys). Plain tuples,
-# lists and scalars only, so the importer's worker processes can marshal it cheaply.
+# [(enrollment row, [course rows])], assessments, row hash, candidate keys, normalized
+# form). Plain tuples, lists and scalars only, so the importer's worker processes can
+# marshal it cheaply.
 Prepared = tuple[str, tuple[Any, ...], list[tuple[Any, ...]],
                  list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]], list[tuple[Any, ...]],
-                 str, list[str]]
+                 str, list[str], str]
 
 _MOVE_COLS = CHILD_COLS["qualifying_moves"]
 _ENR_COLS = CHILD_COLS["enrollments"]
@@ -55,7 +62,8 @@ _BULK_CACHE_KIB = 262_144  # page cache during a bulk write (PRAGMA cache_size=-
 
 
 def prepare(student: Student, keys_fn: KeysFn | None) -> Prepared:
-    """Rows of one student in column order, plus its content hash and blocking keys."""
+    """Rows of one student in column order, plus its content hash, candidate keys and
+    stored normalized form (normalized once for both)."""
     data = student.data
     get = data.get
     srow = tuple(map(get, STUDENT_COLS))
@@ -65,16 +73,20 @@ def prepare(student: Student, keys_fn: KeysFn | None) -> Prepared:
             for e in get("enrollments", ())]
     tests = [tuple(map(a.get, _TEST_COLS)) for a in get("assessments", ())]
     digest = hashlib.blake2b(repr((srow, moves, enrs, tests)).encode(), digest_size=16)
-    keys = keys_fn(data) if keys_fn is not None else []
-    return student.state_student_id, srow, moves, enrs, tests, digest.hexdigest(), keys
+    norm = normalize(data)
+    if keys_fn is None:
+        keys: list[str] = []
+    elif keys_fn is blocking_keys or keys_fn is candidate_keys:
+        keys = norm_keys(norm)
+    else:
+        keys = keys_fn(data)
+    return (student.state_student_id, srow, moves, enrs, tests, digest.hexdigest(), keys,
+            norm_to_text(norm))
 
 
-def default_keys() -> KeysFn | None:
-    try:
-        from node.matching.index import blocking_keys
-    except ImportError:  # matching not installed yet: keys are added on the next write
-        return None
-    return blocking_keys
+def default_keys() -> KeysFn:
+    """The candidate keys of node.matching (what match_keys holds)."""
+    return candidate_keys
 
 
 def upsert_students(db: Database, students: Iterable[Student], *,
@@ -136,9 +148,9 @@ class _Writer:
         self.inserted = self.updated = self.unchanged = 0
         scols = ", ".join(f'"{c}"' for c in STUDENT_COLS)
         self.insert_sql = (f"INSERT INTO students (id, record_version, row_hash, updated_at, "  # noqa: S608
-                           f"{scols}) VALUES ({placeholders(4 + len(STUDENT_COLS))})")
+                           f"match_norm, {scols}) VALUES ({placeholders(5 + len(STUDENT_COLS))})")
         sets = ", ".join(f'"{c}" = ?' for c in ("record_version", "row_hash", "updated_at",
-                                                 *STUDENT_COLS))
+                                                 "match_norm", *STUDENT_COLS))
         self.update_sql = f"UPDATE students SET {sets} WHERE id = ?"  # noqa: S608
 
     def _existing(self, items: Sequence[Prepared]) -> dict[str, tuple[int, int, str]]:
@@ -161,13 +173,13 @@ class _Writer:
         course_rows: list[tuple[Any, ...]] = []
         test_rows: list[tuple[Any, ...]] = []
         key_rows: list[tuple[Any, ...]] = []
-        for sid, srow, moves, enrs, tests, digest, keys in items:
+        for sid, srow, moves, enrs, tests, digest, keys, norm in items:
             old = existing.get(sid)
             if old is None:
                 self.inserted += 1
                 student_id = next_id
                 next_id += 1
-                new_rows.append((student_id, 1, digest, stamp, *srow))
+                new_rows.append((student_id, 1, digest, stamp, norm, *srow))
             elif old[2] == digest:
                 self.unchanged += 1
                 continue
@@ -175,7 +187,7 @@ class _Writer:
                 self.updated += 1
                 student_id = old[0]
                 gone.append(student_id)
-                changed_rows.append((old[1] + 1, digest, stamp, *srow, student_id))
+                changed_rows.append((old[1] + 1, digest, stamp, norm, *srow, student_id))
             moves_rows.extend([(student_id, i, *m) for i, m in enumerate(moves)])
             test_rows.extend([(student_id, i, *t) for i, t in enumerate(tests)])
             key_rows.extend([(student_id, k) for k in keys])
@@ -233,3 +245,48 @@ def rename_student(db: Database, old: str, new: str) -> bool:
         conn.execute("UPDATE record_handles SET state_student_id = ? WHERE state_student_id = ?",
                      [new, old])
     return bool(cur.rowcount)
+
+
+def rederive_match_forms(db: Database, *, chunk: int = 5000) -> int:
+    """Recompute every stored student's candidate keys and normalized form from its
+    identity columns (run in the caller's transaction); returns the students done.
+
+    The backfill of a migration after node.matching changed its keys or its normalized
+    form: match_keys is emptied and refilled (its indexes dropped meanwhile and rebuilt).
+    """
+    conn = db.conn
+    cols = [c for c in STUDENT_COLS if c in _IDENTITY]
+    select = ", ".join(f'"{c}"' for c in cols)
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        "AND tbl_name = 'match_keys' ORDER BY name").fetchall()
+    for name, _sql in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+    conn.execute("DELETE FROM match_keys")
+    done, last = 0, 0
+    while True:
+        rows = conn.execute(f"SELECT id, {select} FROM students WHERE id > ? "  # noqa: S608
+                            "ORDER BY id LIMIT ?", (last, chunk)).fetchall()
+        if not rows:
+            break
+        forms: list[tuple[str, int]] = []
+        keys: list[tuple[int, str]] = []
+        for row in rows:
+            norm = normalize(dict(zip(cols, row[1:], strict=True)))
+            forms.append((norm_to_text(norm), row[0]))
+            keys.extend((row[0], k) for k in norm_keys(norm))
+        conn.executemany("UPDATE students SET match_norm = ? WHERE id = ?", forms)
+        conn.executemany("INSERT INTO match_keys (student_id, key) VALUES (?, ?)", keys)
+        done += len(rows)
+        last = rows[-1][0]
+    for _name, sql in indexes:
+        conn.execute(sql)
+    return done
+
+
+#: The student columns matching reads (normalize's fields).
+_IDENTITY = frozenset({
+    "state_student_id", "first_name", "middle_name", "last_name_1", "last_name_2", "sex",
+    "birth_date", "birth_city", "birth_state", "birth_country", "multiple_birth",
+    "male_parent_first_name", "male_parent_last_name", "female_parent_first_name",
+    "female_parent_last_name"})

@@ -1,7 +1,9 @@
 """Issue "Identity matching" item 6 done-when, with real node processes.
 
 Guadalupe is in TX exactly as FL searches for her and in CA with differences (the
-nickname "Lupe", no maternal surname, a typo in the birth day). FL's find gets TX
+nickname "Lupe" with a middle name, no maternal surname, a typo in the birth day, and a
+multiple-birth flag: a twin is auto-matched only on the very same given names, so since
+issue 13 only this keeps the strong evidence from being a `match`). FL's find gets TX
 as `match` and CA as `near_match`; the near match lands on FL's worklist; admin1
 confirms, admin1 cannot also validate (two-person rule), admin2 validates; CA receives
 the `link` message and a CA admin validates it; the next find from FL uses the link.
@@ -24,7 +26,8 @@ from tests.integration.harness import Federation, child
 pytestmark = pytest.mark.integration
 
 TX_GUADALUPE = child("TX910001", "Guadalupe", "Hernández", "López", "2009-03-04")
-CA_LUPE = child("CA710001", "Lupe", "Hernandez", "", "2009-03-24")
+CA_LUPE = child("CA710001", "Lupe", "Hernandez", "", "2009-03-24", middle="María",
+                multiple_birth=True)
 QUERY = {"first_name": "Guadalupe", "last_name_1": "Hernandez", "last_name_2": "Lopez",
          "birth_date": "2009-03-04", "sex": "F", "purpose": "enrollment",
          "user_id": "teacher1", "role": "staff"}

@@ -32,8 +32,8 @@ def test_the_demo_prints_two_ready_commands() -> None:
     assert len(EXAMPLES) == 2 and len(lines) == 1 + 2 * len(EXAMPLES)
     assert lines[2] == ("    statenode find -c demo/FL/node.toml --first-name Guadalupe "
                         "--last-name-1 Hernandez --last-name-2 Lopez --birth-date 2009-03-04")
-    assert "--first-name 'Ana Sofia'" in example_command("demo", ["TX", "CA", "FL"],
-                                                         EXAMPLES[1])
+    spaced = {**EXAMPLES[1], "fields": {**EXAMPLES[1]["fields"], "first_name": "Ana Sofia"}}
+    assert "--first-name 'Ana Sofia'" in example_command("demo", ["TX", "CA", "FL"], spaced)
 
 
 def test_a_demo_node_shows_the_examples_and_has_a_contact(tmp_path: Path) -> None:
