@@ -5,9 +5,9 @@ expired global configuration, unsynchronised clocks and unreachable dependencies
 hint which one failed; a diagnostics tool must name the failing dependency). Checks, in
 order: config, key files and permissions, the other files' and folders' permissions,
 key validity and rotation, the running node, directory freshness, each peer's
-reachability and backoff, clock skew against peers, database integrity and writability, pending schema migrations (named, with what they
-will do; they run when the node or an import next opens the database), free disk,
-scheduled jobs.
+reachability and backoff, clock skew against peers, database integrity and
+writability, pending schema migrations (named, with what they will do; they run when the
+node or an import next opens the database), free disk, scheduled jobs.
 
 Each check is a `Check(area, status, message, fix)` with status `ok`, `warn` or `fail`.
 Checks that need the running node use `GET /local/v1/status` (control.json's token); the
