@@ -284,6 +284,16 @@ async def student(request: web.Request) -> web.StreamResponse:
                   title=f"Record of {summary['name']}")
 
 
+#: the words of the data-quality report that come from node.importing.data_quality, so the
+#: catalogue has them (the page translates them where it shows them)
+DATA_QUALITY_WORDS = (
+    N_("Name"), N_("Sex"), N_("Birth date"), N_("Birth place"), N_("Parent name"),
+    N_("Arrival date (QAD)"), N_("Eligibility expiry"), N_("Enrollment"), N_("Grade level"),
+    N_("School NCES id"), N_("Course history"), N_("Credits or grade"), N_("Assessment"),
+    N_("All children"), N_("22 and over"), N_("unknown"),
+)
+
+
 @requires("data_admin")
 async def data_quality(request: web.Request) -> web.StreamResponse:
     from node.web import report_output, report_pages
