@@ -43,7 +43,7 @@ from node.control.api import setup_control_routes
 from node.control.link_routes import setup_link_routes, setup_links
 from node.control.metrics import setup_metrics_routes
 from node.control.signing_rotation import setup_rotation_routes
-from node.directory.identity import NodeKeys, load_keys
+from node.directory.identity import NodeKeys, ensure_keys, load_keys
 from node.directory.lan_discovery import discovery_ctx
 from node.directory.peer_health import PeerStates
 from node.directory.routes import directory_ctx, refresh_job, rotation_job, setup_directory_routes
@@ -150,7 +150,10 @@ def job_registry(cfg: NodeConfig) -> dict[str, tuple[float, JobFunction]]:
 def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Application:
     app = web.Application(client_max_size=cfg.server.client_max_size)
     app[CONFIG] = cfg
-    app[KEYS] = keys or load_keys(cfg)
+    if keys is None:
+        ensure_keys(cfg)  # a key folder made by the previous release gains this one's keys
+        keys = load_keys(cfg)
+    app[KEYS] = keys
     app[STARTED] = clock.now()
     app[REGISTRY] = job_registry(cfg)
     app[TOKEN] = secrets.token_urlsafe(32)
