@@ -333,9 +333,11 @@ def open_envelope(
     body_hash = hashlib.sha256(body).digest()
     check_signature(header_bytes, body_hash, signature, sender_keys, who=header.sender)
     if header.suite != HYBRID and require_hybrid is not None and require_hybrid(header.sender):
-        raise _reject(ErrorCode.DOWNGRADE,
-                      f"{header.sender} sealed its {header.type} with {header.suite}, but it "
-                      f"and {my_id} both publish {HYBRID} keys: refusing a downgrade")
+        refusal = _reject(ErrorCode.DOWNGRADE,
+                          f"{header.sender} sealed its {header.type} with {header.suite}, but "
+                          f"it and {my_id} both publish {HYBRID} keys: refusing a downgrade")
+        refusal.header = header  # authenticated: the caller may answer with a signed error
+        raise refusal
     if now_ms > header.expires_at_ms + max_skew_ms:
         raise _reject(ErrorCode.EXPIRED, f"envelope from {header.sender} expired "
                       f"{now_ms - header.expires_at_ms} ms ago")

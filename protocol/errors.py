@@ -61,7 +61,11 @@ class MessageTooLarge(ProtocolError):
 
 
 class EnvelopeRejected(ProtocolError):
-    """An envelope failed a check; `code` says which."""
+    """An envelope failed a check; `code` says which. `header` is the envelope's signed
+    header when the check failed after the signature verified (so a signed error reply can
+    name the message), else None."""
+
+    header: object | None = None
 
 
 class InvalidRecord(ProtocolError):
