@@ -109,6 +109,18 @@ class DirectorySection:
         "6h", "Warn when the cached snapshot expires this soon", kind="duration"
     )
 
+    @property
+    def cache_file_v2(self) -> Path:
+        """Where the version 2 snapshot is cached, beside `cache_file`."""
+        return self.cache_file.with_name(f"{self.cache_file.stem}.v2{self.cache_file.suffix}")
+
+    def cached_snapshot(self) -> bytes:
+        """The newest cached snapshot's bytes (version 2 if cached), b"" when none."""
+        for path in (self.cache_file_v2, self.cache_file):
+            if path.is_file():
+                return path.read_bytes()
+        return b""
+
 
 @dataclass(frozen=True)
 class PeersSection:

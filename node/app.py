@@ -37,7 +37,6 @@ from node.appkeys import (
     STORE,
     TOKEN,
 )
-from node.audit.exchange_log import ExchangeLog
 from node.audit.routes import setup_audit_routes
 from node.control.api import setup_control_routes
 from node.control.link_routes import setup_link_routes, setup_links
@@ -51,10 +50,15 @@ from node.directory.tls_pinning import server_context, tls_peers_job
 from node.federation.answers import refresh_term_frequencies
 from node.federation.endpoint import setup_exchange_routes
 from node.federation.outbox import deliver_due
-from node.federation.witnessing import checkpoint_job, cosign_job, setup_witnessing
+from node.federation.witnessing import (
+    checkpoint_job,
+    cosign_job,
+    setup_witness_routes,
+    setup_witnessing,
+)
 from node.importing.drop_folder import drop_import_job
 from node.jobs import JobFunction, jobs_ctx
-from node.services import Services
+from node.services import Services, open_exchange_log
 from node.store import accounts, federation_tables, link_tables
 from node.store.database import Store
 from node.store.retention import retention_job
@@ -94,7 +98,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     cfg = app[CONFIG]
-    exchange_log = ExchangeLog(cfg.storage.exchange_log, app[KEYS].signing, cfg.node.id)
+    exchange_log = open_exchange_log(cfg, app[KEYS])
     services = Services(
         cfg=cfg, keyring=app[KEYRING], store=app[STORE], directory=app[DIRECTORY],
         peer_keys=app[PEER_KEYS], log=exchange_log, session=app[HTTP],
@@ -165,6 +169,7 @@ def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Applicat
     app.router.add_get("/healthz", healthz)
     setup_directory_routes(app)
     setup_exchange_routes(app)
+    setup_witness_routes(app)
     setup_control_routes(app)
     setup_audit_routes(app)
     setup_link_routes(app)

@@ -26,6 +26,7 @@ from protocol.audit_verify import (
     check_entry,
     directory_entries,
     load_directory,
+    log_node,
     verify_export,
 )
 from protocol.directory import DirectoryEntry
@@ -135,7 +136,8 @@ def _check_chunk(start: int, leaves: Sequence[bytes], origin: str,
 
 
 def verify_folder(folder: str | Path, witness_keys: Sequence[str] = (),
-                  authority_key: bytes | None = None, *, jobs: int = 1) -> list[Problem]:
+                  authority_key: bytes | None = None, *, jobs: int = 1,
+                  min_witnesses: int = 0) -> list[Problem]:
     """All problems of an export folder; `authority_key` overrides the folder's copy."""
     ex = read_export(folder)
     if any(p.where in FILES for p in ex.problems):
@@ -144,14 +146,15 @@ def verify_folder(folder: str | Path, witness_keys: Sequence[str] = (),
     parallel = jobs > 1 and len(ex.leaves) >= 10_000
     problems = ex.problems + verify_export(
         ex.checkpoint, ex.verifier_key, ex.leaves, ex.directory, authority, witness_keys,
-        declared=ex.declared, history=ex.history, check_signatures=not parallel)
+        declared=ex.declared, history=ex.history, check_signatures=not parallel,
+        min_witnesses=min_witnesses)
     if parallel and authority is not None:
         try:
             snap = load_directory(ex.directory, authority)
         except ProtocolError:
             return problems  # already reported by verify_export
         keys = directory_entries(snap)
-        origin = ex.verifier_key.split("+", 1)[0]
+        origin = log_node(snap, ex.verifier_key.split("+", 1)[0])
         step = -(-len(ex.leaves) // jobs)
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(_check_chunk, s, ex.leaves[s:s + step], origin, keys)
@@ -168,6 +171,11 @@ def load_entries(folder: str | Path) -> tuple[str, list[tuple[int, LogEntry]]]:
     if any(p.where in FILES for p in ex.problems):
         raise ValueError(str(ex.problems[0]))
     origin = ex.verifier_key.split("+", 1)[0]
+    try:
+        origin = log_node(load_directory(ex.directory, ex.authority_key), origin) \
+            if ex.authority_key is not None else origin
+    except ProtocolError:
+        pass  # an origin that is not a node id: the cross-check will say nothing matched
     entries = []
     for i, leaf in enumerate(ex.leaves):
         e = decode_leaf(leaf)

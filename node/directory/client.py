@@ -77,16 +77,7 @@ def directory_url(base: str, version: int = 1) -> str:
 
 def v2_cache_file(cfg: NodeConfig) -> Path:
     """Where the version 2 snapshot is cached, beside `directory.cache_file`."""
-    path = cfg.directory.cache_file
-    return path.with_name(f"{path.stem}.v2{path.suffix}")
-
-
-def cached_snapshot_bytes(cfg: NodeConfig) -> bytes:
-    """The newest cached snapshot's bytes (version 2 if cached), b"" when none."""
-    for path in (v2_cache_file(cfg), cfg.directory.cache_file):
-        if path.is_file():
-            return path.read_bytes()
-    return b""
+    return cfg.directory.cache_file_v2
 
 
 def authority_public_key(cfg: NodeConfig) -> bytes | None:
