@@ -57,8 +57,8 @@ async def _start(root: Path, *, legacy: tuple[str, ...] = (),
         else:
             auth.enroll(NodeInfo.from_json(json.dumps(node_info(str(cfg.config_path)))))
         changes = (audit or {}).get(state, {})
-        cfgs[state] = dataclasses.replace(
-            cfg, web=dataclasses.replace(cfg.web, enabled=False),
+        cfgs[state] = dataclasses.replace(  # CA keeps its web UI: its CSRF rule must not apply
+            cfg, web=dataclasses.replace(cfg.web, enabled=state == "CA"),
             directory=dataclasses.replace(cfg.directory, urls=()),
             audit=dataclasses.replace(cfg.audit, **changes))  # type: ignore[arg-type]
     for cfg in cfgs.values():
