@@ -46,13 +46,15 @@ from crypto.seal import HYBRID, SUITES, X25519, OpeningKey, open_sealed, seal, s
 from crypto.sign import sign_raw, verify_raw
 from protocol.codec import (
     ENVELOPE_LIMITS,
+    NODE_ID_RE,
     Reader,
     as_bytes,
     as_int,
     as_list,
     as_node_id,
     as_str,
-    pack,
+    check_tree,
+    pack_presorted,
     unpack,
 )
 from protocol.errors import (
@@ -69,8 +71,8 @@ from protocol.messages import (
     Error,
     Message,
     from_body,
+    pack_body,
     purpose_of,
-    to_body,
 )
 
 VERSION = 2  # the newest envelope version this release seals
@@ -102,16 +104,26 @@ class Header:
 
     def encode(self) -> bytes:
         if self.version == LEGACY_VERSION:
-            return pack([self.version, self.type, self.sender, self.recipient,
+            return pack_presorted([self.version, self.type, self.sender, self.recipient,
                          self.recipient_key_id, self.message_id, self.reply_to,
                          self.issued_at_ms, self.expires_at_ms, self.purpose])
-        return pack([self.version, self.type, self.sender, self.recipient,
+        return pack_presorted([self.version, self.type, self.sender, self.recipient,
                      self.recipient_key_id, self.suite, self.message_id, self.reply_to,
                      self.issued_at_ms, self.expires_at_ms, self.purpose])
 
     @classmethod
     def decode(cls, data: bytes) -> Header:
-        items = as_list(unpack(data, limits=ENVELOPE_LIMITS), "header", max_len=11, min_len=10)
+        items = unpack(data, limits=ENVELOPE_LIMITS, check=False)
+        fast = _fast_header(items)
+        if fast is not None:
+            return fast
+        check_tree(items, ENVELOPE_LIMITS)
+        return cls._decode(items)
+
+    @classmethod
+    def _decode(cls, items: object) -> Header:
+        """The field-by-field decoder: it names what is wrong."""
+        items = as_list(items, "header", max_len=11, min_len=10)
         version = as_int(items[0], "header.version")
         if (version, len(items)) not in ((LEGACY_VERSION, 10), (VERSION, 11)):
             raise MalformedMessage(f"header: a version {version} header with {len(items)} "
@@ -152,6 +164,49 @@ class Header:
         if not 0 < lifetime <= MAX_TTL_MS:
             raise MalformedMessage(
                 f"header.expires_at_ms: lifetime {lifetime} ms is outside 1..{MAX_TTL_MS} ms")
+
+
+_SUITES = frozenset(SUITES)
+_TYPES = frozenset(MESSAGE_TYPES)
+_PURPOSES = frozenset(PURPOSES)
+_NODE_MATCH = NODE_ID_RE.fullmatch
+
+
+def _fast_header(items: object) -> Header | None:
+    """A valid header built in one pass, or None (then `Header._decode` says what is wrong)."""
+    if type(items) is not list:
+        return None
+    n = len(items)
+    if n == 11 and items[0] == VERSION and type(items[0]) is int:
+        version, typ, sender, recipient, kid, suite, mid, reply_to, issued, expires, purpose \
+            = items
+        if type(suite) is not str or suite not in _SUITES:
+            return None
+    elif n == 10 and items[0] == LEGACY_VERSION and type(items[0]) is int:
+        version, typ, sender, recipient, kid, mid, reply_to, issued, expires, purpose = items
+        suite = X25519
+    else:
+        return None
+    if not (type(typ) is str and typ in _TYPES and type(sender) is str
+            and _NODE_MATCH(sender) and type(recipient) is str and _NODE_MATCH(recipient)
+            and type(kid) is str and 0 < len(kid) <= 64
+            and type(mid) is bytes and len(mid) == MESSAGE_ID_LEN
+            and (reply_to is None or (type(reply_to) is bytes
+                                      and len(reply_to) == MESSAGE_ID_LEN))
+            and type(issued) is int and 0 <= issued < 2**63
+            and type(expires) is int and 0 <= expires < 2**63
+            and type(purpose) is str and purpose in _PURPOSES):
+        return None
+    obj: Header = object.__new__(Header)
+    obj.__dict__.update(version=version, type=typ, sender=sender, recipient=recipient,
+                        recipient_key_id=kid, message_id=mid, reply_to=reply_to,
+                        issued_at_ms=issued, expires_at_ms=expires, purpose=purpose,
+                        suite=suite)
+    try:
+        obj.check_shape()
+    except MalformedMessage:
+        return None
+    return obj
 
 
 def seal_info(msg_type: str, sender: str, recipient: str, *, suite: str | None = None) -> bytes:
@@ -233,26 +288,48 @@ def seal_envelope(
     if stated is not None and stated != purpose:
         raise MalformedMessage(f"purpose: header says {purpose!r} but the body says {stated!r}")
     header_bytes = header.encode()
-    body = pack(to_body(message))
+    body = pack_body(message)
     body_hash = hashlib.sha256(body).digest()
     signature = sign_raw(signing_key, signed_message(header_bytes, body_hash))
     info = seal_info(header.type, sender, recipient,
                      suite=None if version == LEGACY_VERSION else suite)
     try:
-        sealed = seal(recipient_key, pack([header_bytes, body, signature]), info=info,
+        sealed = seal(recipient_key, pack_presorted([header_bytes, body, signature]), info=info,
                       suite=suite)
     except CryptoError as exc:
         raise MalformedMessage(f"recipient_key: {exc}") from exc
-    clear: dict[str, object] = {"v": version, "type": header.type, "from": sender,
-                                "to": recipient, "sealed": sealed}
-    if version != LEGACY_VERSION:
-        clear["kid"] = recipient_key_id
-    return SealedEnvelope(pack(clear), header, header_bytes, body_hash, signature)
+    # the clear map with its keys in sorted order, so plain msgpack is canonical msgpack
+    clear: dict[str, object] = (
+        {"from": sender, "sealed": sealed, "to": recipient, "type": header.type, "v": version}
+        if version == LEGACY_VERSION else
+        {"from": sender, "kid": recipient_key_id, "sealed": sealed, "to": recipient,
+         "type": header.type, "v": version})
+    return SealedEnvelope(pack_presorted(clear), header, header_bytes, body_hash, signature)
 
 
 def peek(wire: bytes) -> WireFields:
     """Read the clear fields (to drop mail from unknown senders before any crypto)."""
-    r = Reader(unpack(wire, limits=ENVELOPE_LIMITS), "envelope")
+    d = unpack(wire, limits=ENVELOPE_LIMITS, check=False)
+    if type(d) is dict:
+        v, typ, sender, recipient = d.get("v"), d.get("type"), d.get("from"), d.get("to")
+        sealed, kid = d.get("sealed"), d.get("kid")
+        if (type(v) is int and type(typ) is str and 0 < len(typ) <= 32
+                and type(sender) is str and _NODE_MATCH(sender) and type(recipient) is str
+                and _NODE_MATCH(recipient) and type(sealed) is bytes
+                and len(d) == (5 if v == LEGACY_VERSION else 6)
+                and (kid is None if v == LEGACY_VERSION
+                     else (v == VERSION and type(kid) is str and 0 < len(kid) <= 64))):
+            fields: WireFields = object.__new__(WireFields)
+            fields.__dict__.update(v=v, type=typ, sender=sender, recipient=recipient,
+                                   sealed=sealed, kid=kid)
+            return fields
+    check_tree(d, ENVELOPE_LIMITS)
+    return _peek(d)
+
+
+def _peek(d: object) -> WireFields:
+    """The field-by-field reading of the clear fields: it names what is wrong."""
+    r = Reader(d, "envelope")
     fields = WireFields(
         v=r.integer("v"),
         type=r.text("type", max_len=32),
@@ -312,7 +389,9 @@ def open_envelope(
         raise _reject(ErrorCode.UNKNOWN_SENDER,
                       f"cannot find the signing key of {clear.sender}") from exc
     plaintext, opened_with, suite = _decrypt(clear, my_keys)
-    parts = as_list(unpack(plaintext, limits=ENVELOPE_LIMITS), "sealed", max_len=3, min_len=3)
+    # three byte strings, each type-checked below: no tree walk needed
+    parts = as_list(unpack(plaintext, limits=ENVELOPE_LIMITS, check=False), "sealed",
+                    max_len=3, min_len=3)
     header_bytes = as_bytes(parts[0], "sealed.header", max_len=1024)
     body = as_bytes(parts[1], "sealed.body", max_len=ENVELOPE_LIMITS.max_bin_len)
     signature = as_bytes(parts[2], "sealed.signature", length=64)
@@ -344,7 +423,7 @@ def open_envelope(
     if header.issued_at_ms > now_ms + max_skew_ms:
         raise _reject(ErrorCode.NOT_YET_VALID, f"envelope from {header.sender} is issued "
                       f"{header.issued_at_ms - now_ms} ms in the future")
-    message = from_body(header.type, unpack(body))
+    message = from_body(header.type, unpack(body, check=False), checked=False)
     stated = purpose_of(message)
     if stated is not None and stated != header.purpose:
         raise _reject(ErrorCode.HEADER_MISMATCH,
