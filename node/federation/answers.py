@@ -17,11 +17,10 @@ from typing import Any
 
 from node import clock
 from node.federation.links import ADMIN_ROLE, LINK_PURPOSE, linked_handle
-from node.matching.index import TermFrequencies, blocking_keys, score_candidates
+from node.matching.index import TermFrequencies, blocking_keys, score_norms
 from node.services import Services
 from node.store import federation_tables as fed
-from node.store.record_reads import candidates as store_candidates
-from node.store.record_reads import read_student
+from node.store.record_reads import candidate_norms, identity_rows, read_student
 from protocol.envelope import OpenedEnvelope
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import (
@@ -115,13 +114,16 @@ def _find(db: Any, peer: str, find: Find, limit: int, tf: TermFrequencies | None
     if refusal is not None:
         raise _forbid(refusal)
     query = query_of(find)
-    rows = store_candidates(db, blocking_keys(query), CANDIDATE_POOL)
-    hits = score_candidates(query, rows, limit=min(limit, find.max_candidates), tf=tf)
+    found = candidate_norms(db, blocking_keys(query), CANDIDATE_POOL)
+    hits = [h for h in score_norms(query, [n for _, n in found],
+                                   limit=min(limit, find.max_candidates), tf=tf)
+            if h.outcome != "no_match"]
+    records = identity_rows(db, [found[h.position][0] for h in hits])
     out, ids = [], []
     for hit in hits:
-        if hit.outcome == "no_match":
+        row = records.get(found[hit.position][0])
+        if row is None:  # deleted meanwhile (not in this transaction: cannot happen)
             continue
-        row = rows[hit.position]
         sid = row["state_student_id"]
         out.append(Candidate(
             handle=fed.handle_for(db, peer, sid, matched=hit.outcome == "match"),
@@ -193,8 +195,11 @@ async def answer(services: Services, peer: str, opened: OpenedEnvelope) -> Answe
     msg = opened.message
     store = services.store
     if isinstance(msg, Find):
+        # durable=False: a power cut may lose the record handles of the last finds (not
+        # their exchanges, which the exchange log holds durably); a later find makes them
+        # again, and a fetch of a lost one answers it as missing
         return await store.run(_find, peer, msg, services.cfg.matching.max_candidates,
-                               services.term_frequencies)
+                               services.term_frequencies, durable=False)
     if isinstance(msg, Fetch):
         return await store.run(_fetch, peer, msg, services)
     if isinstance(msg, MoveNotice):

@@ -17,12 +17,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.matching.normalize import Norm, canonical_names, normalize, normalize_record
+from node.matching.normalize import (
+    Norm,
+    canonical_names,
+    normalize,
+    normalize_record,
+    pack_norm,
+)
 from node.matching.phonetic import phonetic_key
 from node.matching.scoring import Params, Scorer, compare, describe, load_params
 
-__all__ = ["Hit", "MatchIndex", "TermFrequencies", "blocking_keys", "normalize_record",
-           "score_candidates"]
+__all__ = ["Hit", "MatchIndex", "TermFrequencies", "blocking_keys", "match_data",
+           "normalize_record", "score_candidates", "score_norms"]
 
 # A key shared by more records than this is not selective (e.g. a very common surname
 # plus year at 1M records); it is skipped at query time when other keys are available.
@@ -72,6 +78,13 @@ def blocking_keys(record: Mapping[str, Any]) -> list[str]:
     plus month-day, mother's maiden-name key plus birth year, and the state student id.
     """
     return norm_keys(normalize(record))
+
+
+def match_data(record: Mapping[str, Any]) -> tuple[list[str], bytes]:
+    """The blocking keys of a record and its normalized form packed for storage
+    (`normalize.pack_norm`), from one normalization."""
+    norm = normalize(record)
+    return norm_keys(norm), pack_norm(norm)
 
 
 @dataclass(frozen=True)
@@ -173,6 +186,12 @@ def score_candidates(query: Mapping[str, Any], candidates: Sequence[Mapping[str,
     scorer = Scorer(params) if params else default_scorer()
     norms = [normalize(c) for c in candidates]
     return _rank(scorer, normalize(query), norms, range(len(norms)), tf, limit)
+
+
+def score_norms(query: Mapping[str, Any], norms: Sequence[Norm], limit: int = 5,
+                tf: TermFrequencies | None = None) -> list[Hit]:
+    """`score_candidates` for candidates already normalized (stored beside the records)."""
+    return _rank(default_scorer(), normalize(query), norms, range(len(norms)), tf, limit)
 
 
 class MatchIndex:

@@ -18,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgpack
+
 from node.matching.phonetic import phonetic_key
 
 PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "e", "da", "das", "do", "dos",
@@ -193,3 +195,28 @@ def normalize(record: Mapping[str, Any]) -> Norm:
 def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """Public form of `normalize`: a plain dict of the normalized fields."""
     return normalize(record)._asdict()
+
+
+#: Bump whenever `normalize` (or the nickname table) changes what it returns: stored
+#: normalized records of another version are recomputed, never trusted.
+NORM_VERSION = 1
+
+
+def pack_norm(norm: Norm) -> bytes:
+    """`norm` as bytes (msgpack of [NORM_VERSION, given..., the other fields]) for storage
+    beside the record (node.store: `match_norms`), so matching need not normalize it again."""
+    packed: bytes = msgpack.packb([NORM_VERSION, list(norm.given), *norm[1:]],
+                                  use_bin_type=True)
+    return packed
+
+
+def unpack_norm(data: bytes) -> Norm | None:
+    """The Norm `pack_norm` stored, or None if it is of another version or damaged."""
+    try:
+        items = msgpack.unpackb(data, use_list=False, raw=False)
+        if type(items) is not tuple or len(items) != len(Norm._fields) + 1 \
+                or items[0] != NORM_VERSION:
+            return None
+        return Norm(tuple(items[1]), *items[2:])
+    except (ValueError, TypeError, msgpack.UnpackException):
+        return None

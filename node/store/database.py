@@ -103,6 +103,32 @@ def m003_covering_match_keys(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_match_keys_key")
 
 
+@migrations()
+def m004_match_norms(db: Database) -> None:
+    """Each student's identity fields, normalized for matching, stored beside the record
+    (issue 16: a find scores its candidates without normalizing them again, as the
+    in-memory MatchIndex does). Backfill: every stored student, in chunks. Rows of another
+    `NORM_VERSION` (or none, for a student written by older code) are recomputed at
+    query time (node.store.record_reads.candidate_norms)."""
+    from node.matching.normalize import normalize, pack_norm
+    from node.store.record_reads import IDENTITY_COLUMNS
+
+    db.execute("""CREATE TABLE match_norms (
+  student_id INTEGER PRIMARY KEY REFERENCES students(id) ON DELETE CASCADE,
+  norm BLOB NOT NULL)""")
+    cols = ", ".join(f'"{c}"' for c in IDENTITY_COLUMNS)
+    last = 0
+    while True:
+        rows = db.conn.execute(f"SELECT id, {cols} FROM students WHERE id > ? "  # noqa: S608
+                               "ORDER BY id LIMIT 5000", [last]).fetchall()
+        if not rows:
+            break
+        db.conn.executemany("INSERT INTO match_norms VALUES (?, ?)", [
+            (r[0], pack_norm(normalize(dict(zip(IDENTITY_COLUMNS, r[1:], strict=True)))))
+            for r in rows])
+        last = rows[-1][0]
+
+
 @dataclass(frozen=True)
 class Reject:
     """One rejected field of one input row (never holds the row's data)."""
@@ -163,6 +189,7 @@ class Store:
     def __init__(self, path: str | Path, *, synchronous: str = "FULL",
                  busy_timeout_ms: int = 5000) -> None:
         self.path = str(path)
+        self.synchronous = synchronous.upper()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self.db: Database = self._call(self._open, synchronous, busy_timeout_ms)
 
@@ -195,15 +222,30 @@ class Store:
         except sqlite3.Error as exc:
             raise _storage_error(exc, self.path) from exc
 
+    def _guarded_soft(self, fn: Callable[..., T], db: Database, *args: Any) -> T:
+        """`_guarded` with a commit that does not wait for the disk (synchronous=NORMAL in
+        WAL mode: the transaction survives a crash of the process, not a power cut)."""
+        if self.synchronous == "NORMAL":
+            return self._guarded(fn, db, *args)
+        db.conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            return self._guarded(fn, db, *args)
+        finally:
+            db.conn.execute(f"PRAGMA synchronous={self.synchronous}")
+
     # ---- the single writer -----------------------------------------------------------
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, durable: bool = True) -> T:
         """Run `fn(self.db, *args)` in one transaction on the writer thread.
 
-        sqlite3 errors become StorageError and roll the whole operation back.
+        sqlite3 errors become StorageError and roll the whole operation back. With
+        `durable=False` the commit is not flushed to disk before it returns (for writes that
+        can be made again: a find's record handles, whose exchange is in the durable
+        exchange log).
         """
         loop = asyncio.get_running_loop()
+        guarded = self._guarded if durable else self._guarded_soft
         return await loop.run_in_executor(
-            self._executor, functools.partial(self._guarded, fn, self.db, *args))
+            self._executor, functools.partial(guarded, fn, self.db, *args))
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Synchronous `run`, for the CLI (never call it from the writer thread itself)."""
@@ -214,6 +256,7 @@ class Store:
         """Hook for writers that need FULL durability (the audit log)."""
         if level.upper() not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown synchronous level {level}")
+        self.synchronous = level.upper()
         self._call(lambda: self.db.execute(f"PRAGMA synchronous={level.upper()}"))
 
     def close(self) -> None:
@@ -242,8 +285,8 @@ class Store:
         return self.call(candidates, list(keys), limit)
 
     def count(self, table: str) -> int:
-        if table not in (*CHILD_LISTS, "students", "courses", "match_keys", "import_runs",
-                         "import_rejects"):
+        if table not in (*CHILD_LISTS, "students", "courses", "match_keys", "match_norms",
+                         "import_runs", "import_rejects"):
             raise ValueError(f"unknown table {table}")
         return self.call(lambda db: int(db.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
                                         .fetchone()[0]))

@@ -38,11 +38,12 @@ class UpsertResult:
 
 
 # One validated student ready for the tables: (state_student_id, student row, moves,
-# [(enrollment row, [course rows])], assessments, row hash, blocking keys). Plain tuples,
-# lists and scalars only, so the importer's worker processes can marshal it cheaply.
+# [(enrollment row, [course rows])], assessments, row hash, blocking keys, the packed
+# normalized identity or None). Plain tuples, lists, bytes and scalars only, so the
+# importer's worker processes can marshal it cheaply.
 Prepared = tuple[str, tuple[Any, ...], list[tuple[Any, ...]],
                  list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]], list[tuple[Any, ...]],
-                 str, list[str]]
+                 str, list[str], bytes | None]
 
 _MOVE_COLS = CHILD_COLS["qualifying_moves"]
 _ENR_COLS = CHILD_COLS["enrollments"]
@@ -63,8 +64,24 @@ def prepare(student: Student, keys_fn: KeysFn | None) -> Prepared:
             for e in get("enrollments", ())]
     tests = [tuple(map(a.get, _TEST_COLS)) for a in get("assessments", ())]
     digest = hashlib.blake2b(repr((srow, moves, enrs, tests)).encode(), digest_size=16)
-    keys = keys_fn(data) if keys_fn is not None else []
-    return student.state_student_id, srow, moves, enrs, tests, digest.hexdigest(), keys
+    norm: bytes | None = None
+    if keys_fn is None:
+        keys: list[str] = []
+    elif keys_fn is _blocking_keys():  # the default: keys and norm from one normalization
+        keys, norm = _match_data()(data)
+    else:
+        keys = keys_fn(data)
+    return student.state_student_id, srow, moves, enrs, tests, digest.hexdigest(), keys, norm
+
+
+def _blocking_keys() -> KeysFn:
+    from node.matching.index import blocking_keys
+    return blocking_keys
+
+
+def _match_data() -> Callable[[Mapping[str, Any]], tuple[list[str], bytes]]:
+    from node.matching.index import match_data
+    return match_data
 
 
 def default_keys() -> KeysFn | None:
@@ -159,7 +176,8 @@ class _Writer:
         course_rows: list[tuple[Any, ...]] = []
         test_rows: list[tuple[Any, ...]] = []
         key_rows: list[tuple[Any, ...]] = []
-        for sid, srow, moves, enrs, tests, digest, keys in items:
+        norm_rows: list[tuple[Any, ...]] = []
+        for sid, srow, moves, enrs, tests, digest, keys, norm in items:
             old = existing.get(sid)
             if old is None:
                 self.inserted += 1
@@ -177,6 +195,8 @@ class _Writer:
             moves_rows.extend([(student_id, i, *m) for i, m in enumerate(moves)])
             test_rows.extend([(student_id, i, *t) for i, t in enumerate(tests)])
             key_rows.extend([(student_id, k) for k in keys])
+            if norm is not None:
+                norm_rows.append((student_id, norm))
             for i, (erow, courses) in enumerate(enrs):
                 enr_rows.append((next_enr, student_id, i, *erow))
                 course_rows.extend([(next_enr, j, *c) for j, c in enumerate(courses)])
@@ -185,7 +205,8 @@ class _Writer:
         conn = self.conn
         for ids in chunks(gone):
             marks = placeholders(len(ids))
-            for table in ("qualifying_moves", "enrollments", "assessments", "match_keys"):
+            for table in ("qualifying_moves", "enrollments", "assessments", "match_keys",
+                          "match_norms"):
                 conn.execute(f"DELETE FROM {table} WHERE student_id IN ({marks})", ids)  # noqa: S608
         if changed_rows:
             conn.executemany(self.update_sql, changed_rows)
@@ -195,6 +216,7 @@ class _Writer:
         _insert(conn, "courses", ("enrollment_row", "seq"), course_rows)
         _insert(conn, "assessments", ("student_id", "seq"), test_rows)
         conn.executemany("INSERT INTO match_keys (student_id, key) VALUES (?, ?)", key_rows)
+        conn.executemany("INSERT INTO match_norms (student_id, norm) VALUES (?, ?)", norm_rows)
 
 
 def _insert(conn: sqlite3.Connection, table: str, lead: tuple[str, ...],

@@ -193,3 +193,50 @@ def test_two_processes_writing_wait_for_each_other(tmp_path: Path) -> None:
         other = cli.call(reads_then_writes)
         other.join(10)
         assert done == ["node"] and cli.count("import_runs") == 2
+
+
+def test_a_soft_commit_does_not_change_the_store_s_durability(store: Store) -> None:
+    """`run(..., durable=False)` commits without waiting for the disk, then the
+    connection is FULL again for every other write (move notices, links, accounts)."""
+    def write(db: Any) -> int:
+        db.execute("CREATE TABLE IF NOT EXISTS t (x)")
+        db.execute("INSERT INTO t VALUES (1)")
+        return int(db.execute("PRAGMA synchronous").fetchone()[0])
+
+    async def go() -> tuple[int, int, int]:
+        soft = await store.run(write, durable=False)
+        hard = await store.run(write)
+        return soft, hard, await store.run(lambda db: db.execute(
+            "SELECT count(*) FROM t").fetchone()[0])
+
+    soft, hard, count = asyncio.run(go())
+    assert (soft, hard, count) == (1, 2, 2)  # NORMAL inside the soft one, FULL after
+
+
+def test_normalized_identities_are_stored_and_used(store: Store, raw) -> None:
+    """Every student written with the default keys gets its packed normalized identity
+    (match_norms); a find reads it instead of normalizing again, and recomputes a missing
+    or outdated one."""
+    from node.matching.index import blocking_keys
+    from node.matching.normalize import normalize, unpack_norm
+    from node.store.record_reads import candidate_norms
+
+    store.upsert_students(valid(raw))
+    assert store.count("match_norms") == store.count("students") == len(raw)
+    first = raw[0]
+
+    def read(db: Any) -> list[Any]:
+        return candidate_norms(db, blocking_keys(first), 50)
+
+    found = store.call(read)
+    assert found and normalize(first) in [n for _, n in found]
+    sid = found[0][0]
+    store.call(lambda db: db.execute("UPDATE match_norms SET norm = x'00' WHERE student_id = ?",
+                                     [sid]))
+    store.call(lambda db: db.execute("DELETE FROM match_norms WHERE student_id = ?",
+                                     [found[-1][0]]))
+    again = store.call(read)
+    assert again == found  # recomputed
+    packed = store.call(lambda db: db.execute(
+        "SELECT norm FROM match_norms WHERE student_id = ?", [sid]).fetchone()[0])
+    assert unpack_norm(packed) == found[0][1]  # and stored again
