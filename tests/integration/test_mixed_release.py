@@ -140,6 +140,10 @@ def test_a_node_of_the_previous_release_upgrades_in_place(mixed: Federation,
     with sqlite3.connect(log_db) as db:
         rows = db.execute("SELECT origin, size, note FROM checkpoints ORDER BY size").fetchall()
     assert [(o, s, n) for o, s, n in rows if o == "NM"] == [("NM", s, n) for s, n in before]
+    with sqlite3.connect(mixed.node_dir("NM") / "node.db") as db:  # store migration m004
+        students, norms = db.execute("SELECT (SELECT count(*) FROM students), "
+                                     "(SELECT count(*) FROM match_norms)").fetchone()
+    assert students == norms > 0  # backfilled for every record the old release stored
     info = tmp_path / "nm-info.json"
     info.write_text(mixed.cli("keys", "show", "--json", "-c", str(mixed.config("NM"))).stdout)
     assert json.loads(info.read_text())["log_origin"] == NM_ORIGIN
