@@ -241,7 +241,8 @@ def test_read_only_database_gives_a_clear_error(node_dir: Path, tmp_path: Path) 
         mnt = tmp_path / "ro"
         mnt.mkdir()
         if not _mount(["--bind", str(node_dir), str(mnt)]):
-            pytest.skip("cannot make a read-only file system here (needs mount as root)")
+            pytest.fail("running as root, but `mount --bind` failed: this test needs a "
+                        "read-only bind mount (is the sandbox missing CAP_SYS_ADMIN?)")
         cleanup = [lambda: subprocess.run(["umount", "-l", str(mnt)], check=False)]
         assert _mount(["-o", "remount,ro,bind", str(mnt)])
         cfg = load_config(mnt / "node.toml")
@@ -267,8 +268,11 @@ def test_full_disk_gives_a_clear_error(tmp_path: Path, how: str) -> None:
     folder = tmp_path / "node"
     if how == "tmpfs":
         folder.mkdir()
+        if os.geteuid() != 0:
+            pytest.fail("the tmpfs case mounts a 3 MB tmpfs and needs root (CI runs as root)")
         if not _mount(["-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)]):
-            pytest.skip("cannot mount a small tmpfs here (needs root)")
+            pytest.fail("running as root, but mounting a 3 MB tmpfs failed "
+                        "(is the sandbox missing CAP_SYS_ADMIN?)")
     try:
         write_node(folder, state="TX", name="Texas", endpoint="http://127.0.0.1:0")
         cfg = load_config(folder / "node.toml")

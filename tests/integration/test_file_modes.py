@@ -175,9 +175,11 @@ def test_a_node_that_cannot_fix_its_files_refuses_to_start(tmp_path: Path) -> No
     node.chmod(0o755)
     mnt = tmp_path / "ro"
     mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "--bind", str(node), str(mnt)],
-                                           capture_output=True, check=False).returncode:
-        pytest.skip("cannot make a read-only file system here (needs mount as root)")
+    assert os.geteuid() == 0, "this test bind-mounts the node folder read-only: run as root"
+    if subprocess.run(["mount", "--bind", str(node), str(mnt)],
+                      capture_output=True, check=False).returncode:
+        pytest.fail("running as root, but `mount --bind` failed: this test needs a "
+                    "read-only bind mount (is the sandbox missing CAP_SYS_ADMIN?)")
     try:
         assert subprocess.run(["mount", "-o", "remount,ro,bind", str(mnt)],
                               capture_output=True, check=False).returncode == 0
