@@ -46,18 +46,23 @@ def make_sealer(fed: object) -> object:
     tx_keys = load_keys(load_config(fed.config("TX")))  # type: ignore[attr-defined]
     ca_keys = load_keys(load_config(fed.config("CA")))  # type: ignore[attr-defined]
 
+    from crypto.seal import HYBRID
+    from protocol.envelope import VERSION
+
     def seal(rng: random.Random) -> bytes:
+        """A valid find CA -> TX sealed the way this release seals (hybrid, version 2)."""
         now = time.time()
-        entry = tx_keys.current(now)
+        entry = tx_keys.published_hybrid(now)[0]
         first = rng.choice(["Ana", "Lupe", "José", "María", "Jesús"])
         born = f"20{rng.randint(5, 15):02d}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"
         find = Find(FindCriteria(Demographics(first, rng.choice(["Ruiz", "López", "García"]),
                                               sex=rng.choice("FM"), birth_date=born)),
                     Requester("fuzz", "staff", "Lincoln"), "enrollment")
         return seal_envelope(signing_key=ca_keys.signing, sender="CA", recipient="TX",
-                             recipient_key=tx_keys.encryption[entry.key_id].public,
+                             recipient_key=tx_keys.hybrid[entry.key_id].public,
                              recipient_key_id=entry.key_id, message=find,
-                             now_ms=int(now * 1000), ttl_ms=60_000, purpose="enrollment").wire
+                             now_ms=int(now * 1000), ttl_ms=60_000, purpose="enrollment",
+                             suite=HYBRID, version=VERSION).wire
 
     return seal
 

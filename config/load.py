@@ -94,6 +94,8 @@ def _convert(value: Any, tp: Any, kind: str | None, key: str, base: Path, path: 
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"must be a string (got {value!r})", path=path, key=key)
+        if kind == "origin" and value:
+            _check_origin(value, key, path)
         if kind == "state":
             if value not in US_STATES:
                 raise ConfigError(
@@ -116,6 +118,52 @@ def _convert(value: Any, tp: Any, kind: str | None, key: str, base: Path, path: 
             )
         return value
     raise ConfigError(f"unsupported setting type {_type_name(tp)}", path=path, key=key)
+
+
+_NOTE_NAME = re.compile(r"[^\s+\x00-\x1f\x7f]{1,200}")
+
+
+def _check_origin(value: str, key: str, path: str) -> None:
+    """A C2SP key name / checkpoint origin: a schema-less URL, no spaces, no '+'."""
+    if "://" in value:
+        raise ConfigError(f"must be a schema-less URL like statenode.tea.example/TX/log, "
+                          f"without {value.split('://')[0]}:// (got {value!r})", path=path,
+                          key=key)
+    if not _NOTE_NAME.fullmatch(value):
+        raise ConfigError(f"must be 1..200 characters without spaces, '+' or control "
+                          f"characters (got {value!r})", path=path, key=key)
+
+
+def _check_peers(value: tuple[str, ...], own: str, key: str, path: str) -> None:
+    if "*" in value and len(value) > 1:
+        raise ConfigError('"*" (every active peer) stands alone', path=path, key=key)
+    for v in value:
+        if v == "*":
+            continue
+        if v not in US_STATES:
+            raise ConfigError(f"{v!r} is not a node id (a USPS state code such as CA)",
+                              path=path, key=key)
+        if v == own:
+            raise ConfigError(f"{v} is this node itself", path=path, key=key)
+    if len(set(value)) != len(value):
+        raise ConfigError("a node is listed twice", path=path, key=key)
+
+
+def _validate(cfg: NodeConfig, path: str) -> None:
+    """Rules between settings; each error names the key it is about."""
+    a = cfg.audit
+    _check_peers(a.witnesses, cfg.node.id, "audit.witnesses", path)
+    _check_peers(a.witness_for, cfg.node.id, "audit.witness_for", path)
+    if "*" not in a.witnesses and a.witness_quorum > len(a.witnesses):
+        raise ConfigError(f"{a.witness_quorum} cosignatures can never come from the "
+                          f"{len(a.witnesses)} witness(es) in audit.witnesses", path=path,
+                          key="audit.witness_quorum")
+    if cfg.witness_name == cfg.log_origin:
+        raise ConfigError("must differ from the log's origin (audit.origin)", path=path,
+                          key="audit.witness_name")
+    if cfg.keys.witness_key == cfg.keys.signing_key:
+        raise ConfigError("must be another file than keys.signing_key: the witness key is a "
+                          "separate key", path=path, key="keys.witness_key")
 
 
 def _build_section(cls: Any, raw: Any, section: str, base: Path, path: str) -> Any:
@@ -162,7 +210,9 @@ def load_config_data(data: dict[str, Any], *, path: Path) -> NodeConfig:
         name: _build_section(cls, data.get(name, {}), name, base, shown)
         for name, cls in secs.items()
     }
-    return NodeConfig(**built, config_path=path.resolve())
+    cfg = NodeConfig(**built, config_path=path.resolve())
+    _validate(cfg, shown)
+    return cfg
 
 
 def load_config(path: str | Path) -> NodeConfig:

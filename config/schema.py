@@ -72,7 +72,16 @@ class ServerSection:
 class KeysSection:
     signing_key: Path = _f("keys/signing.pem", "Ed25519 signing key (PEM, 0600)", kind="path")
     encryption_dir: Path = _f(
-        "keys/encryption", "Folder of X25519 encryption keys (current and next)", kind="path"
+        "keys/encryption",
+        "Folder of the encryption keys, current and next: X25519 (index.json) and "
+        "MLKEM768-X25519 seeds (hybrid.json)",
+        kind="path",
+    )
+    witness_key: Path = _f(
+        "keys/witness.pem",
+        "Ed25519 key this node cosigns peers' checkpoints with as a witness (PEM, 0600; "
+        "made at start when missing; never the signing key)",
+        kind="path",
     )
     passphrase_file: Path | None = _f(
         None,
@@ -106,6 +115,18 @@ class DirectorySection:
         "6h", "Warn when the cached snapshot expires this soon", kind="duration"
     )
 
+    @property
+    def cache_file_v2(self) -> Path:
+        """Where the version 2 snapshot is cached, beside `cache_file`."""
+        return self.cache_file.with_name(f"{self.cache_file.stem}.v2{self.cache_file.suffix}")
+
+    def cached_snapshot(self) -> bytes:
+        """The newest cached snapshot's bytes (version 2 if cached), b"" when none."""
+        for path in (self.cache_file_v2, self.cache_file):
+            if path.is_file():
+                return path.read_bytes()
+        return b""
+
 
 @dataclass(frozen=True)
 class PeersSection:
@@ -130,7 +151,28 @@ class MatchingSection:
 @dataclass(frozen=True)
 class AuditSection:
     checkpoint_interval: float = _f("1m", "How often to sign a checkpoint", kind="duration")
-    cosign_interval: float = _f("10m", "How often to ask peers to cosign", kind="duration")
+    cosign_interval: float = _f(
+        "10m", "How often to submit the latest checkpoint to the witnesses", kind="duration")
+    origin: str = _f(
+        "",
+        "Origin (= key name) of this node's exchange log: a schema-less URL such as "
+        "statenode.tea.example/TX/log; empty = the node id, the origin before this setting "
+        "(checkpoints signed under the old origin stay verifiable after a change)",
+        kind="origin",
+    )
+    witness_name: str = _f(
+        "",
+        "Key name of this node's witness cosignatures; empty = the origin with its last "
+        "part replaced by witness (statenode.tea.example/TX/witness), or ID/witness",
+        kind="origin",
+    )
+    witnesses: tuple[str, ...] = _f(
+        ["*"], "Peers (node ids) this node submits its checkpoints to; * = every active peer")
+    witness_quorum: int = _f(
+        1, "Cosignatures (by the witnesses above) a checkpoint needs to count as witnessed")
+    witness_for: tuple[str, ...] = _f(
+        ["*"], "Peers (node ids) whose logs this node witnesses; * = every active peer; "
+        "[] = witness nobody")
 
 
 @dataclass(frozen=True)
@@ -210,3 +252,17 @@ class NodeConfig:
     edfi: EdfiSection
     logging: LoggingSection
     config_path: Path
+
+    @property
+    def log_origin(self) -> str:
+        """The origin of this node's exchange log (`audit.origin`, else the node id)."""
+        return self.audit.origin or self.node.id
+
+    @property
+    def witness_name(self) -> str:
+        """The key name this node cosigns with as a witness."""
+        if self.audit.witness_name:
+            return self.audit.witness_name
+        if "/" in self.log_origin:
+            return self.log_origin.rsplit("/", 1)[0] + "/witness"
+        return f"{self.node.id}/witness"

@@ -11,6 +11,10 @@ Owns three text formats, all carried in C2SP signed notes (`crypto.note`):
   `"cosignature/v1\\ntime <unix seconds>\\n" || checkpoint note text`.
 * `tlog-proof@v1` — `c2sp.org/tlog-proof@v1`, optional `extra <base64>`, `index <n>`,
   base64 inclusion-path lines, a blank line, then the signed checkpoint verbatim.
+* `tlog-witness` v1.0.0 `add-checkpoint` request bodies — `old <size>`, zero to 63 base64
+  consistency-proof lines, a blank line, then the signed checkpoint note
+  (`format_add_checkpoint`, `parse_add_checkpoint`); the answer is one or more note
+  signature lines (`parse_signature_lines`).
 
 A node's checkpoints use origin = key name = node id, signed with `NoteSigner`; peers
 cosign with `CosignatureSigner` (a separate key per cosigner, as the spec requires).
@@ -265,6 +269,72 @@ def cosignature_timestamps(opened: OpenedNote, witnesses: Sequence[Verifier]) ->
     }
 
 
+# --- tlog-witness v1.0.0 add-checkpoint ----------------------------------------------------
+
+MAX_WITNESS_PROOF = 63  # "The client MUST NOT send more than 63 consistency proof lines."
+
+
+@dataclass(frozen=True)
+class AddCheckpoint:
+    """A parsed `add-checkpoint` request body (the checkpoint note is not yet verified)."""
+
+    old_size: int
+    proof: tuple[bytes, ...]
+    note: str
+
+
+def format_add_checkpoint(old_size: int, proof: Sequence[bytes], note: str) -> bytes:
+    """`old <size>\n` + one base64 line per proof hash + `\n` + the signed checkpoint."""
+    if old_size < 0:
+        raise NoteError(f"old size must not be negative, got {old_size}")
+    if len(proof) > MAX_WITNESS_PROOF:
+        raise NoteError(f"a consistency proof of {len(proof)} hashes is longer than "
+                        f"{MAX_WITNESS_PROOF}")
+    lines = [f"old {old_size}", *(base64.b64encode(h).decode() for h in proof)]
+    return ("\n".join(lines) + "\n\n" + note).encode()
+
+
+def parse_add_checkpoint(body: bytes | str) -> AddCheckpoint:
+    """Parse an `add-checkpoint` body strictly; `NoteError` names the bad line."""
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NoteError("request body is not valid UTF-8") from exc
+    else:
+        text = body
+    head, sep, note = text.partition("\n\n")
+    if not sep or not note:
+        raise NoteError("request body has no empty line before the checkpoint")
+    lines = head.split("\n")
+    first = lines[0]
+    if not first.startswith("old ") or not _DECIMAL.fullmatch(first[4:]):
+        raise NoteError(f"line 1 must be 'old <size>' in decimal without leading zeros, "
+                        f"got {first[:40]!r}")
+    if len(lines) - 1 > MAX_WITNESS_PROOF:
+        raise NoteError(f"{len(lines) - 1} consistency proof lines; at most "
+                        f"{MAX_WITNESS_PROOF} are allowed")
+    proof = []
+    for n, line in enumerate(lines[1:], start=2):
+        h = b64decode_strict(line, f"line {n} (consistency proof)")
+        if len(h) != merkle.HASH_LEN or base64.b64encode(h).decode() != line:
+            raise NoteError(f"line {n}: a consistency proof line is one base64 SHA-256 hash")
+        proof.append(h)
+    return AddCheckpoint(int(first[4:]), tuple(proof), note)
+
+
+def parse_signature_lines(text: str) -> tuple[str, ...]:
+    """The note signature lines of an `add-checkpoint` answer (each `— name sig\n`)."""
+    if not text or not text.endswith("\n"):
+        raise NoteError("the answer must be note signature lines, each ending in a newline")
+    lines = text[:-1].split("\n")
+    for n, line in enumerate(lines, start=1):
+        name, _, sig = line.removeprefix("\u2014 ").partition(" ")
+        if not line.startswith("\u2014 ") or not is_valid_name(name) or not sig:
+            raise NoteError(f"answer line {n} is not a note signature line")
+    return tuple(line + "\n" for line in lines)
+
+
 # --- tlog-proof@v1 -------------------------------------------------------------------------
 
 TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
@@ -349,7 +419,9 @@ def verify_tlog_proof(
 
 __all__ = [
     "COSIGNATURE_V1",
+    "MAX_WITNESS_PROOF",
     "TLOG_PROOF_HEADER",
+    "AddCheckpoint",
     "Checkpoint",
     "CosignatureSigner",
     "CosignatureVerifier",
@@ -359,11 +431,14 @@ __all__ = [
     "cosign",
     "cosignature_timestamps",
     "cosigned_message",
+    "format_add_checkpoint",
     "format_checkpoint",
     "format_tlog_proof",
     "open_checkpoint",
+    "parse_add_checkpoint",
     "parse_checkpoint",
     "parse_cosigner_key",
+    "parse_signature_lines",
     "parse_tlog_proof",
     "sign_checkpoint",
     "verify_cosignature",

@@ -37,13 +37,12 @@ from node.appkeys import (
     STORE,
     TOKEN,
 )
-from node.audit.exchange_log import ExchangeLog
 from node.audit.routes import setup_audit_routes
 from node.control.api import setup_control_routes
 from node.control.link_routes import setup_link_routes, setup_links
 from node.control.metrics import setup_metrics_routes
 from node.control.signing_rotation import setup_rotation_routes
-from node.directory.identity import NodeKeys, load_keys
+from node.directory.identity import NodeKeys, ensure_keys, load_keys
 from node.directory.lan_discovery import discovery_ctx
 from node.directory.peer_health import PeerStates
 from node.directory.routes import directory_ctx, refresh_job, rotation_job, setup_directory_routes
@@ -51,12 +50,17 @@ from node.directory.tls_pinning import server_context, tls_peers_job
 from node.federation.answers import refresh_term_frequencies
 from node.federation.endpoint import setup_exchange_routes
 from node.federation.outbox import deliver_due
-from node.federation.witnessing import checkpoint_job, cosign_job, setup_witnessing
+from node.federation.witnessing import (
+    checkpoint_job,
+    cosign_job,
+    setup_witness_routes,
+    setup_witnessing,
+)
 from node.importing.drop_folder import drop_import_job
 from node.importing.edfi_pull import edfi_pull_job
 from node.importing.report_aggregates import refresh_job as report_refresh_job
 from node.jobs import JobFunction, jobs_ctx
-from node.services import Services
+from node.services import Services, open_exchange_log
 from node.store import accounts, federation_tables, link_tables, reports
 from node.store.database import Store
 from node.store.retention import retention_job
@@ -96,7 +100,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     cfg = app[CONFIG]
-    exchange_log = ExchangeLog(cfg.storage.exchange_log, app[KEYS].signing, cfg.node.id)
+    exchange_log = open_exchange_log(cfg, app[KEYS])
     services = Services(
         cfg=cfg, keyring=app[KEYRING], store=app[STORE], directory=app[DIRECTORY],
         peer_keys=app[PEER_KEYS], log=exchange_log, session=app[HTTP],
@@ -154,7 +158,10 @@ def job_registry(cfg: NodeConfig) -> dict[str, tuple[float, JobFunction]]:
 def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Application:
     app = web.Application(client_max_size=cfg.server.client_max_size)
     app[CONFIG] = cfg
-    app[KEYS] = keys or load_keys(cfg)
+    if keys is None:
+        ensure_keys(cfg)  # a key folder made by the previous release gains this one's keys
+        keys = load_keys(cfg)
+    app[KEYS] = keys
     app[STARTED] = clock.now()
     app[REGISTRY] = job_registry(cfg)
     app[TOKEN] = secrets.token_urlsafe(32)
@@ -166,6 +173,7 @@ def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Applicat
     app.router.add_get("/healthz", healthz)
     setup_directory_routes(app)
     setup_exchange_routes(app)
+    setup_witness_routes(app)
     setup_control_routes(app)
     setup_audit_routes(app)
     setup_link_routes(app)

@@ -55,6 +55,15 @@ FindHook: TypeAlias = ("Callable[[Services, dict[str, Any], FindCriteria, Reques
                        "Awaitable[dict[str, Any]]]")
 
 
+def open_exchange_log(cfg: NodeConfig, keys: NodeKeys) -> ExchangeLog:
+    """The node's exchange log with its origin, legacy origin and witness identity."""
+    from node.audit.exchange_log import ExchangeLog
+
+    return ExchangeLog(cfg.storage.exchange_log, keys.signing, cfg.log_origin,
+                       node_id=cfg.node.id, witness_key=keys.witness,
+                       witness_name=cfg.witness_name)
+
+
 @dataclass
 class Services:
     cfg: NodeConfig

@@ -7,17 +7,23 @@ naming where (which entry, the checkpoint, a witness) and what is wrong; an empt
 means the export verifies:
 
 * the directory snapshot verifies under the authority key (expiry is not held against an
-  old export), and the log's verifier key is the log node's signing key in it;
+  old export), and the log's verifier key is the log node's signing key in it, under the
+  node's log origin (a version 2 entry's `log_origin`) or its node id (the legacy origin);
 * the latest checkpoint, and every earlier cosigned one in the export, is signed by the
-  log key (or by a key the directory lists as that node's next or retired signing key),
-  and its root equals the RFC 9162 root of that many leaves (so a rewrite of history after
-  a witness cosigned shows up as a mismatch at the cosigned size);
+  log key (or by a key the directory lists as that node's next or retired signing key)
+  under either origin of the node — checkpoints from before an origin migration carry the
+  legacy one — and its root equals the RFC 9162 root of that many leaves (so a rewrite of
+  history after a witness cosigned shows up as a mismatch at the cosigned size);
 * each leaf decodes, agrees with its decoded copy, carries a sender signature that
   verifies with a key the directory lists for the sender at the entry's time
   (`DirectoryEntry.keys_valid_at`, so entries signed before a key rotation still verify),
   and a header that matches the entry;
-* cosignatures by directory nodes (any of their current, next or retired keys) verify,
-  and each required witness key (`--witness-key`) cosigned at least one checkpoint.
+* cosignatures by directory nodes verify: with their published witness key (version 2
+  entries) or, for cosignatures by the previous release, with any of their current, next
+  or retired signing keys under their node id; each required witness key
+  (`--witness-key`) cosigned at least one checkpoint, and some checkpoint carries at least
+  `min_witnesses` verified cosignatures (the quorum; the export's newest checkpoint is
+  usually signed at export time, after the last witnessing).
 
 Retired keys come only from the authority-signed directory, never from the export itself:
 a node cannot vouch for its own old keys.
@@ -42,7 +48,7 @@ from crypto.checkpoint import (
     parse_cosigner_key,
     verify_cosignature,
 )
-from crypto.errors import CryptoError
+from crypto.errors import CryptoError, NoteError
 from crypto.note import NoteVerifier, parse_note, parse_verifier_key
 from protocol.audit import LogEntry, decode_leaf, field_differences
 from protocol.codec import Reader, unpack
@@ -75,8 +81,24 @@ def load_directory(raw: bytes, authority: bytes) -> DirectorySnapshot:
 
 
 def witness_verifier(node_id: str, public: bytes) -> CosignatureVerifier:
-    """A node witnesses with its directory signing key under its node id (type 0x04)."""
+    """How the previous release witnessed: its directory signing key under its node id."""
     return CosignatureVerifier(node_id, public)
+
+
+def witness_verifiers(entry: DirectoryEntry) -> list[CosignatureVerifier]:
+    """Every cosigner key the directory lists for a node: its witness key (version 2), then
+    its signing keys under its node id (cosignatures made by the previous release)."""
+    out = []
+    if entry.witness_name is not None and entry.witness_key is not None:
+        out.append(CosignatureVerifier(entry.witness_name, entry.witness_key))
+    out.extend(witness_verifier(entry.node_id, pub) for pub in all_keys(entry))
+    return out
+
+
+def log_node(snapshot: DirectorySnapshot | None, origin: str) -> str:
+    """The node id whose log has `origin` (the origin itself when nobody claims it)."""
+    entry = snapshot.entry_for_origin(origin) if snapshot is not None else None
+    return entry.node_id if entry is not None else origin
 
 
 def directory_entries(snapshot: DirectorySnapshot) -> dict[str, DirectoryEntry]:
@@ -154,6 +176,8 @@ class _Context:
     snapshot: DirectorySnapshot | None = None
     log_key: NoteVerifier | None = None
     log_keys: list[NoteVerifier] = field(default_factory=list)  # log key + directory's keys
+    node_id: str = ""  # the log's node
+    origins: tuple[str, ...] = ()  # its origins: the verifier key's, then the legacy one
 
 
 def _directory_and_key(ctx: _Context, directory: bytes, authority: bytes | None,
@@ -172,24 +196,36 @@ def _directory_and_key(ctx: _Context, directory: bytes, authority: bytes | None,
         ctx.problems.append(Problem("verifier-key", str(exc)))
         return
     ctx.log_keys = [ctx.log_key]
+    name = ctx.log_key.name
+    ctx.node_id, ctx.origins = name, (name,)
     if ctx.snapshot is not None:
-        e = ctx.snapshot.entry(ctx.log_key.name)
+        e = ctx.snapshot.entry_for_origin(name)
         if e is None or ctx.log_key.public not in e.signing_keys():
-            ctx.problems.append(Problem("verifier-key", f"is not the signing key of "
-                                        f"{ctx.log_key.name} in the directory"))
-        if e is not None:  # checkpoints signed before a rotation: same name, other key ids
-            seen = {ctx.log_key.key_id}
-            for public in all_keys(e):
-                v = NoteVerifier(e.node_id, public)
-                if v.key_id not in seen:
-                    seen.add(v.key_id)
-                    ctx.log_keys.append(v)
+            ctx.problems.append(Problem("verifier-key", f"is not the signing key of {name} in "
+                                        "the directory"))
+        if e is not None:  # checkpoints signed before a rotation or under the legacy origin
+            ctx.node_id = e.node_id
+            ctx.origins = tuple(dict.fromkeys((name, *e.log_origins())))
+            seen = {(ctx.log_key.name, ctx.log_key.key_id)}
+            for origin in ctx.origins:
+                for public in all_keys(e):
+                    v = NoteVerifier(origin, public)
+                    if (v.name, v.key_id) not in seen:
+                        seen.add((v.name, v.key_id))
+                        ctx.log_keys.append(v)
 
 
 def _open(ctx: _Context, note: str, what: str) -> OpenedCheckpoint | None:
     assert ctx.log_key is not None
     try:
-        return open_checkpoint(note, ctx.log_keys, origin=ctx.log_key.name)
+        opened = open_checkpoint(note, ctx.log_keys)
+        origin = opened.checkpoint.origin
+        if origin not in ctx.origins:
+            raise NoteError(f"checkpoint is for log {origin!r}, expected "
+                            f"{' or '.join(map(repr, ctx.origins))}")
+        if not opened.note.signed_by(origin):
+            raise NoteError(f"checkpoint carries no verified signature by the log {origin!r}")
+        return opened
     except CryptoError as exc:
         ctx.problems.append(Problem(what, f"not validly signed by the log key "
                                     f"{ctx.log_key.name} ({exc})"))
@@ -202,8 +238,7 @@ def _cosigners(ctx: _Context, note: str, what: str,
     known: dict[tuple[str, int], CosignatureVerifier] = dict(required)
     if ctx.snapshot is not None:
         for e in ctx.snapshot.entries:
-            for pub in all_keys(e):
-                v = witness_verifier(e.node_id, pub)
+            for v in witness_verifiers(e):
                 known.setdefault((v.name, v.key_id), v)
     ok: set[tuple[str, int]] = set()
     try:
@@ -235,6 +270,7 @@ def verify_export(
     declared: Sequence[Mapping[str, Any] | None] | None = None,
     history: Sequence[str] = (),
     check_signatures: bool = True,
+    min_witnesses: int = 0,
 ) -> list[Problem]:
     """Check an export (see the module docstring); return the problems found."""
     ctx = _Context()
@@ -249,7 +285,7 @@ def verify_export(
         required[(w.name, w.key_id)] = w
     if ctx.log_key is None:
         return ctx.problems
-    origin = ctx.log_key.name
+    origin = ctx.node_id
     sha = hashlib.sha256
     hashes = [sha(b"\x00" + leaf).digest() for leaf in leaves]
     levels = tree_levels(hashes)
@@ -258,6 +294,7 @@ def verify_export(
         return merkle.root_hash(size, lambda lv, i: levels[lv][i])
 
     cosigned: set[tuple[str, int]] = set()
+    best = 0  # the most verified cosignatures on one checkpoint
     latest = _open(ctx, checkpoint_note, "checkpoint")
     if latest is not None:
         cp = latest.checkpoint
@@ -268,7 +305,9 @@ def verify_export(
             ctx.problems.append(Problem("checkpoint", f"the first {cp.size} entries do not hash "
                                         "to its root: an entry was changed, added, removed or "
                                         "reordered"))
-        cosigned |= _cosigners(ctx, checkpoint_note, "checkpoint", required)
+        latest_cosigners = _cosigners(ctx, checkpoint_note, "checkpoint", required)
+        cosigned |= latest_cosigners
+        best = max(best, len(latest_cosigners))
     for n, note in enumerate(history, start=1):
         what = f"checkpoints line {n}"
         old = _open(ctx, note, what)
@@ -276,6 +315,7 @@ def verify_export(
             continue
         got = _cosigners(ctx, note, what, required)
         cosigned |= got
+        best = max(best, len(got))
         size, names = old.checkpoint.size, ", ".join(sorted(g[0] for g in got)) or "nobody"
         if size > len(leaves):
             ctx.problems.append(Problem(what, f"checkpoint of size {size} (cosigned by {names}) "
@@ -284,6 +324,10 @@ def verify_export(
             ctx.problems.append(Problem(what, f"checkpoint of size {size} (cosigned by {names}) "
                                         f"does not match entries 0..{size - 1}: the log's "
                                         "history was rewritten"))
+    if best < min_witnesses:
+        ctx.problems.append(Problem("checkpoint", f"no checkpoint in the export carries "
+                                    f"{min_witnesses} verified witness cosignatures (the most "
+                                    f"is {best})"))
     for key in required:
         if key not in cosigned:
             ctx.problems.append(Problem(f"witness {key[0]}", "no checkpoint in the export "
@@ -356,4 +400,5 @@ def cross_check(a_entries: Iterable[tuple[int, LogEntry]], a_node: str,
 
 
 __all__ = ["COSIGNATURE_V1", "Difference", "Problem", "all_keys", "check_entry", "cross_check",
-           "directory_entries", "load_directory", "verify_export", "witness_verifier"]
+           "directory_entries", "load_directory", "log_node", "verify_export",
+           "witness_verifier", "witness_verifiers"]

@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 import msgpack
@@ -46,6 +47,14 @@ class Limits:
     max_bin_len: int
     max_containers: int
 
+    @cached_property
+    def unpack_kwargs(self) -> dict[str, Any]:
+        """msgpack.unpackb's arguments for these limits (built once)."""
+        return dict(use_list=True, raw=False, strict_map_key=True, ext_hook=_reject_ext,
+                    max_str_len=self.max_str_len, max_bin_len=self.max_bin_len,
+                    max_array_len=self.max_array_len, max_map_len=self.max_map_len,
+                    max_ext_len=0)
+
 
 #: Message bodies and signed documents (records, directory snapshots, key documents).
 DEFAULT_LIMITS = Limits(
@@ -61,7 +70,7 @@ DEFAULT_LIMITS = Limits(
 ENVELOPE_LIMITS = Limits(
     max_bytes=DEFAULT_LIMITS.max_bytes + 4096,
     max_depth=2,
-    max_array_len=10,
+    max_array_len=11,
     max_map_len=8,
     max_str_len=64,
     max_bin_len=DEFAULT_LIMITS.max_bytes + 1024,
@@ -138,6 +147,15 @@ def pack(obj: object) -> bytes:
     return packed
 
 
+def pack_presorted(obj: object) -> bytes:
+    """msgpack of `obj` as it is: canonical only if every map's keys are already str and
+    in sorted order and there is nothing but str, bytes, int, bool, None, lists and maps
+    (the caller vouches; `protocol.messages.pack_body` uses it for types built that way,
+    and a test checks it equals `pack`)."""
+    packed: bytes = msgpack.packb(obj, use_bin_type=True)
+    return packed
+
+
 # -------------------------------------------------------------- unpacking
 
 
@@ -172,41 +190,40 @@ def _check_tree(root: object, limits: Limits) -> None:
         raise MalformedMessage("NaN and infinite numbers are not allowed on the wire")
 
 
-def unpack(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Any:
-    """Decode untrusted msgpack within `limits`; raise MalformedMessage/MessageTooLarge."""
-    if not isinstance(data, bytes | bytearray | memoryview):
+def check_tree(obj: object, limits: Limits = DEFAULT_LIMITS) -> None:
+    """The tree checks `unpack` makes (depth, str map keys, finite floats), for a value
+    decoded with `unpack(..., check=False)`."""
+    _check_tree(obj, limits)
+
+
+def unpack(data: bytes, *, limits: Limits = DEFAULT_LIMITS, check: bool = True) -> Any:
+    """Decode untrusted msgpack within `limits`; raise MalformedMessage/MessageTooLarge.
+
+    `check=False` leaves out the walk over the decoded tree (depth, str map keys, finite
+    floats) for a caller whose next step checks every value's type anyway and calls
+    `check_tree` before anything else looks at it (`messages.from_body(checked=False)`)."""
+    if type(data) is not bytes and not isinstance(data, bytes | bytearray | memoryview):
         raise MalformedMessage(f"expected bytes, got {type(data).__name__}")
-    if len(data) > limits.max_bytes:
-        raise MessageTooLarge(f"{len(data)} bytes exceeds the limit of {limits.max_bytes} bytes")
-    if len(data) == 0:
+    size = len(data)
+    if size > limits.max_bytes:
+        raise MessageTooLarge(f"{size} bytes exceeds the limit of {limits.max_bytes} bytes")
+    if size == 0:
         raise MalformedMessage("empty input")
-    containers = 0
+    kwargs = limits.unpack_kwargs
+    if size > limits.max_containers:
+        # every map or array takes at least one byte, so short inputs need no counting hooks
+        containers = 0
 
-    def count(obj: Any) -> Any:
-        nonlocal containers
-        containers += 1
-        if containers > limits.max_containers:
-            raise MessageTooLarge(f"more than {limits.max_containers} maps and arrays")
-        return obj
+        def count(obj: Any) -> Any:
+            nonlocal containers
+            containers += 1
+            if containers > limits.max_containers:
+                raise MessageTooLarge(f"more than {limits.max_containers} maps and arrays")
+            return obj
 
-    # every map or array takes at least one byte, so short inputs need no counting hooks
-    hooks: dict[str, Any] = (
-        {"object_hook": count, "list_hook": count} if len(data) > limits.max_containers else {}
-    )
+        kwargs = {**kwargs, "object_hook": count, "list_hook": count}
     try:
-        obj = msgpack.unpackb(
-            data,
-            use_list=True,
-            raw=False,
-            strict_map_key=True,
-            ext_hook=_reject_ext,
-            **hooks,
-            max_str_len=limits.max_str_len,
-            max_bin_len=limits.max_bin_len,
-            max_array_len=limits.max_array_len,
-            max_map_len=limits.max_map_len,
-            max_ext_len=0,
-        )
+        obj = msgpack.unpackb(data, **kwargs)
     except (MalformedMessage, MessageTooLarge):
         raise
     except msgpack.ExtraData as exc:
@@ -223,7 +240,8 @@ def unpack(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Any:
         raise MalformedMessage(f"invalid msgpack ({exc})") from exc
     except (TypeError, RecursionError, msgpack.UnpackException, OverflowError) as exc:
         raise MalformedMessage(f"invalid msgpack ({type(exc).__name__})") from exc
-    _check_tree(obj, limits)
+    if check:
+        _check_tree(obj, limits)
     return obj
 
 

@@ -29,6 +29,13 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     DIRECTORY_EXPIRED = "directory_expired"
     INTERNAL = "internal"
+    # new in envelope version 2 (never sent to a node that speaks only version 1):
+    DOWNGRADE = "downgrade"  # sealed with X25519 although both sides publish hybrid keys
+
+
+#: the codes a node that speaks only envelope version 1 knows (its decoder is strict)
+LEGACY_ERROR_CODES: frozenset[ErrorCode] = frozenset(
+    c for c in ErrorCode if c is not ErrorCode.DOWNGRADE)
 
 
 class ProtocolError(Exception):
@@ -54,7 +61,11 @@ class MessageTooLarge(ProtocolError):
 
 
 class EnvelopeRejected(ProtocolError):
-    """An envelope failed a check; `code` says which."""
+    """An envelope failed a check; `code` says which. `header` is the envelope's signed
+    header when the check failed after the signature verified (so a signed error reply can
+    name the message), else None."""
+
+    header: object | None = None
 
 
 class InvalidRecord(ProtocolError):

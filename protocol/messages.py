@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
-from protocol.codec import Reader, as_str
+from protocol.codec import Reader, as_str, check_tree, pack, pack_presorted
 from protocol.cosign_messages import Cosign, CosignReply
 from protocol.errors import ErrorCode, MalformedMessage
 from protocol.record_snapshot import RecordSnapshot
@@ -86,8 +86,8 @@ class Requester:
     role: str
     school: str
 
-    def to_body(self) -> dict[str, Any]:
-        return {"user_id": self.user_id, "role": self.role, "school": self.school}
+    def to_body(self) -> dict[str, Any]:  # keys in sorted order (see `pack_body`)
+        return {"role": self.role, "school": self.school, "user_id": self.user_id}
 
     @classmethod
     def read(cls, r: Reader) -> Requester:
@@ -95,6 +95,11 @@ class Requester:
                   r.text("school", max_len=200))
         r.done()
         return out
+
+
+_DEMOGRAPHIC_FIELDS = ("birth_city", "birth_country", "birth_date", "birth_state",
+                       "first_name", "last_name_1", "last_name_2", "middle_name",
+                       "multiple_birth", "sex", "suffix")
 
 
 @dataclass(frozen=True)
@@ -113,8 +118,9 @@ class Demographics:
     birth_country: str | None = None
     multiple_birth: bool | None = None
 
-    def to_body(self) -> dict[str, Any]:
-        return _drop_none(dict(self.__dict__))
+    def to_body(self) -> dict[str, Any]:  # keys in sorted order (see `pack_body`)
+        d = self.__dict__
+        return {k: d[k] for k in _DEMOGRAPHIC_FIELDS if d[k] is not None}
 
     @classmethod
     def read(cls, r: Reader) -> Demographics:
@@ -143,11 +149,11 @@ class FindCriteria:
     parent_names: tuple[str, ...] = ()
     ids: tuple[tuple[str, str], ...] = ()
 
-    def to_body(self) -> dict[str, Any]:
+    def to_body(self) -> dict[str, Any]:  # keys in sorted order (see `pack_body`)
         return {
-            "person": self.person.to_body(),
+            "ids": dict(sorted(self.ids)),
             "parent_names": list(self.parent_names),
-            "ids": {k: v for k, v in self.ids},
+            "person": self.person.to_body(),
         }
 
     @classmethod
@@ -178,9 +184,9 @@ class Find:
     purpose: str
     max_candidates: int = 10
 
-    def to_body(self) -> dict[str, Any]:
-        return {"criteria": self.criteria.to_body(), "requester": self.requester.to_body(),
-                "purpose": self.purpose, "max_candidates": self.max_candidates}
+    def to_body(self) -> dict[str, Any]:  # keys in sorted order (see `pack_body`)
+        return {"criteria": self.criteria.to_body(), "max_candidates": self.max_candidates,
+                "purpose": self.purpose, "requester": self.requester.to_body()}
 
     @classmethod
     def read(cls, r: Reader) -> Find:
@@ -199,10 +205,10 @@ class Candidate:
     demographics: Demographics
     agreements: tuple[tuple[str, str], ...] = ()  # (field, comparison level)
 
-    def to_body(self) -> dict[str, Any]:
-        return {"handle": self.handle, "score": self.score, "outcome": self.outcome,
-                "demographics": self.demographics.to_body(),
-                "agreements": {k: v for k, v in self.agreements}}
+    def to_body(self) -> dict[str, Any]:  # keys in sorted order (see `pack_body`)
+        return {"agreements": dict(sorted(self.agreements)),
+                "demographics": self.demographics.to_body(), "handle": self.handle,
+                "outcome": self.outcome, "score": self.score}
 
     @classmethod
     def read(cls, r: Reader) -> Candidate:
@@ -407,15 +413,187 @@ def to_body(msg: Message) -> dict[str, Any]:
     return msg.to_body()
 
 
-def from_body(msg_type: str, body: object) -> Message:
-    """Rebuild a message of `msg_type` from an untrusted decoded map (MalformedMessage)."""
+#: types whose `to_body` builds every map with its keys already in sorted order, of
+#: nothing but str, int, bool, None and lists (so plain msgpack is canonical msgpack)
+_PRESORTED = frozenset({"find", "find_reply"})
+
+
+def pack_body(msg: Message) -> bytes:
+    """Canonical msgpack of `msg`'s body (the same bytes as `codec.pack(to_body(msg))`;
+    the busiest types skip the canonicalising walk because they are built canonical)."""
+    if msg.TYPE in _PRESORTED:
+        return pack_presorted(msg.to_body())
+    return pack(msg.to_body())
+
+
+def from_body(msg_type: str, body: object, *, checked: bool = True) -> Message:
+    """Rebuild a message of `msg_type` from an untrusted decoded map (MalformedMessage).
+
+    The busiest types (`find`, `find_reply`) first go through a single-pass check that
+    accepts exactly what the field readers accept and builds the message directly; any
+    doubt sends the body to the readers, which name the offending field. `checked=False`
+    means `body` came from `codec.unpack(..., check=False)`: it is then tree-checked
+    (depth, map keys, floats) before the readers see it.
+    """
     cls = _CLASSES.get(msg_type)
     if cls is None:
         raise MalformedMessage(f"unknown message type {msg_type!r}")
+    fast = _FAST_READERS.get(msg_type)
+    if fast is not None:
+        try:
+            quick: Message | None = fast(body)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            quick = None
+        if quick is not None:
+            return quick
+    if not checked:
+        check_tree(body)
     r = Reader(body, msg_type)
     msg: Message = cls.read(r)
     r.done()
     return msg
+
+
+# --- the single-pass fast path of `from_body` ----------------------------------------------
+# Each function returns the message when the body is valid by exactly the rules of the
+# `read` methods above, and None otherwise (the readers then say why). They build the
+# frozen dataclasses without their __init__ (the values are already checked).
+
+_DEMOGRAPHIC_TEXT = {"middle_name": NAME, "last_name_2": NAME, "birth_city": NAME,
+                     "birth_state": NAME, "birth_country": NAME, "suffix": 10}
+_SEX = frozenset(SEXES)
+_ROLE = frozenset(ROLES)
+_PURPOSE = frozenset(PURPOSES)
+_OUTCOME = frozenset(OUTCOMES)
+_DATE_MATCH = DATE_RE.fullmatch
+_HANDLE_MATCH = HANDLE_RE.fullmatch
+
+
+def _new(cls: Any, values: dict[str, Any]) -> Any:
+    obj = object.__new__(cls)
+    obj.__dict__.update(values)
+    return obj
+
+
+def _text_ok(v: object, max_len: int) -> bool:
+    return type(v) is str and 0 < len(v) <= max_len
+
+
+def _fast_demographics(d: Any) -> Demographics | None:
+    if type(d) is not dict:
+        return None
+    first, last = d.get("first_name"), d.get("last_name_1")
+    if not (_text_ok(first, NAME) and _text_ok(last, NAME)):
+        return None
+    out: dict[str, Any] = {"first_name": first, "last_name_1": last, "middle_name": None,
+                           "last_name_2": None, "suffix": None, "sex": None,
+                           "birth_date": None, "birth_city": None, "birth_state": None,
+                           "birth_country": None, "multiple_birth": None}
+    for k, v in d.items():
+        if k in ("first_name", "last_name_1") or v is None:
+            continue
+        limit = _DEMOGRAPHIC_TEXT.get(k)
+        if limit is not None:
+            if not _text_ok(v, limit):
+                return None
+        elif k == "sex":
+            if type(v) is not str or v not in _SEX:
+                return None
+        elif k == "birth_date":
+            if not _text_ok(v, 10) or not _DATE_MATCH(v):
+                return None
+        elif k == "multiple_birth":
+            if type(v) is not bool:
+                return None
+        else:
+            return None  # an unexpected field
+        out[k] = v
+    result: Demographics = _new(Demographics, out)
+    return result
+
+
+def _fast_requester(d: Any) -> Requester | None:
+    if type(d) is not dict or len(d) != 3:
+        return None
+    user, role, school = d.get("user_id"), d.get("role"), d.get("school")
+    if not (_text_ok(user, NAME) and type(role) is str and role in _ROLE
+            and _text_ok(school, 200)):
+        return None
+    result: Requester = _new(Requester, {"user_id": user, "role": role, "school": school})
+    return result
+
+
+def _fast_pairs(d: Any, max_items: int, key_len: int, value_len: int
+                ) -> tuple[tuple[str, str], ...] | None:
+    if type(d) is not dict or len(d) > max_items:
+        return None
+    for k, v in d.items():
+        if not (_text_ok(k, key_len) and _text_ok(v, value_len)):
+            return None
+    return tuple(sorted(d.items()))
+
+
+def _int_ok(v: object, lo: int, hi: int) -> bool:
+    return type(v) is int and lo <= v <= hi
+
+
+def _fast_find(d: Any) -> Find | None:
+    if type(d) is not dict or len(d) != 4:
+        return None
+    c, purpose, most = d.get("criteria"), d.get("purpose"), d.get("max_candidates")
+    if type(purpose) is not str or purpose not in _PURPOSE \
+            or not _int_ok(most, 1, MAX_CANDIDATES):
+        return None
+    if type(c) is not dict or len(c) != 3:
+        return None
+    person = _fast_demographics(c.get("person"))
+    parents = c.get("parent_names")
+    ids = _fast_pairs(c.get("ids"), 8, 32, 64)
+    requester = _fast_requester(d.get("requester"))
+    if person is None or ids is None or requester is None or type(parents) is not list \
+            or len(parents) > 4 or not all(_text_ok(p, 200) for p in parents):
+        return None
+    criteria = _new(FindCriteria, {"person": person, "parent_names": tuple(parents),
+                                   "ids": ids})
+    result: Find = _new(Find, {"criteria": criteria, "requester": requester,
+                               "purpose": purpose, "max_candidates": most})
+    return result
+
+
+def _fast_candidate(d: Any) -> Candidate | None:
+    if type(d) is not dict or len(d) != 5:
+        return None
+    handle, score, outcome = d.get("handle"), d.get("score"), d.get("outcome")
+    if not (_text_ok(handle, 128) and _HANDLE_MATCH(handle)  # type: ignore[arg-type]
+            and _int_ok(score, -(10**9), 10**9) and type(outcome) is str
+            and outcome in _OUTCOME):
+        return None
+    person = _fast_demographics(d.get("demographics"))
+    agreements = _fast_pairs(d.get("agreements"), 32, 40, 20)
+    if person is None or agreements is None:
+        return None
+    result: Candidate = _new(Candidate, {"handle": handle, "score": score, "outcome": outcome,
+                                         "demographics": person, "agreements": agreements})
+    return result
+
+
+def _fast_find_reply(d: Any) -> FindReply | None:
+    if type(d) is not dict or len(d) != 1:
+        return None
+    items = d.get("candidates")
+    if type(items) is not list or len(items) > MAX_CANDIDATES:
+        return None
+    out = []
+    for item in items:
+        c = _fast_candidate(item)
+        if c is None:
+            return None
+        out.append(c)
+    result: FindReply = _new(FindReply, {"candidates": tuple(out)})
+    return result
+
+
+_FAST_READERS: dict[str, Any] = {"find": _fast_find, "find_reply": _fast_find_reply}
 
 
 def purpose_of(msg: Message) -> str | None:

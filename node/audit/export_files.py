@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from protocol.audit_verify import (
     check_entry,
     directory_entries,
     load_directory,
+    log_node,
     verify_export,
 )
 from protocol.directory import DirectoryEntry
@@ -134,30 +136,66 @@ def _check_chunk(start: int, leaves: Sequence[bytes], origin: str,
     return out
 
 
+#: what forked workers read (inherited, never pickled): leaves, log node, directory entries
+_SHARED: tuple[Sequence[bytes], str, dict[str, DirectoryEntry]] | None = None
+
+
+def _check_range(start: int, end: int) -> list[Problem]:
+    assert _SHARED is not None
+    leaves, origin, keys = _SHARED
+    return _check_chunk(start, leaves[start:end], origin, keys)
+
+
+class SignatureChecks:
+    """The per-entry sender-signature checks of an export spread over `jobs` forked
+    processes, started at once so the caller can do the rest of the verification while
+    they run (`result()` waits). The workers inherit the leaves instead of receiving
+    them through pipes."""
+
+    def __init__(self, leaves: Sequence[bytes], origin: str,
+                 keys: dict[str, DirectoryEntry], jobs: int) -> None:
+        global _SHARED
+        _SHARED = (leaves, origin, keys)
+        self._pool = ProcessPoolExecutor(max_workers=jobs,
+                                         mp_context=multiprocessing.get_context("fork"))
+        step = max(1, -(-len(leaves) // (jobs * 8)))  # several chunks a worker: balance
+        self._futures = [self._pool.submit(_check_range, s, min(s + step, len(leaves)))
+                         for s in range(0, len(leaves), step)]
+
+    def result(self) -> list[Problem]:
+        global _SHARED
+        try:
+            return [p for f in self._futures for p in f.result()]
+        finally:
+            self._pool.shutdown()
+            _SHARED = None
+
+
 def verify_folder(folder: str | Path, witness_keys: Sequence[str] = (),
-                  authority_key: bytes | None = None, *, jobs: int = 1) -> list[Problem]:
-    """All problems of an export folder; `authority_key` overrides the folder's copy."""
+                  authority_key: bytes | None = None, *, jobs: int = 1,
+                  min_witnesses: int = 0) -> list[Problem]:
+    """All problems of an export folder; `authority_key` overrides the folder's copy.
+    With `jobs` > 1 the per-entry signatures are checked by that many processes while
+    this one checks the tree, the checkpoints and every entry's fields."""
     ex = read_export(folder)
     if any(p.where in FILES for p in ex.problems):
         return ex.problems
     authority = authority_key if authority_key is not None else ex.authority_key
-    parallel = jobs > 1 and len(ex.leaves) >= 10_000
-    problems = ex.problems + verify_export(
-        ex.checkpoint, ex.verifier_key, ex.leaves, ex.directory, authority, witness_keys,
-        declared=ex.declared, history=ex.history, check_signatures=not parallel)
-    if parallel and authority is not None:
+    checks: SignatureChecks | None = None
+    if jobs > 1 and len(ex.leaves) >= 10_000 and authority is not None:
         try:
             snap = load_directory(ex.directory, authority)
         except ProtocolError:
-            return problems  # already reported by verify_export
-        keys = directory_entries(snap)
-        origin = ex.verifier_key.split("+", 1)[0]
-        step = -(-len(ex.leaves) // jobs)
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_check_chunk, s, ex.leaves[s:s + step], origin, keys)
-                       for s in range(0, len(ex.leaves), step)]
-            for f in futures:
-                problems.extend(f.result())
+            snap = None  # reported by verify_export
+        if snap is not None:
+            origin = log_node(snap, ex.verifier_key.split("+", 1)[0])
+            checks = SignatureChecks(ex.leaves, origin, directory_entries(snap), jobs)
+    problems = ex.problems + verify_export(
+        ex.checkpoint, ex.verifier_key, ex.leaves, ex.directory, authority, witness_keys,
+        declared=ex.declared, history=ex.history, check_signatures=checks is None,
+        min_witnesses=min_witnesses)
+    if checks is not None:
+        problems.extend(checks.result())
         problems.sort(key=lambda p: -1 if p.index is None else p.index)
     return problems
 
@@ -168,6 +206,11 @@ def load_entries(folder: str | Path) -> tuple[str, list[tuple[int, LogEntry]]]:
     if any(p.where in FILES for p in ex.problems):
         raise ValueError(str(ex.problems[0]))
     origin = ex.verifier_key.split("+", 1)[0]
+    try:
+        origin = log_node(load_directory(ex.directory, ex.authority_key), origin) \
+            if ex.authority_key is not None else origin
+    except ProtocolError:
+        pass  # an origin that is not a node id: the cross-check will say nothing matched
     entries = []
     for i, leaf in enumerate(ex.leaves):
         e = decode_leaf(leaf)

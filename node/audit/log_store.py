@@ -4,7 +4,8 @@ Spec: DESIGN.md "Audit log"; RFC 9162 §2.1 (leaf and node hashes, inclusion and
 consistency proofs). Owns the SQLite schema and its migrations (`leaves` with the leaf
 bytes plus indexed fields for queries, `leaf_students` for per-student disclosure history,
 `nodes` with every complete subtree hash so proofs and roots cost O(log n) reads, and the
-`checkpoints`, `witnessed` and `witness_alerts` tables that node/audit/exchange_log.py fills),
+`checkpoints`, `witnessed` and `witness_alerts` tables that node/audit/exchange_log.py fills;
+m002 keys checkpoints and witnessed logs by origin, backfilled from the notes),
 the writer thread, group-commit appends, and the reads (roots, proofs, entries, history).
 
 Durability: WAL with synchronous=FULL, and every operation runs on one dedicated writer
@@ -56,6 +57,30 @@ def m001_log(db: Database) -> None:
                "root BLOB NOT NULL, note TEXT NOT NULL, time_ms INTEGER NOT NULL)")
     db.execute("CREATE TABLE witness_alerts (id INTEGER PRIMARY KEY, peer TEXT NOT NULL, "
                "time_ms INTEGER NOT NULL, message TEXT NOT NULL, note TEXT NOT NULL)")
+
+
+@migrations()
+def m002_origins(db: Database) -> None:
+    """Checkpoints and witnessed logs keyed by origin (issue 16: origins come from config,
+    and a log that changes its origin keeps the checkpoints of the old one). Backfill: the
+    origin of every stored checkpoint and witnessed note is the first line of its text
+    (the node id, for everything the previous release wrote)."""
+    db.execute("CREATE TABLE checkpoints_by_origin (origin TEXT NOT NULL, "
+               "size INTEGER NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL, "
+               "signed_ms INTEGER NOT NULL, cosigners TEXT NOT NULL DEFAULT '', "
+               "PRIMARY KEY (origin, size))")
+    db.execute("INSERT INTO checkpoints_by_origin SELECT substr(note, 1, instr(note, "
+               "char(10)) - 1), size, root, note, signed_ms, cosigners FROM checkpoints")
+    db.execute("DROP TABLE checkpoints")
+    db.execute("ALTER TABLE checkpoints_by_origin RENAME TO checkpoints")
+    db.execute("CREATE INDEX checkpoints_size ON checkpoints (size)")
+    db.execute("CREATE TABLE witnessed_by_origin (origin TEXT PRIMARY KEY, peer TEXT NOT NULL, "
+               "size INTEGER NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL, "
+               "time_ms INTEGER NOT NULL)")
+    db.execute("INSERT INTO witnessed_by_origin SELECT substr(note, 1, instr(note, "
+               "char(10)) - 1), peer, size, root, note, time_ms FROM witnessed")
+    db.execute("DROP TABLE witnessed")
+    db.execute("ALTER TABLE witnessed_by_origin RENAME TO witnessed")
 
 
 class ExchangeLogStore:

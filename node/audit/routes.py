@@ -82,8 +82,7 @@ async def verify_now(request: web.Request) -> web.Response:
         else None
 
     def run() -> dict[str, object]:
-        snapshot = cfg.directory.cache_file.read_bytes() if cfg.directory.cache_file.is_file() \
-            else b""
+        snapshot = cfg.directory.cached_snapshot()
         with tempfile.TemporaryDirectory(prefix="audit-") as tmp:
             size = log.export(tmp, snapshot, authority)
             problems = verify_folder(tmp, (), authority)

@@ -9,7 +9,9 @@ Works on a folder made by `node.authority.settings.init_authority` (which also
 owns `directory.toml` and the key); this module owns the rest of it:
 
 - `state.json`        serial of the last issued snapshot and every entry
-- `snapshot.msgpack`  the exact signed bytes served to nodes
+- `snapshot.msgpack`  the exact signed bytes served to nodes (version 1)
+- `snapshot.v2.msgpack` the same serial as a version 2 snapshot (log origins, witness
+                      keys, features), served at `/federation/v2/directory`
 
 Every change is made under an exclusive file lock (the CLI edits the folder
 while `directory serve` runs), written atomically (temp file, fsync, rename)
@@ -27,6 +29,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +98,9 @@ def _entry_to_json(e: DirectoryEntry) -> dict[str, Any]:
             "valid_until_ms": e.valid_until_ms, "next_signing_key": _b64(e.next_signing_key),
             "tls_cert_sha256": e.tls_cert_sha256.hex() if e.tls_cert_sha256 else None,
             "retired_signing_keys": [{"public": _b64(k), "retired_at_ms": at}
-                                     for k, at in e.retired_signing_keys]}
+                                     for k, at in e.retired_signing_keys],
+            "log_origin": e.log_origin, "witness_name": e.witness_name,
+            "witness_key": _b64(e.witness_key), "features": list(e.features)}
 
 
 def _entry_from_json(d: Any, where: str) -> DirectoryEntry:
@@ -109,7 +114,11 @@ def _entry_from_json(d: Any, where: str) -> DirectoryEntry:
             tls_cert_sha256=bytes.fromhex(d["tls_cert_sha256"]) if d.get("tls_cert_sha256")
             else None,
             retired_signing_keys=tuple((base64.b64decode(r["public"]), int(r["retired_at_ms"]))
-                                       for r in d.get("retired_signing_keys") or ()))
+                                       for r in d.get("retired_signing_keys") or ()),
+            # absent in a state.json written by the previous release
+            log_origin=d.get("log_origin"), witness_name=d.get("witness_name"),
+            witness_key=base64.b64decode(d["witness_key"]) if d.get("witness_key") else None,
+            features=tuple(d.get("features") or ()))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StorageError(f"{where}: damaged entry ({exc!r})") from exc
 
@@ -172,17 +181,26 @@ class Authority:
                "entries": [_entry_to_json(entries[k]) for k in sorted(entries)]}
         _atomic_write(self.cfg.state_file, json.dumps(doc, indent=2).encode())
 
-    def _issue(self, serial: int, entries: dict[str, DirectoryEntry]) -> bytes:
-        """Sign `entries` as snapshot `serial + 1`, then persist state and snapshot."""
+    @property
+    def snapshot_file_v2(self) -> Path:
+        path = self.cfg.snapshot_file
+        return path.with_name(f"{path.stem}.v2{path.suffix}")
+
+    def _issue(self, serial: int, entries: dict[str, DirectoryEntry], *,
+               version: int = 1) -> bytes:
+        """Sign `entries` as snapshot `serial + 1` in both versions, then persist state and
+        both snapshots; return the bytes of `version`."""
         now_ms = int(self._now() * 1000)
         snap = DirectorySnapshot(
             serial=serial + 1, issued_at_ms=now_ms,
             expires_at_ms=now_ms + int(self.cfg.snapshot_lifetime * 1000),
             entries=tuple(entries[k] for k in sorted(entries)))
         data = sign_snapshot(snap, self.signing_key)
+        data_v2 = sign_snapshot(replace(snap, version=2), self.signing_key)
         self._write_state(serial + 1, entries)
+        _atomic_write(self.snapshot_file_v2, data_v2)
         _atomic_write(self.cfg.snapshot_file, data)
-        return data
+        return data_v2 if version >= 2 else data
 
     def _change(self, fn: Callable[[dict[str, DirectoryEntry], int], None]) -> int:
         """Run `fn(entries, now_ms)` under the lock, then issue a new snapshot; return serial."""
@@ -229,12 +247,25 @@ class Authority:
                                        old.retired_signing_keys):
                 raise AuthorityError(f"node {info.node_id}: the signing key {info.key_id} was "
                                      "retired before; enroll it with a newly generated key")
+            retired = _retired_after_replace(old, info.signing_key, now_ms)
+            if info.witness_key is not None and any(info.witness_key == k
+                                                    for k, _ in retired):
+                raise AuthorityError(f"node {info.node_id}: the witness key was a signing "
+                                     "key of this node; use a separate key")
+            origins = {o for e in entries.values() if e.node_id != info.node_id
+                       for o in e.log_origins()}
+            for origin in (info.log_origin, info.node_id):
+                if origin in origins:
+                    raise AuthorityError(f"node {info.node_id}: log origin {origin!r} is "
+                                         "already another node's")
             entries[info.node_id] = DirectoryEntry(
                 node_id=info.node_id, name=info.name, endpoints=info.endpoints,
                 signing_key=info.signing_key, key_id=info.key_id, status=EntryStatus.ACTIVE,
                 valid_until_ms=now_ms + int(self.cfg.entry_lifetime * 1000),
                 tls_cert_sha256=info.tls_cert_sha256,
-                retired_signing_keys=_retired_after_replace(old, info.signing_key, now_ms))
+                retired_signing_keys=retired, log_origin=info.log_origin,
+                witness_name=info.witness_name, witness_key=info.witness_key,
+                features=info.features)
         return self._change(apply)
 
     def _set_status(self, node_id: str, status: EntryStatus) -> int:
@@ -314,25 +345,29 @@ class Authority:
             serial, entries = self._read_state()
         return serial, [entries[k] for k in sorted(entries)]
 
-    def current_snapshot(self) -> bytes:
-        """The signed snapshot to serve; re-issued (serial + 1) when missing or nearly expired."""
+    def current_snapshot(self, version: int = 1) -> bytes:
+        """The signed snapshot of `version` to serve; both versions are re-issued (serial
+        + 1) when either is missing, nearly expired or of another serial."""
         now_ms = int(self._now() * 1000)
+        margin_ms = int(self.cfg.reissue_before * 1000)
         with self._locked():
             serial, entries = self._read_state()
-            try:
-                data = self.cfg.snapshot_file.read_bytes()
-            except FileNotFoundError:
-                return self._issue(serial, entries)
-            except OSError as exc:
-                raise StorageError(f"{self.cfg.snapshot_file}: cannot read ({exc})") from exc
-            margin_ms = int(self.cfg.reissue_before * 1000)
-            try:
-                snap = verify_snapshot(data, self.public_key, now_ms=now_ms + margin_ms)
-            except ProtocolError:
-                return self._issue(serial, entries)  # near expiry, expired or damaged
-            if snap.serial != serial:
-                return self._issue(max(serial, snap.serial), entries)
-            return data
+            found: dict[int, bytes] = {}
+            for v, path in ((1, self.cfg.snapshot_file), (2, self.snapshot_file_v2)):
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:  # e.g. the v2 file of a folder of the last release
+                    return self._issue(serial, entries, version=version)
+                except OSError as exc:
+                    raise StorageError(f"{path}: cannot read ({exc})") from exc
+                try:
+                    snap = verify_snapshot(data, self.public_key, now_ms=now_ms + margin_ms)
+                except ProtocolError:
+                    return self._issue(serial, entries, version=version)  # near expiry…
+                if snap.serial != serial or snap.version != v:
+                    return self._issue(max(serial, snap.serial), entries, version=version)
+                found[v] = data
+            return found[2 if version >= 2 else 1]
 
 
 def _retired_after_replace(old: DirectoryEntry | None, new_key: bytes,
@@ -350,8 +385,6 @@ def _retired_after_replace(old: DirectoryEntry | None, new_key: bytes,
 
 
 def _with(e: DirectoryEntry, **changes: Any) -> DirectoryEntry:
-    from dataclasses import replace
-
     return replace(e, **changes)
 
 

@@ -3,7 +3,8 @@
 Spec: DESIGN.md "Discovery"; PROTOCOL-ANCHORS.md §1.2 (clients download the
 signed directory and verify it with their anchor). `GET /federation/v1/directory`
 answers the exact signed bytes (`application/msgpack`), the same path every
-node mirrors; `GET /healthz` reports serial and expiry. State is re-read from
+node mirrors, and `GET /federation/v2/directory` the same serial as a version 2
+snapshot; `GET /healthz` reports serial and expiry. State is re-read from
 the authority folder on every request, so `directory enroll` while `directory
 serve` runs is seen by the next request without a restart.
 """
@@ -22,14 +23,22 @@ AUTHORITY = web.AppKey("authority", Authority)
 MSGPACK = "application/msgpack"
 
 
-async def directory(request: web.Request) -> web.Response:
+async def _directory(request: web.Request, version: int) -> web.Response:
     authority = request.app[AUTHORITY]
     try:
-        data = await asyncio.to_thread(authority.current_snapshot)
+        data = await asyncio.to_thread(authority.current_snapshot, version)
     except NodeError as exc:
         return web.json_response({"error": str(exc)}, status=exc.status)
     return web.Response(body=data, content_type=MSGPACK,
                         headers={"Cache-Control": "no-cache"})
+
+
+async def directory(request: web.Request) -> web.Response:
+    return await _directory(request, 1)
+
+
+async def directory_v2(request: web.Request) -> web.Response:
+    return await _directory(request, 2)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -51,5 +60,6 @@ def create_authority_app(authority: Authority) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[AUTHORITY] = authority
     app.router.add_get("/federation/v1/directory", directory)
+    app.router.add_get("/federation/v2/directory", directory_v2)
     app.router.add_get("/healthz", healthz)
     return app

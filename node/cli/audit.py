@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import click
@@ -21,11 +22,12 @@ from node.audit.export_files import decode_key, load_entries, verify_folder
 from node.cli import cli, config_option
 from node.directory.identity import load_keys
 from node.errors import NotFound
+from node.services import open_exchange_log
 from protocol.audit_verify import cross_check
 
 
 def open_log(cfg: NodeConfig) -> ExchangeLog:
-    return ExchangeLog(cfg.storage.exchange_log, load_keys(cfg).signing, cfg.node.id)
+    return open_exchange_log(cfg, load_keys(cfg))
 
 
 def authority_key_of(cfg: NodeConfig) -> bytes | None:
@@ -45,14 +47,14 @@ def audit() -> None:
 def export_cmd(config_path: str, out: str) -> None:
     """Sign a checkpoint and write the log as an auditor's folder OUT."""
     cfg = load_config(config_path)
-    path = cfg.directory.cache_file
-    if not path.is_file():
-        raise NotFound(f"{path}: no cached directory snapshot to include "
+    snapshot = cfg.directory.cached_snapshot()
+    if not snapshot:
+        raise NotFound(f"{cfg.directory.cache_file}: no cached directory snapshot to include "
                        "(directory.cache_file); refresh the directory first")
     log = open_log(cfg)
     try:
         log.sign_checkpoint()
-        n = log.export(out, path.read_bytes(), authority_key_of(cfg))
+        n = log.export(out, snapshot, authority_key_of(cfg))
     finally:
         log.close()
     click.echo(f"exported {n} entries of {cfg.node.id}'s exchange log to {out}")
@@ -64,17 +66,24 @@ def export_cmd(config_path: str, out: str) -> None:
               help="A witness's cosigner key (name+id+base64) that must have cosigned.")
 @click.option("--authority-key", default=None, metavar="BASE64",
               help="The federation authority's public key (default: the export's copy).")
-@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Processes for the per-entry signature checks.")
+@click.option("--jobs", default=None, type=click.IntRange(1, 256),
+              help="Processes for the per-entry signature checks [default: every core this "
+                   "process may use].")
+@click.option("--min-witnesses", default=0, show_default=True, type=click.IntRange(0, 100),
+              help="Verified witness cosignatures the latest checkpoint must carry.")
 def verify_cmd(folder: str, witness_keys: tuple[str, ...], authority_key: str | None,
-               jobs: int) -> None:
+               jobs: int | None, min_witnesses: int) -> None:
     """Verify an export FOLDER offline; exit 1 with one line per problem."""
     try:
         authority = None if authority_key is None else decode_key(authority_key,
                                                                   "--authority-key")
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    problems = verify_folder(folder, witness_keys, authority, jobs=jobs)
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+    problems = verify_folder(folder, witness_keys, authority, jobs=jobs,
+                             min_witnesses=min_witnesses)
     if problems:
         for p in problems:
             click.echo(str(p))

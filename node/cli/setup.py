@@ -13,7 +13,7 @@ from config import load_config
 from config.load import US_STATES
 from node import clock
 from node.cli import cli, config_option
-from node.directory.identity import load_keys
+from node.directory.identity import ensure_keys, load_keys
 from node.ops.node_folder import node_info, write_node
 
 
@@ -31,6 +31,9 @@ from node.ops.node_folder import node_info, write_node
     "--directory-url", "directory_urls", multiple=True, help="Directory URL (repeatable)."
 )
 @click.option("--authority-key", default="", help="Base64 public key of the federation authority.")
+@click.option("--origin", default=None,
+              help="Origin of the exchange log, a schema-less URL "
+                   "[default: <endpoint host>/<STATE>/log].")
 def init(
     folder: Path,
     state: str,
@@ -38,6 +41,7 @@ def init(
     endpoint: str,
     directory_urls: tuple[str, ...],
     authority_key: str,
+    origin: str | None,
 ) -> None:
     """Create a new node in FOLDER: node.toml, keys/ (mode 0600) and node.db."""
     state = state.upper()
@@ -50,13 +54,14 @@ def init(
         endpoint=endpoint,
         directory_urls=directory_urls,
         authority_key=authority_key,
+        origin=origin,
     )
     click.echo(f"created node {state} in {folder}")
     _print_keys(str(path), as_json=False)
 
 
-def _print_keys(config_path: str, *, as_json: bool) -> None:
-    info = node_info(config_path)
+def _print_keys(config_path: str, *, as_json: bool, legacy: bool = False) -> None:
+    info = node_info(config_path, legacy=legacy)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -76,6 +81,14 @@ def _print_keys(config_path: str, *, as_json: bool) -> None:
         pub = base64.b64encode(keys.encryption[e.key_id].public).decode()
         until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e.valid_until))
         click.echo(f"encryption key: {pub} id {e.key_id} ({state}, valid until {until})")
+    for e in keys.published_hybrid(now):
+        state = "current" if e is keys.published_hybrid(now)[0] else "next"
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e.valid_until))
+        click.echo(f"hybrid key:     MLKEM768-X25519 id {e.key_id} ({state}, valid until "
+                   f"{until})")
+    click.echo(f"log origin:     {cfg.log_origin}")
+    if "witness_key" in info:
+        click.echo(f"witness key:    {info['witness_name']} {info['witness_key']}")
 
 
 @cli.group()
@@ -88,9 +101,14 @@ def keys() -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the node-info document for enrollment."
 )
-def keys_show(config_path: str, as_json: bool) -> None:
-    """Print the node's public keys and key ids."""
-    _print_keys(config_path, as_json=as_json)
+@click.option(
+    "--legacy", is_flag=True,
+    help="With --json: leave out the log origin, witness key and features, for an authority "
+         "one release behind.")
+def keys_show(config_path: str, as_json: bool, legacy: bool) -> None:
+    """Print the node's public keys and key ids (making the hybrid and witness keys of this
+    release first if the key folder is from an older one)."""
+    _print_keys(config_path, as_json=as_json, legacy=legacy)
 
 
 _TASKS: set[object] = set()  # keep a reference to background tasks
@@ -123,6 +141,10 @@ def serve(config_path: str, port: int | None, host: str | None) -> None:
 
     cfg = load_config(config_path)
     setup_logging(cfg)
+    import logging
+
+    for made in ensure_keys(cfg):  # the key-folder migration of this release
+        logging.getLogger("statenode.keys").warning("made %s (new in this release)", made)
     tighten(cfg)  # files others can read are made owner-only (or the node refuses to run)
     keys = load_keys(cfg)  # fail fast, before binding, on a bad key file
     serve_forever(

@@ -8,6 +8,13 @@ mode: keep working on the cached copy until it expires).
 - `DirectoryView`   the last good snapshot (loaded from and saved atomically to
                     `directory.cache_file`), refreshed from `directory.urls` and
                     then from peers (any node is a mirror).
+
+Two snapshot versions (DESIGN.md "Upgrades"; `protocol.directory`): the view asks each
+source for version 2 (`/federation/v2/directory`: log origins, witness keys, features)
+and falls back to version 1 when the source answers 404 (an authority or mirror one
+release behind). Version 2 is cached beside the version 1 file (`directory.v2.msgpack`
+next to `directory.msgpack`); the version 1 bytes of the same serial are kept too, so
+this node still mirrors version 1 to nodes one release behind.
 - `authority_public_key(cfg)` the trust anchor; `directory_url(base)` and
   `read_capped(resp)` for fetching documents (also used by node.directory.key_documents).
 
@@ -42,6 +49,7 @@ from protocol.errors import EnvelopeRejected, ErrorCode, ProtocolError
 log = logging.getLogger("statenode.directory")
 
 DIRECTORY_PATH = "/federation/v1/directory"
+DIRECTORY_PATH_V2 = "/federation/v2/directory"
 MAX_DOCUMENT = 1024 * 1024
 
 
@@ -58,10 +66,19 @@ def _iso(ms: int | float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
 
 
-def directory_url(base: str) -> str:
-    """`http://host:port` (or a full URL ending in the directory path) → the directory URL."""
+def directory_url(base: str, version: int = 1) -> str:
+    """`http://host:port` (or a full URL ending in a directory path) → the URL of the
+    directory snapshot of `version`."""
     base = base.rstrip("/")
-    return base if base.endswith(DIRECTORY_PATH) else base + DIRECTORY_PATH
+    for path in (DIRECTORY_PATH, DIRECTORY_PATH_V2):
+        if base.endswith(path):
+            base = base[: -len(path)]
+    return base + (DIRECTORY_PATH_V2 if version >= 2 else DIRECTORY_PATH)
+
+
+def v2_cache_file(cfg: NodeConfig) -> Path:
+    """Where the version 2 snapshot is cached, beside `directory.cache_file`."""
+    return cfg.directory.cache_file_v2
 
 
 def authority_public_key(cfg: NodeConfig) -> bytes | None:
@@ -137,6 +154,8 @@ class DirectoryView:
         self._now = now
         self.authority = authority_public_key(cfg)
         self.snapshot: DirectorySnapshot | None = None
+        #: version 1 bytes of the current serial, mirrored to nodes one release behind
+        self.v1_raw: bytes | None = None
         self.stale: _StaleInfo | None = None
         self.last = _Refresh()
         self._warned_serial: int | None = None
@@ -156,8 +175,11 @@ class DirectoryView:
         return _StaleInfo(snap.serial, snap.expires_at_ms, snap.entries)
 
     def load_cache(self) -> None:
-        """Read `directory.cache_file` at startup; an expired or bad cache is not trusted."""
-        path = self.cfg.directory.cache_file
+        """Read the cached snapshots at startup; an expired or bad cache is not trusted."""
+        for path in (self.cfg.directory.cache_file, v2_cache_file(self.cfg)):
+            self._load_one(path)
+
+    def _load_one(self, path: Path) -> None:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -170,11 +192,24 @@ class DirectoryView:
             self.last.error = "directory.authority_key is not set in node.toml"
             return
         try:
-            self.snapshot = verify_snapshot(data, self.authority, now_ms=self.now_ms())
+            snap = verify_snapshot(data, self.authority, now_ms=self.now_ms())
         except ProtocolError as exc:
-            self.stale = self._stale_from(data) if exc.code is ErrorCode.DIRECTORY_EXPIRED else None
+            if self.snapshot is None and exc.code is ErrorCode.DIRECTORY_EXPIRED:
+                self.stale = self._stale_from(data)
             self.last.error = f"cached snapshot {path} not usable: {exc}"
             log.warning("directory cache not trusted: %s", exc)
+            return
+        self._keep(snap)
+
+    def _keep(self, snap: DirectorySnapshot) -> None:
+        """Hold `snap` if it is newer, or the same serial in a newer version."""
+        cur = self.snapshot
+        if snap.version == 1 and (cur is None or cur.serial <= snap.serial):
+            self.v1_raw = snap.raw
+        if cur is None or (snap.serial, snap.version) > (cur.serial, cur.version):
+            if cur is not None and snap.serial > cur.serial and snap.version > 1:
+                self.v1_raw = None  # the version 1 bytes of the old serial are outdated
+            self.snapshot, self.stale = snap, None
 
     def known_serial(self) -> int | None:
         if self.snapshot is not None:
@@ -192,21 +227,66 @@ class DirectoryView:
         return list(dict.fromkeys(urls))
 
     def accept(self, data: bytes, *, source: str = "") -> bool:
-        """Verify `data` and keep it if newer; False when not newer; ProtocolError if bad."""
+        """Verify `data` and keep it if newer (a newer serial, or the same serial in version
+        2); False when not newer; ProtocolError if bad."""
         if self.authority is None:
             raise DirectoryUnavailable("directory.authority_key is not set in node.toml")
+        known = self.known_serial()
         try:
             snap = verify_snapshot(data, self.authority, now_ms=self.now_ms(),
-                                   previous_serial=self.known_serial())
+                                   previous_serial=known)
         except ProtocolError as exc:
-            if exc.code is ErrorCode.REPLAY and _peek_serial(data) == self.known_serial():
-                return False  # the same snapshot: up to date (an older one is an error)
-            raise
-        _atomic_write(self.cfg.directory.cache_file, snap.raw)
-        self.snapshot, self.stale = snap, None
-        log.info("directory serial %d accepted from %s (%d entries, expires %s)",
-                 snap.serial, source or "a peer", len(snap.entries), _iso(snap.expires_at_ms))
+            if exc.code is not ErrorCode.REPLAY or _peek_serial(data) != known:
+                raise
+            # the same serial: up to date, unless it brings version 2 or our missing v1
+            snap = verify_snapshot(data, self.authority, now_ms=self.now_ms())
+            cur = self.snapshot
+            if cur is None or not (snap.version > cur.version
+                                   or (snap.version == 1 and self.v1_raw is None)):
+                return False
+        before = self.snapshot
+        self._keep(snap)
+        path = v2_cache_file(self.cfg) if snap.version >= 2 else self.cfg.directory.cache_file
+        _atomic_write(path, snap.raw)
+        if self.snapshot is before:
+            return False  # only the version 1 copy for mirroring changed
+        log.info("directory serial %d (version %d) accepted from %s (%d entries, expires %s)",
+                 snap.serial, snap.version, source or "a peer", len(snap.entries),
+                 _iso(snap.expires_at_ms))
         return True
+
+    async def _get(self, session: aiohttp.ClientSession, url: str,
+                   timeout: aiohttp.ClientTimeout) -> bytes | None:
+        """The body at `url`; None on 404 (the source does not serve that version)."""
+        async with session.get(url, timeout=timeout) as resp:
+            if resp.status == 404:
+                return None
+            if resp.status != 200:
+                raise PeerUnavailable(f"HTTP {resp.status}")
+            return await read_capped(resp)
+
+    async def _fetch_and_accept(self, session: aiohttp.ClientSession, url: str,
+                                timeout: aiohttp.ClientTimeout) -> bool:
+        """Version 2 from the source, else version 1; with version 2 also the version 1
+        copy of the same serial, for mirroring. True if a newer snapshot was kept."""
+        data = await self._get(session, directory_url(url, 2), timeout)
+        if data is None:
+            data = await self._get(session, directory_url(url, 1), timeout)
+            if data is None:
+                raise PeerUnavailable("HTTP 404")
+            return self.accept(data, source=url)
+        newer = self.accept(data, source=url)
+        snap = self.snapshot
+        if snap is not None and snap.version >= 2 and self.v1_raw is None:
+            try:
+                v1 = await self._get(session, directory_url(url, 1), timeout)
+                if v1 is not None and _peek_serial(v1) == snap.serial:
+                    self.accept(v1, source=url)
+            except (TimeoutError, aiohttp.ClientError, OSError, ProtocolError,
+                    NodeError) as exc:
+                log.info("no version 1 copy of directory serial %d from %s: %s",
+                         snap.serial, url, exc)
+        return newer
 
     async def refresh(self, session: aiohttp.ClientSession) -> bool:
         """Try each source until one answers a valid snapshot; True if a newer one was kept."""
@@ -217,11 +297,7 @@ class DirectoryView:
         answered: str | None = None
         for url in self.sources():
             try:
-                async with session.get(url, timeout=timeout) as resp:
-                    if resp.status != 200:
-                        raise PeerUnavailable(f"HTTP {resp.status}")
-                    data = await read_capped(resp)
-                newer = self.accept(data, source=url)
+                newer = await self._fetch_and_accept(session, url, timeout)
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 errors.append(f"{url}: {type(exc).__name__} {exc}".rstrip())
                 continue
@@ -271,6 +347,13 @@ class DirectoryView:
         if self.authority is None:
             return "directory.authority_key is not set in node.toml"
         return f"no directory snapshot yet (never refreshed successfully){failed}"
+
+    def mirror_bytes(self, version: int, now_ms: int | None = None) -> bytes | None:
+        """The signed bytes to serve at the `version` path (None: we have none to serve)."""
+        snap = self.current(now_ms)
+        if version >= 2:
+            return snap.raw if snap.version >= 2 else None
+        return snap.raw if snap.version == 1 else self.v1_raw
 
     def current(self, now_ms: int | None = None) -> DirectorySnapshot:
         """The trusted, unexpired snapshot, or DirectoryUnavailable with the reason."""

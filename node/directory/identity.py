@@ -1,35 +1,50 @@
 """The node's own keys as the running service sees them.
 
-Owns loading the signing key and the encryption keys named by `[keys]`, the
-encryption-key ring (current and next key, each with `valid_until`, kept in
-`keys/encryption/index.json` beside the 0600 PEM files) and its rotation.
+Owns loading the signing key, the witness key and the encryption keys named by
+`[keys]`, the two encryption-key rings and their rotation:
+
+- X25519 keys (current and next, each with `valid_until`) in
+  `keys/encryption/index.json` beside the 0600 PEM files, as before;
+- MLKEM768-X25519 keys in `keys/encryption/hybrid.json` beside their 0600 seed files
+  (`<key id>.seed`), rotated on the same schedule.
+
 Rotation: when the current key is past `valid_until`, the next key becomes
 current and a fresh next key is generated; expired keys are kept one more
 lifetime so messages sealed to them in flight still open, then deleted.
+
+`ensure_keys` is the key-folder migration of this release: a folder made by the
+previous release has no `hybrid.json` and no witness key; it makes them (key files
+first, then the index that names them, so a crash leaves nothing half-made) and is a
+no-op afterwards. `statenode serve`, `keys show` and `create_app` run it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.schema import NodeConfig
 from crypto.errors import KeyFileError
 from crypto.keys import (
     EncryptionKey,
+    HybridKey,
     SigningKey,
     generate_encryption_key,
+    generate_hybrid_key,
     generate_signing_key,
     load_encryption_key,
+    load_hybrid_key,
     load_signing_key,
     save_key,
 )
+from crypto.seal import OpeningKey
 from node import clock
 from node.file_modes import open_private, private_dir
 
 INDEX = "index.json"
+HYBRID_INDEX = "hybrid.json"
 
 
 @dataclass(frozen=True)
@@ -40,21 +55,37 @@ class RingEntry:
     valid_until: float
 
 
+def _current(ring: tuple[RingEntry, ...], now: float) -> RingEntry:
+    live = [e for e in ring if e.valid_from <= now < e.valid_until]
+    if live:
+        return live[-1]
+    return ring[-1]
+
+
 @dataclass(frozen=True)
 class NodeKeys:
     signing: SigningKey
-    encryption: dict[str, EncryptionKey]  # key id -> key (all still openable)
+    encryption: dict[str, EncryptionKey]  # key id -> X25519 key (all still openable)
     ring: tuple[RingEntry, ...]  # sorted by valid_from
+    hybrid: dict[str, HybridKey] = field(default_factory=dict)  # key id -> hybrid key
+    hybrid_ring: tuple[RingEntry, ...] = ()
+    witness: SigningKey | None = None  # the separate key this node cosigns with
+    #: every key an envelope may be sealed to, by key id (X25519 and hybrid)
+    opening: dict[str, OpeningKey] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "opening", {**self.encryption, **self.hybrid})
 
     def current(self, now: float) -> RingEntry:
-        live = [e for e in self.ring if e.valid_from <= now < e.valid_until]
-        if live:
-            return live[-1]
-        return self.ring[-1]
+        return _current(self.ring, now)
 
     def published(self, now: float) -> list[RingEntry]:
-        """Current and next keys: what the key document lists."""
+        """Current and next X25519 keys: what the key document lists."""
         return [e for e in self.ring if e.valid_until > now][-2:]
+
+    def published_hybrid(self, now: float) -> list[RingEntry]:
+        """Current and next hybrid keys (a version 2 key document lists them)."""
+        return [e for e in self.hybrid_ring if e.valid_until > now][-2:]
 
 
 def read_passphrase(cfg: NodeConfig) -> bytes | None:
@@ -72,8 +103,8 @@ def read_passphrase(cfg: NodeConfig) -> bytes | None:
     return path.read_bytes().strip() or None
 
 
-def _read_index(folder: Path) -> list[RingEntry]:
-    path = folder / INDEX
+def _read_index(folder: Path, name: str = INDEX) -> list[RingEntry]:
+    path = folder / name
     try:
         raw = json.loads(path.read_text())
         return sorted((RingEntry(**e) for e in raw), key=lambda e: e.valid_from)
@@ -83,70 +114,112 @@ def _read_index(folder: Path) -> list[RingEntry]:
         raise KeyFileError(f"{path}: encryption key index is damaged ({exc})") from exc
 
 
-def _write_index(folder: Path, ring: list[RingEntry]) -> None:
-    tmp = folder / (INDEX + ".tmp")
+def _write_index(folder: Path, ring: list[RingEntry], name: str = INDEX) -> None:
+    tmp = folder / (name + ".tmp")
     with open_private(tmp, "w") as f:
         f.write(json.dumps([e.__dict__ for e in ring], indent=2))
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, folder / INDEX)
+    os.replace(tmp, folder / name)
 
 
-def _new_ring_key(
-    folder: Path, valid_from: float, lifetime: float, passphrase: bytes | None
-) -> RingEntry:
-    key = generate_encryption_key()
-    name = f"{key.key_id}.pem"
+def _new_ring_key(folder: Path, valid_from: float, lifetime: float, passphrase: bytes | None,
+                  *, hybrid: bool = False) -> RingEntry:
+    key: EncryptionKey | HybridKey = generate_hybrid_key() if hybrid else \
+        generate_encryption_key()
+    name = f"{key.key_id}.{'seed' if hybrid else 'pem'}"
     save_key(folder / name, key, passphrase=passphrase)
     return RingEntry(key.key_id, name, valid_from, valid_from + lifetime)
+
+
+def _new_ring(folder: Path, now: float, life: float, passphrase: bytes | None, *,
+              hybrid: bool) -> None:
+    first = _new_ring_key(folder, now, life, passphrase, hybrid=hybrid)
+    second = _new_ring_key(folder, first.valid_until, life, passphrase, hybrid=hybrid)
+    _write_index(folder, [first, second], HYBRID_INDEX if hybrid else INDEX)
 
 
 def create_keys(
     cfg: NodeConfig, *, passphrase: bytes | None = None, now: float | None = None
 ) -> None:
-    """Generate the signing key and a current + next encryption key (for `statenode init`)."""
+    """Generate the signing key, the witness key and a current + next encryption key of
+    each suite (for `statenode init`)."""
     now = clock.now() if now is None else now
     private_dir(cfg.keys.signing_key.parent)
     save_key(cfg.keys.signing_key, generate_signing_key(), passphrase=passphrase)
+    cfg.keys.witness_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    save_key(cfg.keys.witness_key, generate_signing_key(), passphrase=passphrase)
     folder = cfg.keys.encryption_dir
     private_dir(folder)
     life = cfg.keys.encryption_key_lifetime
-    first = _new_ring_key(folder, now, life, passphrase)
-    second = _new_ring_key(folder, first.valid_until, life, passphrase)
-    _write_index(folder, [first, second])
+    _new_ring(folder, now, life, passphrase, hybrid=False)
+    _new_ring(folder, now, life, passphrase, hybrid=True)
+
+
+def ensure_keys(cfg: NodeConfig, *, now: float | None = None) -> list[str]:
+    """Migrate a key folder made by the previous release: add the hybrid key ring and the
+    witness key when missing. Returns what was made (empty when nothing was missing)."""
+    now = clock.now() if now is None else now
+    made: list[str] = []
+    passphrase = read_passphrase(cfg)
+    folder = cfg.keys.encryption_dir
+    if not (folder / HYBRID_INDEX).exists():
+        if not (folder / INDEX).exists():
+            raise KeyFileError(f"{folder / INDEX}: encryption key index not found "
+                               "(run statenode init)")
+        _new_ring(folder, now, cfg.keys.encryption_key_lifetime, passphrase, hybrid=True)
+        made.append(f"hybrid MLKEM768-X25519 keys ({folder / HYBRID_INDEX})")
+    if not cfg.keys.witness_key.exists():
+        cfg.keys.witness_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        save_key(cfg.keys.witness_key, generate_signing_key(), passphrase=passphrase)
+        made.append(f"witness key ({cfg.keys.witness_key})")
+    return made
+
+
+def _load_ring(folder: Path, ring: list[RingEntry], passphrase: bytes | None, now: float, *,
+               hybrid: bool) -> dict[str, EncryptionKey | HybridKey]:
+    keys: dict[str, EncryptionKey | HybridKey] = {}
+    for e in ring:
+        path = folder / e.file
+        if e.valid_until < now and not path.exists():
+            continue  # an expired key whose retirement was interrupted: nothing to open
+        key: EncryptionKey | HybridKey = (
+            load_hybrid_key(path, passphrase=passphrase) if hybrid
+            else load_encryption_key(path, passphrase=passphrase))
+        if key.key_id != e.key_id:
+            raise KeyFileError(
+                f"{path}: key id does not match {HYBRID_INDEX if hybrid else INDEX}")
+        keys[e.key_id] = key
+    return keys
 
 
 def load_keys(cfg: NodeConfig) -> NodeKeys:
     passphrase = read_passphrase(cfg)
     signing = load_signing_key(cfg.keys.signing_key, passphrase=passphrase)
-    ring = _read_index(cfg.keys.encryption_dir)
-    if not ring:
-        raise KeyFileError(f"{cfg.keys.encryption_dir / INDEX}: no encryption keys listed")
-    keys = {}
-    now = clock.now()
-    for e in ring:
-        path = cfg.keys.encryption_dir / e.file
-        if e.valid_until < now and not path.exists():
-            continue  # an expired key whose retirement was interrupted: nothing to open
-        key = load_encryption_key(path, passphrase=passphrase)
-        if key.key_id != e.key_id:
-            raise KeyFileError(
-                f"{cfg.keys.encryption_dir / e.file}: key id does not match index.json"
-            )
-        keys[e.key_id] = key
-    return NodeKeys(signing, keys, tuple(ring))
-
-
-def rotate_if_due(cfg: NodeConfig, *, now: float | None = None) -> bool:
-    """Keep one current and one next key; retire keys expired for over a lifetime.
-
-    Returns True when the ring changed (the caller reloads keys and re-signs its
-    key document).
-    """
-    now = clock.now() if now is None else now
     folder = cfg.keys.encryption_dir
-    life = cfg.keys.encryption_key_lifetime
     ring = _read_index(folder)
+    if not ring:
+        raise KeyFileError(f"{folder / INDEX}: no encryption keys listed")
+    now = clock.now()
+    x25519 = {k: v for k, v in _load_ring(folder, ring, passphrase, now, hybrid=False).items()
+              if isinstance(v, EncryptionKey)}
+    hybrid_ring: list[RingEntry] = []
+    if (folder / HYBRID_INDEX).exists():  # absent only before `ensure_keys` migrated it
+        hybrid_ring = _read_index(folder, HYBRID_INDEX)
+    hybrid = {k: v for k, v in _load_ring(folder, hybrid_ring, passphrase, now,
+                                          hybrid=True).items() if isinstance(v, HybridKey)}
+    witness = None
+    if cfg.keys.witness_key.exists():
+        witness = load_signing_key(cfg.keys.witness_key, passphrase=passphrase)
+        if witness.public == signing.public:
+            raise KeyFileError(f"{cfg.keys.witness_key}: the witness key must not be the "
+                               "signing key")
+    return NodeKeys(signing, x25519, tuple(ring), hybrid, tuple(hybrid_ring), witness)
+
+
+def _rotate_ring(folder: Path, name: str, life: float, now: float, passphrase: bytes | None,
+                 *, hybrid: bool) -> bool:
+    ring = _read_index(folder, name)
     changed = False
     keep = []
     retired = []
@@ -157,16 +230,33 @@ def rotate_if_due(cfg: NodeConfig, *, now: float | None = None) -> bool:
         else:
             keep.append(e)
     future = [e for e in keep if e.valid_until > now]
-    passphrase = read_passphrase(cfg)
     while len(future) < 2:
         start = max([now, *(e.valid_until for e in future)])
-        entry = _new_ring_key(folder, start, life, passphrase)
+        entry = _new_ring_key(folder, start, life, passphrase, hybrid=hybrid)
         keep.append(entry)
         future.append(entry)
         changed = True
     if changed:
         # crash-safe order: new key files exist, then the index names them, then old files go
-        _write_index(folder, keep)
+        _write_index(folder, keep, name)
         for e in retired:
             (folder / e.file).unlink(missing_ok=True)
+    return changed
+
+
+def rotate_if_due(cfg: NodeConfig, *, now: float | None = None) -> bool:
+    """Keep one current and one next key of each suite; retire keys expired for over a
+    lifetime.
+
+    Returns True when a ring changed (the caller reloads keys and re-signs its
+    key documents).
+    """
+    now = clock.now() if now is None else now
+    folder = cfg.keys.encryption_dir
+    life = cfg.keys.encryption_key_lifetime
+    passphrase = read_passphrase(cfg)
+    changed = _rotate_ring(folder, INDEX, life, now, passphrase, hybrid=False)
+    if (folder / HYBRID_INDEX).exists():
+        changed = _rotate_ring(folder, HYBRID_INDEX, life, now, passphrase,
+                               hybrid=True) or changed
     return changed

@@ -6,7 +6,8 @@ document); PROTOCOL-ANCHORS.md §1.2 and §2.1.
 
 - `DIRECTORY`, `PEER_KEYS`, `KEYRING`, `HTTP` app keys, set by `directory_ctx`
   (the cleanup context: cache loaded, one refresh at startup if needed).
-- `setup_directory_routes(app)` serves `GET /federation/v1/directory` and `/keys`.
+- `setup_directory_routes(app)` serves `GET /federation/v1/directory` and `/keys`, and
+  their version 2 at `/federation/v2/…` (node.directory.client, key_documents).
 - `refresh_job`, `rotation_job` the scheduler's job bodies.
 """
 
@@ -20,8 +21,13 @@ import aiohttp
 from aiohttp import web
 
 from node.appkeys import DIRECTORY, HTTP, KEYRING, PEER_KEYS
-from node.directory.client import DIRECTORY_PATH, DirectoryUnavailable, DirectoryView
-from node.directory.key_documents import KEYS_PATH, KeyRing, PeerKeyCache
+from node.directory.client import (
+    DIRECTORY_PATH,
+    DIRECTORY_PATH_V2,
+    DirectoryUnavailable,
+    DirectoryView,
+)
+from node.directory.key_documents import KEYS_PATH, KEYS_PATH_V2, KeyRing, PeerKeyCache
 
 if TYPE_CHECKING:
     from node.services import Services
@@ -31,25 +37,44 @@ MSGPACK = "application/msgpack"
 
 
 
-async def serve_directory(request: web.Request) -> web.Response:
+async def _serve_directory(request: web.Request, version: int) -> web.Response:
     view = request.app[DIRECTORY]
     try:
-        snap = view.current()
+        data = view.mirror_bytes(version)
     except DirectoryUnavailable as exc:
         status = 404 if view.snapshot is None and view.stale is None else 503
         return web.json_response({"error": str(exc)}, status=status)
-    return web.Response(body=snap.raw, content_type=MSGPACK,
-                        headers={"Cache-Control": "no-cache"})
+    if data is None:
+        return web.json_response({"error": f"no version {version} directory snapshot of the "
+                                  "current serial here"}, status=404)
+    return web.Response(body=data, content_type=MSGPACK, headers={"Cache-Control": "no-cache"})
+
+
+async def serve_directory(request: web.Request) -> web.Response:
+    return await _serve_directory(request, 1)
+
+
+async def serve_directory_v2(request: web.Request) -> web.Response:
+    return await _serve_directory(request, 2)
 
 
 async def serve_keys(request: web.Request) -> web.Response:
+    """Version 1 (X25519 keys only, what a node one release behind reads)."""
     return web.Response(body=request.app[KEYRING].key_document(), content_type=MSGPACK,
                         headers={"Cache-Control": "no-cache"})
 
 
+async def serve_keys_v2(request: web.Request) -> web.Response:
+    """Version 2: X25519 and MLKEM768-X25519 keys and the envelope versions we open."""
+    return web.Response(body=request.app[KEYRING].key_document(version=2),
+                        content_type=MSGPACK, headers={"Cache-Control": "no-cache"})
+
+
 def setup_directory_routes(app: web.Application) -> None:
     app.router.add_get(DIRECTORY_PATH, serve_directory)
+    app.router.add_get(DIRECTORY_PATH_V2, serve_directory_v2)
     app.router.add_get(KEYS_PATH, serve_keys)
+    app.router.add_get(KEYS_PATH_V2, serve_keys_v2)
 
 
 async def directory_ctx(app: web.Application) -> AsyncIterator[None]:

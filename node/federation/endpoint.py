@@ -15,16 +15,20 @@ import logging
 
 from aiohttp import web
 
+from crypto.seal import HYBRID
 from node import clock
 from node.appkeys import SERVICES
 from node.directory.tls_pinning import client_pin_problem
 from node.errors import NodeError
 from node.federation.answers import Answer, answer, stored_receipt
 from node.federation.log_entries import opened_entry, sealed_entry
+from node.federation.peer_client import require_hybrid
 from node.services import Services
 from node.store import federation_tables as fed
 from protocol.audit import LogEntry
+from protocol.directory import SealTarget
 from protocol.envelope import (
+    Header,
     OpenedEnvelope,
     SealedEnvelope,
     WireFields,
@@ -58,6 +62,7 @@ STATUS = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.DIRECTORY_EXPIRED: 503,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.DOWNGRADE: 403,
 }
 IDEMPOTENT_TYPES = frozenset({"move_notice", "link"})
 
@@ -86,19 +91,25 @@ class _ReplayProbe:
             self.replayed = True
 
 
-async def _seal_reply(services: Services, peer: str, message: Message, *, purpose: str,
-                      reply_to: bytes, status: int = 200) -> tuple[SealedEnvelope, web.Response]:
+async def _reply_target(services: Services, peer: str) -> SealTarget:
     now = clock.now_ms()
-    snapshot = services.directory.current(now)
-    entry = snapshot.entry(peer)
+    entry = services.directory.current(now).entry(peer)
     if entry is None:
         raise ProtocolError(f"{peer} is not in the directory", code=ErrorCode.UNKNOWN_SENDER)
-    key = await services.peer_keys.encryption_key(services.session, entry, now)
+    return await services.peer_keys.seal_target(services.session, entry, now)
+
+
+async def _seal_reply(services: Services, peer: str, message: Message, *, purpose: str,
+                      reply_to: bytes, status: int = 200,
+                      target: SealTarget | None = None) -> tuple[SealedEnvelope, web.Response]:
+    """Seal a reply to `peer` the way its key document asks (hybrid when it offers it)."""
+    if target is None:
+        target = await _reply_target(services, peer)
     sealed = seal_envelope(
         signing_key=services.keys.signing, sender=services.node_id, recipient=peer,
-        recipient_key=key.public, recipient_key_id=key.key_id, message=message, now_ms=now,
-        ttl_ms=int(services.cfg.exchange.message_ttl * 1000), purpose=purpose,
-        reply_to=reply_to)
+        recipient_key=target.key.public, recipient_key_id=target.key.key_id, message=message,
+        now_ms=clock.now_ms(), ttl_ms=int(services.cfg.exchange.message_ttl * 1000),
+        purpose=purpose, reply_to=reply_to, suite=target.suite, version=target.version)
     return sealed, web.Response(body=sealed.wire, status=status, content_type=MSGPACK)
 
 
@@ -157,11 +168,17 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
     probe = _ReplayProbe(services)
     try:
         opened = open_envelope(
-            wire, my_id=services.node_id, my_keys=services.keys.encryption,
+            wire, my_id=services.node_id, my_keys=services.keys.opening,
             sender_key_lookup=lambda node: services.directory.sender_keys(node, now_ms=now),
             now_ms=now, seen=probe,  # type: ignore[arg-type]
-            max_skew_ms=int(services.cfg.exchange.max_clock_skew * 1000))
-    except ProtocolError as exc:  # nothing authenticated to reply to: plain error
+            max_skew_ms=int(services.cfg.exchange.max_clock_skew * 1000),
+            require_hybrid=require_hybrid(services))
+    except ProtocolError as exc:
+        header = getattr(exc, "header", None)
+        if isinstance(header, Header):  # refused after the signature verified: signed error
+            return await _error_reply(services, clear, exc.code, str(exc),
+                                      purpose=header.purpose, reply_to=header.message_id)
+        # nothing authenticated to reply to: plain error
         return await _error_reply(services, clear, exc.code, str(exc))
     try:
         return await _answer_opened(services, clear, opened, probe.replayed)
@@ -191,6 +208,18 @@ async def _answer_opened(services: Services, clear: WireFields, opened: OpenedEn
                  or getattr(opened.message, "sent_by", None)
                  or getattr(opened.message, "asserted_by", None))
     request_entry: LogEntry | None = None
+    target = await _reply_target(services, header.sender)
+    if header.suite != HYBRID and target.suite == HYBRID and services.keys.hybrid:
+        # the sender's key document (fetched now, if it was not cached when we opened the
+        # envelope) offers a hybrid key, and so does ours: an X25519 message is a downgrade
+        request_entry = opened_entry(services, opened, peer=header.sender, direction="in",
+                                     user_id=getattr(requester, "user_id", ""),
+                                     user_role=getattr(requester, "role", ""), student_ids=())
+        return await _error_reply(
+            services, clear, ErrorCode.DOWNGRADE,
+            f"{header.sender} sealed its {header.type} with {header.suite}, but it and "
+            f"{services.node_id} both publish {HYBRID} keys: refusing a downgrade",
+            purpose=header.purpose, reply_to=header.message_id, request_entry=request_entry)
     if replayed:
         lookup = services.receipt_lookups.get(header.type, stored_receipt)
         receipt = (await lookup(services, header.sender, header.message_id)
@@ -212,7 +241,8 @@ async def _answer_opened(services: Services, clear: WireFields, opened: OpenedEn
                                       purpose=header.purpose, reply_to=header.message_id,
                                       request_entry=request_entry)
     sealed, response = await _seal_reply(services, header.sender, result.reply,
-                                         purpose=header.purpose, reply_to=header.message_id)
+                                         purpose=header.purpose, reply_to=header.message_id,
+                                         target=target)
     reply_entry = sealed_entry(services, sealed, peer=header.sender, direction="out",
                                user_id=getattr(requester, "user_id", ""),
                                user_role=getattr(requester, "role", ""),

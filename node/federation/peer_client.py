@@ -1,9 +1,13 @@
 """Outbound exchanges: one request to one peer, and the federated `find` fan-out.
 
 `request()` seals a message to a peer (its current encryption key from its
-signed key document), logs it, POSTs it with the per-peer timeout, opens the
-signed reply (which must answer our message id and come from that peer) and
-logs the reply. Failures become `PeerUnavailable` with a reason; the peer's
+signed key document: the hybrid MLKEM768-X25519 suite in an envelope of version 2
+when the document offers a hybrid key, X25519 otherwise, `PeerKeyCache.seal_target`),
+logs it, POSTs it with the per-peer timeout, opens the signed reply (which must answer
+our message id and come from that peer) and logs the reply. A `downgrade` error (the
+peer says we sealed with X25519 although it publishes hybrid keys: our cached key
+document of it is older than its upgrade) drops the cached document and sends once
+more, sealed to the fresh one. Failures become `PeerUnavailable` with a reason; the peer's
 backoff grows on failure and resets on any signed reply (PROTOCOL-ANCHORS §2.4).
 
 `find_all()` sends a `find` to every active peer at once and yields each
@@ -17,14 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import aiohttp
 
+from crypto.seal import HYBRID
 from node import clock
-from node.errors import BadRequest, PeerTimeout, PeerUnavailable
+from node.errors import BadRequest, NodeError, PeerTimeout, PeerUnavailable
 from node.federation.log_entries import log_opened, log_sealed
 from node.services import Services
 from protocol.directory import DirectoryEntry, EntryStatus
@@ -87,12 +92,43 @@ def check_sendable(message: Message) -> None:
         raise BadRequest(f"the {message.TYPE} cannot be sent: {exc}") from None
 
 
+def require_hybrid(services: Services) -> Callable[[str], bool]:
+    """For `open_envelope`: whether an X25519 message from a node is a downgrade (we and it
+    both publish hybrid keys, as far as the directory and our cache know)."""
+    def check(node: str) -> bool:
+        if not services.keys.hybrid:
+            return False
+        try:
+            entry = services.directory.current().entry(node)
+        except NodeError:
+            entry = None
+        return services.peer_keys.requires_hybrid(entry, node)
+    return check
+
+
 async def request(services: Services, peer: str, message: Message, *, purpose: str,
                   user_id: str = "", user_role: str = "", message_id: bytes | None = None,
                   timeout: float | None = None) -> OpenedEnvelope:
     """Send one message to `peer` and return its opened, authenticated reply. A message
     its recipient's decoder would refuse is never signed or sent (BadRequest)."""
     check_sendable(message)
+    try:
+        return await _request(services, peer, message, purpose=purpose, user_id=user_id,
+                              user_role=user_role, message_id=message_id, timeout=timeout)
+    except _Downgraded:
+        services.peer_keys.invalidate(peer)
+        return await _request(services, peer, message, purpose=purpose, user_id=user_id,
+                              user_role=user_role, message_id=None, timeout=timeout,
+                              retried=True)
+
+
+class _Downgraded(Exception):
+    """The peer refused our X25519 envelope as a downgrade (our key document of it is old)."""
+
+
+async def _request(services: Services, peer: str, message: Message, *, purpose: str,
+                   user_id: str, user_role: str, message_id: bytes | None,
+                   timeout: float | None, retried: bool = False) -> OpenedEnvelope:
     timeout = services.cfg.peers.timeout if timeout is None else timeout
     now = clock.now_ms()
     snapshot = services.directory.current(now)
@@ -101,13 +137,14 @@ async def request(services: Services, peer: str, message: Message, *, purpose: s
         raise PeerUnavailable(f"{peer} is not an active node in the directory")
     started = time.monotonic()
     try:
-        key = await asyncio.wait_for(
-            services.peer_keys.encryption_key(services.session, entry, now), timeout)
+        target = await asyncio.wait_for(
+            services.peer_keys.seal_target(services.session, entry, now), timeout)
         sealed = seal_envelope(
             signing_key=services.keys.signing, sender=services.node_id, recipient=peer,
-            recipient_key=key.public, recipient_key_id=key.key_id, message=message,
-            now_ms=now, ttl_ms=int(services.cfg.exchange.message_ttl * 1000),
-            purpose=purpose, message_id=message_id)
+            recipient_key=target.key.public, recipient_key_id=target.key.key_id,
+            message=message, now_ms=now, ttl_ms=int(services.cfg.exchange.message_ttl * 1000),
+            purpose=purpose, message_id=message_id, suite=target.suite,
+            version=target.version)
         await log_sealed(services, sealed, peer=peer, direction="out", user_id=user_id,
                          user_role=user_role, student_ids=())
         body, kind, status = await _post(services, peer, list(entry.endpoints), sealed.wire,
@@ -137,11 +174,12 @@ async def request(services: Services, peer: str, message: Message, *, purpose: s
         raise PeerUnavailable(f"{peer} refused the request (HTTP {status}: {detail})")
     try:
         reply = open_envelope(
-            body, my_id=services.node_id, my_keys=services.keys.encryption,
+            body, my_id=services.node_id, my_keys=services.keys.opening,
             sender_key_lookup=lambda node: services.directory.sender_keys(
                 node, now_ms=clock.now_ms()),
             now_ms=clock.now_ms(), seen=services.replay,
-            max_skew_ms=int(services.cfg.exchange.max_clock_skew * 1000))
+            max_skew_ms=int(services.cfg.exchange.max_clock_skew * 1000),
+            require_hybrid=require_hybrid(services))
     except ProtocolError as exc:
         services.peers.failure(peer, f"bad reply: {exc.code.value}")
         raise PeerUnavailable(f"{peer} sent a reply that does not verify: {exc}") from exc
@@ -155,6 +193,9 @@ async def request(services: Services, peer: str, message: Message, *, purpose: s
                      user_role=user_role, student_ids=())
     if isinstance(reply.message, Error):
         services.metrics.outgoing[(peer, message.TYPE, reply.message.code.value)] += 1
+        if (reply.message.code is ErrorCode.DOWNGRADE and not retried
+                and sealed.header.suite != HYBRID):
+            raise _Downgraded(reply.message.message)
         raise PeerUnavailable(f"{peer} answered with error {reply.message.code.value}: "
                               f"{reply.message.message}")
     services.metrics.outgoing[(peer, message.TYPE, "ok")] += 1

@@ -144,12 +144,14 @@ def backup(cfg: NodeConfig, out: str | Path, *, include_keys: bool = False,
                       ("exchange-log.db", cfg.storage.exchange_log)):
         copy_database(src, folder / name, _named(progress, name) if progress else None)
     for name, src in (("directory.msgpack", cfg.directory.cache_file),
+                      ("directory.v2.msgpack", cfg.directory.cache_file_v2),
                       ("node.toml", cfg.config_path)):
         if src.is_file():
             _copy_private(src, folder / name)
     if include_keys:
         base = cfg.keys.signing_key.parent
-        key_files = [cfg.keys.signing_key, *sorted(cfg.keys.encryption_dir.iterdir())]
+        key_files = [cfg.keys.signing_key, cfg.keys.witness_key,
+                     *sorted(cfg.keys.encryption_dir.iterdir())]
         # the passphrase file is never copied beside the keys it protects
         for src in key_files:
             if not src.is_file():
@@ -246,8 +248,10 @@ def restore(cfg: NodeConfig, folder: str | Path, *, with_keys: bool = False) -> 
     stamp = time.strftime("%Y%m%dT%H%M%S")
     _put(folder / "node.db", cfg.storage.database, stamp)
     _put(folder / "exchange-log.db", cfg.storage.exchange_log, stamp)
-    if (folder / "directory.msgpack").is_file() and not cfg.directory.cache_file.exists():
-        _put(folder / "directory.msgpack", cfg.directory.cache_file, stamp)
+    for name, dest in (("directory.msgpack", cfg.directory.cache_file),
+                       ("directory.v2.msgpack", cfg.directory.cache_file_v2)):
+        if (folder / name).is_file() and not dest.exists():
+            _put(folder / name, dest, stamp)
     if with_keys:
         base = cfg.keys.signing_key.parent
         for src in sorted((folder / "keys").rglob("*")):

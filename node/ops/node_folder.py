@@ -7,16 +7,16 @@ Owns the template of a new node.toml; DESIGN.md "Identities and keys" and README
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from config import load_config
-from node.directory.identity import create_keys, load_keys
+from node.directory.identity import create_keys, ensure_keys, load_keys
 from node.directory.tls_pinning import own_pin
 from node.errors import BadRequest, Conflict
 from node.file_modes import private_dir, write_private
 from node.store.database import Store
+from protocol.directory import FEATURE_HYBRID, FEATURE_WITNESS, NodeInfo
 
 NODE_TOML = """\
 # statenode configuration for {state}; see node.example.toml for every setting.
@@ -41,25 +41,36 @@ database = "node.db"
 urls = [{directory_urls}]
 authority_key = "{authority_key}"
 cache_file = "directory.msgpack"
+
+[audit]
+# Origin of this node's exchange log (the C2SP checkpoint origin and key name).
+origin = "{origin}"
 """
 
 
-def node_info(cfg_path: str) -> dict[str, object]:
+def node_info(cfg_path: str, *, legacy: bool = False) -> dict[str, object]:
+    """The node-info document the authority enrolls. It names the log origin, the witness
+    key and the features of this release; `legacy` leaves them out for an authority one
+    release behind (whose strict reader refuses them)."""
     cfg = load_config(cfg_path)
+    ensure_keys(cfg)
     keys = load_keys(cfg)
+    assert keys.witness is not None  # ensure_keys made it
     scheme = "https" if cfg.server.tls_cert is not None else "http"
     endpoint = cfg.server.public_url or f"{scheme}://{cfg.server.host}:{cfg.server.port}"
-    info: dict[str, object] = {
-        "node_id": cfg.node.id,
-        "name": cfg.node.name or cfg.node.id,
-        "endpoints": [endpoint],
-        "signing_key": base64.b64encode(keys.signing.public).decode(),
-        "key_id": keys.signing.key_id,
-    }
     pin = own_pin(cfg)
-    if pin is not None:
-        info["tls_cert_sha256"] = pin.hex()
-    return info
+    info = NodeInfo(
+        cfg.node.id, cfg.node.name or cfg.node.id, (endpoint,), keys.signing.public,
+        keys.signing.key_id, pin,
+        log_origin=cfg.audit.origin or None, witness_name=cfg.witness_name,
+        witness_key=keys.witness.public, features=(FEATURE_HYBRID, FEATURE_WITNESS))
+    return info.to_dict(legacy=legacy)
+
+
+def default_origin(state: str, endpoint: str) -> str:
+    """`<host of the endpoint>/<ID>/log`, the origin `statenode init` writes."""
+    host = urlsplit(endpoint).hostname or "localhost"
+    return f"{host}/{state}/log"
 
 
 def write_node(
@@ -70,6 +81,7 @@ def write_node(
     endpoint: str,
     directory_urls: tuple[str, ...] = (),
     authority_key: str = "",
+    origin: str | None = None,
 ) -> Path:
     """Create DIR/node.toml, DIR/keys/ and DIR/node.db; refuse to overwrite a node."""
     config_path = folder / "node.toml"
@@ -89,6 +101,7 @@ def write_node(
         public_url="" if port == 0 else endpoint,
         directory_urls=", ".join(f'"{u}"' for u in directory_urls),
         authority_key=authority_key,
+        origin=origin or default_origin(state, endpoint),
     )
     write_private(config_path, text)
     cfg = load_config(config_path)

@@ -49,7 +49,8 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "statenode_session"
 CSRF_COOKIE = "statenode_csrf"
 CSRF_FIELD = "csrf_token"
-CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ("/federation/", "/local/", "/healthz", "/static/")
+CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ("/federation/", "/local/", "/healthz", "/static/",
+                                         "/witness/")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -73,6 +73,27 @@ def _write(tmp_path: Path, text: str) -> Path:
             "server.client_max_size: must be a size",
         ),
         ('[node\nid = "TX"\n', "not valid TOML"),
+        ('[node]\nid = "TX"\n[audit]\norigin = "https://tea.example/TX/log"\n',
+         "audit.origin: must be a schema-less URL"),
+        ('[node]\nid = "TX"\n[audit]\norigin = "tea example"\n',
+         "audit.origin: must be 1..200 characters without spaces, '+'"),
+        ('[node]\nid = "TX"\n[audit]\nwitness_name = "a+b"\n', "audit.witness_name: must be"),
+        ('[node]\nid = "TX"\n[audit]\norigin = "x.example/TX/log"\n'
+         'witness_name = "x.example/TX/log"\n', "audit.witness_name: must differ"),
+        ('[node]\nid = "TX"\n[audit]\nwitnesses = ["CA", "ZZ"]\n',
+         "audit.witnesses: 'ZZ' is not a node id"),
+        ('[node]\nid = "TX"\n[audit]\nwitnesses = ["TX"]\n',
+         "audit.witnesses: TX is this node itself"),
+        ('[node]\nid = "TX"\n[audit]\nwitnesses = ["CA", "CA"]\n',
+         "audit.witnesses: a node is listed twice"),
+        ('[node]\nid = "TX"\n[audit]\nwitness_for = ["*", "CA"]\n',
+         'audit.witness_for: "*" (every active peer) stands alone'),
+        ('[node]\nid = "TX"\n[audit]\nwitnesses = ["CA"]\nwitness_quorum = 2\n',
+         "audit.witness_quorum: 2 cosignatures can never come from the 1 witness(es)"),
+        ('[node]\nid = "TX"\n[audit]\nwitness_quorum = -1\n',
+         "audit.witness_quorum: must not be negative"),
+        ('[node]\nid = "TX"\n[keys]\nwitness_key = "keys/signing.pem"\n',
+         "keys.witness_key: must be another file than keys.signing_key"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -117,3 +138,16 @@ def test_sizes() -> None:
     assert parse_size(10) == 10
     with pytest.raises(ConfigError):
         parse_size(True)
+
+
+def test_log_origin_and_witness_name(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, '[node]\nid = "TX"\n'))
+    assert (cfg.log_origin, cfg.witness_name) == ("TX", "TX/witness")  # before the migration
+    assert (cfg.audit.witnesses, cfg.audit.witness_for, cfg.audit.witness_quorum) == (
+        ("*",), ("*",), 1)
+    cfg = load_config(_write(tmp_path, '[node]\nid = "TX"\n[audit]\n'
+                             'origin = "statenode.tea.example/TX/log"\n'
+                             'witnesses = ["CA", "NM"]\nwitness_quorum = 2\n'))
+    assert cfg.log_origin == "statenode.tea.example/TX/log"
+    assert cfg.witness_name == "statenode.tea.example/TX/witness"
+    assert cfg.audit.witnesses == ("CA", "NM")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -25,6 +26,52 @@ from typing import Any
 from node.ops.demo import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the release this one upgrades: main when issue 16 began (tests/integration/
+#: test_mixed_release.py runs its code, taken from git, as nodes one release behind)
+PREVIOUS_RELEASE = "6a1594832ed68e18dab713cd8bcc7b64856c3d1c"
+FAST = ('\n[peers]\ntimeout = "3s"\nbackoff_initial = "1s"\nbackoff_max = "5s"\n'
+        '[jobs]\noutbox_interval = "1s"\n[exchange]\nmax_clock_skew = "30s"\n')
+
+
+def previous_release(dest: Path) -> Path:
+    """The previous release's packages (config, crypto, protocol, node) from git, in
+    `dest`; a clear error when this checkout has no git or not that commit."""
+    if shutil.which("git") is None:
+        raise RuntimeError("the mixed-release tests need git, to take the previous release "
+                           f"({PREVIOUS_RELEASE[:10]}) from this repository's history")
+    found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e",
+                            PREVIOUS_RELEASE + "^{commit}"], capture_output=True, check=False)
+    if found.returncode != 0:
+        raise RuntimeError(f"commit {PREVIOUS_RELEASE[:10]} (the previous release) is not in "
+                           f"this clone's history; fetch it (a shallow clone lacks it)")
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar",
+                              PREVIOUS_RELEASE, "config", "crypto", "protocol", "node"],
+                             capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
+
+
+#: run with the previous release's code: create a node folder like its `statenode init`
+#: and import, print its node-info JSON (argv: folder state endpoint directory-url
+#: authority-key records-file)
+OLD_NODE_SCRIPT = """
+import json, sys
+from pathlib import Path
+from config import load_config
+from node.ops.node_folder import node_info, write_node
+from node.importing.importer import import_files
+from node.store.database import Store
+folder, state, endpoint, dir_url, key, records, extra = sys.argv[1:8]
+path = write_node(Path(folder), state=state, name=state + " MEP", endpoint=endpoint,
+                  directory_urls=(dir_url,), authority_key=key)
+with path.open("a") as f:
+    f.write(extra)
+with Store(load_config(path).storage.database) as store:
+    report = import_files(store, [Path(records)], owner_state=state, progress=False)
+assert not report.rejects, report.rejects
+print(json.dumps(node_info(str(path))))
+"""
 
 
 def child(
@@ -125,9 +172,10 @@ class Proc:
     log: Path
     popen: subprocess.Popen[str] | None = None
     url: str = ""
+    code: Path = ROOT  # the release whose code runs (the previous release's for old nodes)
 
     def start(self, timeout: float = 30.0) -> str:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env = dict(os.environ, PYTHONPATH=str(self.code))
         with self.log.open("a") as err:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "node", *self.args],
@@ -135,7 +183,7 @@ class Proc:
                 stderr=err,
                 text=True,
                 env=env,
-                cwd=ROOT,
+                cwd=self.code,
             )
         deadline = time.monotonic() + timeout
         assert self.popen.stdout is not None
@@ -173,6 +221,11 @@ class Federation:
     directory: Proc | None = None
     nodes: dict[str, Proc] = field(default_factory=dict)
     authority_key: bytes = b""
+    #: states whose nodes run the previous release (`old_code`, see `previous_release`)
+    old_states: tuple[str, ...] = ()
+    old_code: Path | None = None
+    #: states created by the previous release and since upgraded to this one
+    upgraded: set[str] = field(default_factory=set)
 
     def node_dir(self, state: str) -> Path:
         return self.root / state
@@ -205,6 +258,9 @@ class Federation:
         authority = Authority.open(cfg_path)
         for i, state in enumerate(self.states):
             port = free_port()
+            if state in self.old_states:
+                self._create_old_node(authority, state, port, dir_port, i)
+                continue
             path = write_node(
                 self.node_dir(state),
                 state=state,
@@ -215,10 +271,7 @@ class Federation:
             )
             # fast schedules for tests
             with path.open("a") as f:
-                f.write(
-                    '\n[peers]\ntimeout = "3s"\nbackoff_initial = "1s"\nbackoff_max = "5s"\n'
-                    '[jobs]\noutbox_interval = "1s"\n[exchange]\nmax_clock_skew = "30s"\n'
-                )
+                f.write(FAST)
             records = generate_students(state, self.background, 1000 + i)
             records += self.extra_records.get(state, [])
             data = self.node_dir(state) / "records.jsonl"
@@ -228,6 +281,34 @@ class Federation:
             assert not report.rejects, report.rejects
             authority.enroll(NodeInfo.from_json(json.dumps(node_info(str(path)))))
         return self
+
+    def _create_old_node(self, authority: Any, state: str, port: int, dir_port: int,
+                         i: int) -> None:
+        """A node folder made, records imported and node info printed by the previous
+        release's own code; enrolled with the (current) authority from that node info."""
+        from node.importing.synthetic import generate_students
+        from protocol.directory import NodeInfo
+
+        assert self.old_code is not None, "old_states needs old_code (previous_release())"
+        records = generate_students(state, self.background, 1000 + i)
+        records += self.extra_records.get(state, [])
+        data = self.root / f"{state}-records.jsonl"
+        data.write_text("".join(json.dumps(r) + "\n" for r in records))
+        out = subprocess.run(
+            [sys.executable, "-c", OLD_NODE_SCRIPT, str(self.node_dir(state)), state,
+             f"http://127.0.0.1:{port}", f"http://127.0.0.1:{dir_port}",
+             base64.b64encode(self.authority_key).decode(), str(data), FAST],
+            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(self.old_code)),
+            cwd=self.old_code, check=False, timeout=300)
+        if out.returncode != 0:
+            raise RuntimeError(f"the previous release could not create {state}:\n{out.stderr}")
+        authority.enroll(NodeInfo.from_json(out.stdout.strip().splitlines()[-1]))
+
+    def code_of(self, state: str) -> Path:
+        if state in self.old_states and state not in self.upgraded:
+            assert self.old_code is not None
+            return self.old_code
+        return ROOT
 
     def start(self) -> Federation:
         self.directory = Proc(
@@ -242,8 +323,10 @@ class Federation:
 
     def start_node(self, state: str) -> str:
         proc = self.nodes.get(state) or Proc(
-            state, ["serve", "-c", str(self.config(state))], self.node_dir(state) / "node.log"
+            state, ["serve", "-c", str(self.config(state))], self.node_dir(state) / "node.log",
+            code=self.code_of(state),
         )
+        proc.code = self.code_of(state)
         self.nodes[state] = proc
         return proc.start()
 
@@ -279,14 +362,15 @@ class Federation:
     def run_job(self, state: str, job: str) -> Any:
         return self.control(state, f"/local/v1/jobs/{job}", {})
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+    def cli(self, *args: str, check: bool = True,
+            code: Path = ROOT) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, PYTHONPATH=str(code))
         proc = subprocess.run(
             [sys.executable, "-m", "node", *args],
             capture_output=True,
             text=True,
             env=env,
-            cwd=ROOT,
+            cwd=code,
             check=False,
             timeout=120,
         )

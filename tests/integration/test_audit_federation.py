@@ -64,9 +64,11 @@ def test_checkpoint_and_verifier_key_are_public(federation: Federation) -> None:
     with urllib.request.urlopen(base + "/audit/v1/checkpoint", timeout=5) as r:
         note = r.read().decode()
         assert r.headers["Content-Type"].startswith("text/plain")
-    assert note.splitlines()[0] == "TX"
+    assert note.splitlines()[0] == "127.0.0.1/TX/log"  # audit.origin as `init` wrote it
     with urllib.request.urlopen(base + "/audit/v1/verifier-key", timeout=5) as r:
-        assert r.read().decode().startswith("TX+")
+        assert r.read().decode().startswith("127.0.0.1/TX/log+")
+    with urllib.request.urlopen(base + "/audit/v1/witness-key", timeout=5) as r:
+        assert r.read().decode().startswith("127.0.0.1/TX/witness+")
 
 
 def test_receipt_is_a_tlog_proof(federation: Federation) -> None:

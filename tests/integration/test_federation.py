@@ -96,14 +96,17 @@ def test_cli_find_prints_states(federation: Federation) -> None:
 
 
 def _sealed_find(fed: Federation, sender: str, recipient: str, **kw: Any) -> bytes:
-    """A real envelope sealed with the sender's keys from disk."""
-    from node.directory.key_documents import verify_peer_key_document  # noqa: F401 (import check)
+    """A real envelope sealed with the sender's keys from disk, the way this release seals
+    to a node of this release (MLKEM768-X25519, envelope version 2: X25519 would be
+    refused as a downgrade)."""
+    from crypto.seal import HYBRID
+    from protocol.envelope import VERSION
 
     cfg = load_config(fed.config(sender))
     keys = load_keys(cfg)
     rkeys = load_keys(load_config(fed.config(recipient)))
     now = int(time.time() * 1000)
-    entry = rkeys.current(now / 1000)
+    entry = rkeys.published_hybrid(now / 1000)[0]
     find = Find(
         FindCriteria(Demographics("Guadalupe", "Hernandez", birth_date="2009-03-04")),
         Requester("tester", "staff", "X"),
@@ -113,12 +116,14 @@ def _sealed_find(fed: Federation, sender: str, recipient: str, **kw: Any) -> byt
         signing_key=keys.signing,
         sender=sender,
         recipient=recipient,
-        recipient_key=rkeys.encryption[entry.key_id].public,
+        recipient_key=rkeys.hybrid[entry.key_id].public,
         recipient_key_id=entry.key_id,
         message=find,
         now_ms=now,
         ttl_ms=60_000,
         purpose="enrollment",
+        suite=HYBRID,
+        version=VERSION,
     )
     args.update(kw)
     return seal_envelope(**args).wire

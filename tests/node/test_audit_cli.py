@@ -236,3 +236,44 @@ def test_verify_reports_missing_files(tmp_path: Path) -> None:
     code, out = run("verify", str(tmp_path))
     assert code == 1
     assert "checkpoint: missing from the export folder" in out
+
+
+def test_parallel_signature_checks_find_what_one_process_finds(tmp_path: Path) -> None:
+    """`audit verify --jobs 2` (forked workers inheriting the leaves) reports the same
+    problems as `--jobs 1` on an export of 10,000 entries with one forged signature."""
+    from crypto import merkle
+    from crypto.checkpoint import Checkpoint, sign_checkpoint
+    from crypto.note import NoteSigner
+    from node.audit.export_files import verify_folder
+    from protocol.audit import LogEntry, entry_line
+    from tests.node.auditlog_helpers import FIND, entry_for, seal
+
+    fed = Federation()
+    base = [entry_for(seal(fed, *(("TX", "CA") if i % 2 else ("CA", "TX")), FIND), "TX")
+            for i in range(50)]
+    entries = [dataclasses_replace(base[i % 50], time_ms=base[i % 50].time_ms + i)
+               for i in range(10_000)]
+    bad = entries[7777]
+    entries[7777] = dataclasses_replace(bad, signature=bytes(64))
+    leaves = [e.to_leaf() for e in entries]
+    out = tmp_path / "export"
+    out.mkdir()
+    root = merkle.root_from_leaf_hashes([merkle.leaf_hash(x) for x in leaves])
+    signer = NoteSigner("TX", fed.signing["TX"])
+    (out / "checkpoint").write_text(sign_checkpoint(Checkpoint("TX", len(leaves), root),
+                                                    [signer]))
+    (out / "verifier-key").write_text(signer.verifier().vkey() + "\n")
+    (out / "directory.msgpack").write_bytes(fed.snapshot())
+    (out / "authority-key").write_text(base64.b64encode(fed.authority.public).decode() + "\n")
+    (out / "entries.jsonl").write_text("".join(
+        entry_line(i, leaf, LogEntry.from_leaf(leaf)) + "\n" for i, leaf in enumerate(leaves)))
+    one = [str(p) for p in verify_folder(out, jobs=1)]
+    two = [str(p) for p in verify_folder(out, jobs=2)]
+    assert one == two and len(one) == 1 and one[0].startswith("entry 7777: sender signature")
+    code, text = run("verify", str(out))  # --jobs: every core by default
+    assert code == 1 and "entry 7777" in text
+
+
+def dataclasses_replace(obj, **changes):  # type: ignore[no-untyped-def]
+    import dataclasses
+    return dataclasses.replace(obj, **changes)

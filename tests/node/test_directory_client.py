@@ -87,7 +87,7 @@ async def test_refresh_refuses_older_serial(tmp_path, auth, auth_url, clock, ses
     auth.suspend("CA")
     assert await view.refresh(session) is True
     assert view.current().serial == 3
-    for name in ("state.json", "snapshot.msgpack"):  # roll the authority back to serial 2
+    for name in ("state.json", "snapshot.msgpack", "snapshot.v2.msgpack"):  # back to serial 2
         shutil.copy(backup / name, auth.cfg.path.parent / name)
     assert await view.refresh(session) is False
     assert view.current().serial == 3

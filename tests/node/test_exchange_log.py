@@ -255,3 +255,44 @@ def test_exchange_helpers_log_both_sides(fed: Federation, tmp_path: Path) -> Non
     assert logs["CA"].history("ca-1")[0]["direction"] == "out"
     for log in logs.values():
         log.close()
+
+
+def test_migration_m002_keys_checkpoints_and_witnessed_logs_by_origin(tmp_path) -> None:
+    """An exchange log of the previous release (schema m001 only, origin = node id) opens
+    with this release: every checkpoint and witnessed note gets its origin from its first
+    line, nothing is lost, and the log signs on under a new origin consistently."""
+    import sqlite3
+
+    from sqlite_utils import Database, Migrations
+
+    from node.audit import log_store
+    from node.audit.exchange_log import ExchangeLog
+    from tests.node.auditlog_helpers import Federation, exchange
+
+    fed = Federation()
+    path = tmp_path / "old.db"
+    old = Migrations("exchange_log")  # what the previous release applied: m001 alone
+    old()(log_store.m001_log)
+    db = Database(sqlite3.connect(path))
+    old.apply(db)
+    db.conn.close()
+    # fill it the way the previous release did: a log with origin "TX" and a witnessed peer
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO checkpoints VALUES (0, ?, ?, 1, '')",
+                 (b"\x00" * 32, "TX\n0\nAAAA\n\n— TX x\n"))
+    conn.execute("INSERT INTO witnessed VALUES ('CA', 3, ?, ?, 5)",
+                 (b"\x01" * 32, "CA\n3\nAQEB\n\n— CA y\n— TX z\n"))
+    conn.commit()
+    conn.close()
+    log = ExchangeLog(path, fed.signing["TX"], "statenode.tea.example/TX/log", node_id="TX")
+    try:
+        rows = log.db.conn.execute("SELECT origin, size FROM checkpoints").fetchall()
+        assert rows == [("TX", 0)]
+        assert log.witnessed("CA") == (3, b"\x01" * 32, "CA\n3\nAQEB\n\n— CA y\n— TX z\n")
+        assert log.db.conn.execute("SELECT peer FROM witnessed").fetchall() == [("CA",)]
+        exchange(fed, {"TX": log}, "TX", "CA", 1)
+        note = log.sign_checkpoint()
+        assert note.startswith("statenode.tea.example/TX/log\n2\n")
+        assert log.checkpoint_note(0, origin="TX") == "TX\n0\nAAAA\n\n— TX x\n"
+    finally:
+        log.close()

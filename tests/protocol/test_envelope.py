@@ -134,12 +134,13 @@ def test_reply_to_rules() -> None:
 def test_clear_field_tampering() -> None:
     sealed = make()
     outer = msgpack.unpackb(sealed.wire)
-    cases = {"v": (2, ErrorCode.UNSUPPORTED_VERSION),
+    cases = {"v": (3, ErrorCode.UNSUPPORTED_VERSION),
              "to": ("NY", ErrorCode.WRONG_RECIPIENT),
              "from": ("NV", ErrorCode.UNKNOWN_SENDER),
              "type": ("fetch", ErrorCode.DECRYPTION_FAILED)}
     for key, (value, code) in cases.items():
         assert code_of(pack({**outer, key: value})) == code, key
+    assert code_of(pack({**outer, "v": 2})) == ErrorCode.MALFORMED  # version 2 needs a kid
     assert code_of(pack({**outer, "type": "bogus"})) == ErrorCode.MALFORMED
     assert code_of(pack({**outer, "extra": 1})) == ErrorCode.MALFORMED
 
@@ -184,7 +185,8 @@ def test_surreptitious_forwarding() -> None:
 
 
 HEADER_FIELDS = [
-    (0, 2, ErrorCode.HEADER_MISMATCH),
+    (0, 2, ErrorCode.MALFORMED),  # a version 2 header has 11 items
+    (0, 3, ErrorCode.MALFORMED),
     (1, "fetch", ErrorCode.HEADER_MISMATCH),
     (2, "NV", ErrorCode.HEADER_MISMATCH),
     (3, "NY", ErrorCode.HEADER_MISMATCH),
@@ -324,3 +326,115 @@ def test_replay_cache_discard_allows_a_retry() -> None:
     assert ("TX", b"m" * 16) in cache
     cache.prune(20_000)
     assert len(cache) == 0
+
+
+# ---- version 2: the hybrid suite, signed and bound into info; downgrades -------------
+
+from crypto.keys import generate_hybrid_key  # noqa: E402
+from crypto.seal import HYBRID, X25519  # noqa: E402
+
+CA_HYBRID = generate_hybrid_key()
+
+
+def make2(suite: str = HYBRID, **kw: object):
+    key = CA_HYBRID if suite == HYBRID else CA_ENC
+    args: dict[str, object] = dict(recipient_key=key.public, recipient_key_id=key.key_id,
+                                   suite=suite, version=2)
+    args.update(kw)
+    return make(**args)
+
+
+def open2(wire: bytes, *, require_hybrid=None, **kw: object):
+    return open_envelope(wire, my_id="CA",
+                         my_keys={CA_ENC.key_id: CA_ENC, CA_HYBRID.key_id: CA_HYBRID},
+                         sender_key_lookup=keys_lookup, now_ms=NOW, seen=ReplayCache(),
+                         max_skew_ms=1000, require_hybrid=require_hybrid)
+
+
+def code2(wire: bytes, **kw: object) -> ErrorCode:
+    with pytest.raises(ProtocolError) as info:
+        open2(wire, **kw)  # type: ignore[arg-type]
+    return info.value.code
+
+
+def test_hybrid_round_trip_signs_and_binds_the_suite() -> None:
+    sealed = make2()
+    opened = open2(sealed.wire)
+    assert opened.message == FIND and opened.header.suite == HYBRID
+    assert opened.header.version == 2 and opened.header == sealed.header
+    items = msgpack.unpackb(sealed.header_bytes)
+    assert len(items) == 11 and items[5] == HYBRID
+    outer = msgpack.unpackb(sealed.wire)
+    assert set(outer) == {"v", "type", "from", "to", "kid", "sealed"}
+    assert outer["v"] == 2 and outer["kid"] == CA_HYBRID.key_id
+    assert len(outer["sealed"]) > 1120  # the hybrid enc
+    # the auditor's check of a logged v2 exchange
+    assert verify_logged_signature(sealed.header_bytes, sealed.body_hash, sealed.signature,
+                                   TX_SIGN.public).suite == HYBRID
+
+
+def test_version_2_with_x25519_and_version_1_defaults() -> None:
+    opened = open2(make2(X25519).wire)
+    assert (opened.header.version, opened.header.suite) == (2, X25519)
+    legacy = make()  # what a node one release behind seals and expects
+    assert msgpack.unpackb(legacy.wire)["v"] == 1 and legacy.header.version == 1
+    assert len(msgpack.unpackb(legacy.header_bytes)) == 10
+    with pytest.raises(MalformedMessage, match="suite"):
+        make(suite=HYBRID, version=1, recipient_key=CA_HYBRID.public,
+             recipient_key_id=CA_HYBRID.key_id)
+
+
+def test_version_1_never_tries_hybrid_keys() -> None:
+    """A v1 envelope opens with the X25519 keys only (no slow trial of hybrid keys)."""
+    sealed = make()
+    assert open2(sealed.wire).header.suite == X25519
+
+
+def test_the_suite_is_bound_into_info() -> None:
+    """Re-sealing the same signed payload under another suite's info fails to open."""
+    sealed = make2()
+    outer = msgpack.unpackb(sealed.wire)
+    good = seal_info("find", "TX", "CA", suite=HYBRID)
+    inner = open_sealed(CA_HYBRID, outer["sealed"], info=good)
+    for info in (seal_info("find", "TX", "CA", suite=X25519), seal_info("find", "TX", "CA")):
+        bad = pack({**outer, "sealed": seal(CA_HYBRID.public, inner, info=info, suite=HYBRID)})
+        assert code2(bad) == ErrorCode.DECRYPTION_FAILED
+
+
+def test_kid_and_suite_tampering() -> None:
+    sealed = make2()
+    outer = msgpack.unpackb(sealed.wire)
+    assert code2(pack({**outer, "kid": "0" * 16})) == ErrorCode.UNKNOWN_KEY
+    assert code2(pack({**outer, "kid": CA_ENC.key_id})) == ErrorCode.DECRYPTION_FAILED
+    # an attacker who can seal to CA but not sign as TX: change the signed suite
+    inner = msgpack.unpackb(open_sealed(CA_HYBRID, outer["sealed"],
+                                        info=seal_info("find", "TX", "CA", suite=HYBRID)))
+    items = msgpack.unpackb(inner[0])
+    items[5] = X25519
+    forged = pack([pack(items), inner[1], inner[2]])
+    wire = pack({**outer, "sealed": seal(CA_HYBRID.public, forged, suite=HYBRID,
+                                         info=seal_info("find", "TX", "CA", suite=HYBRID))})
+    assert code2(wire) == ErrorCode.HEADER_MISMATCH
+    items[5] = "rot13"
+    forged = pack([pack(items), inner[1], inner[2]])
+    wire = pack({**outer, "sealed": seal(CA_HYBRID.public, forged, suite=HYBRID,
+                                         info=seal_info("find", "TX", "CA", suite=HYBRID))})
+    assert code2(wire) == ErrorCode.MALFORMED
+
+
+def test_a_downgrade_is_refused() -> None:
+    """A hybrid-capable sender's message sealed with X25519, in either version, is refused
+    when the caller says both sides publish hybrid keys; accepted when they do not."""
+    both_hybrid = {"TX": True}.get
+    for wire in (make().wire, make2(X25519).wire):
+        assert code2(wire, require_hybrid=lambda s: both_hybrid(s, False)) \
+            == ErrorCode.DOWNGRADE
+        assert open2(wire, require_hybrid=lambda s: False).message == FIND
+    assert open2(make2().wire, require_hybrid=lambda s: True).message == FIND
+
+
+def test_new_error_codes_are_not_sent_to_version_1_nodes() -> None:
+    err = Error(ErrorCode.DOWNGRADE, "sealed with X25519")
+    legacy = open_(make(message=err, reply_to=os.urandom(16)).wire)
+    assert legacy.message == Error(ErrorCode.FORBIDDEN, "sealed with X25519")
+    assert open2(make2(message=err, reply_to=os.urandom(16)).wire).message == err
