@@ -2,7 +2,7 @@
 
 Owns the public matching API of issue 4 (DESIGN.md "Identity matching"): `normalize_record`,
 `candidate_keys` (= `blocking_keys`, stored; typo-tolerant) and `lookup_keys` (what a
-query looks up), `discover_keys` (selective, for issue 14; kept apart on purpose),
+query looks up) (the selective discover keys are node/matching/discover_keys.py),
 `MatchIndex` (build from records, `search`), `score_candidates` (score rows) and
 `score_norms` (score stored normalized forms, as the node's find does). No I/O: the
 frozen parameters and the nickname table are package data read once at import.
@@ -26,7 +26,7 @@ from node.matching.phonetic import phonetic_key
 from node.matching.scoring import Params, Scorer, compare, describe, load_params
 
 __all__ = ["Hit", "MatchIndex", "TermFrequencies", "blocking_keys", "candidate_keys",
-           "discover_keys", "lookup_keys", "normalize_record", "score_candidates",
+           "lookup_keys", "normalize_record", "score_candidates",
            "score_norms"]
 
 # A key shared by more records than this is not selective (e.g. a very common surname
@@ -126,7 +126,7 @@ def candidate_keys(record: Mapping[str, Any]) -> list[str]:
     the first or the last three letters of each surname; birth year plus the initials of
     surname and given name; mother's maiden-name key plus birth year; mother's given
     name plus the child's; the state student id. Not selective enough to decide whether
-    a state should receive a query at all: that is `discover_keys`.
+    a state should receive a query at all: that is node.matching.discover_keys.
     """
     return norm_keys(normalize(record))
 
@@ -141,35 +141,6 @@ def lookup_keys(query: Mapping[str, Any]) -> list[str]:
     """Keys a query looks up among the stored candidate keys: its own candidate keys, the
     birth year ±1 key, and the name keys with given name and surname swapped."""
     return norm_lookup_keys(normalize(query))
-
-
-def discover_keys(record: Mapping[str, Any]) -> list[str]:
-    """Composite, selective keys that could decide *whether* a state gets a query at all
-    (the private "discover" round of issue 14). A placeholder set, kept apart from
-    `candidate_keys` on purpose: each combines a name with a date part or a second name,
-    and none is a birth date alone (a birth date is shared by ~1/6000 of all children,
-    far too many to reveal, and says nothing selective on its own).
-
-    * ``dn:`` surname key + given key + birth year
-    * ``dd:`` given key + full birth date
-    * ``ds:`` surname key + full birth date
-    * ``di:`` the state student id (selective on its own)
-    """
-    norm = normalize(record)
-    keys: list[str] = []
-    g0 = given_key(norm.given[0]) if norm.given else ""
-    date = (f"{norm.by:04d}{norm.bm:02d}{norm.bd:02d}"
-            if norm.by and norm.bm and norm.bd else "")
-    for surname_key in dict.fromkeys(k for k in (norm.p1, norm.p2) if k):
-        if g0 and norm.by:
-            keys.append(f"dn:{surname_key}:{g0}:{norm.by}")
-        if date:
-            keys.append(f"ds:{surname_key}:{date}")
-    if g0 and date:
-        keys.append(f"dd:{g0}:{date}")
-    if norm.ssid:
-        keys.append(f"di:{norm.ssid}")
-    return list(dict.fromkeys(keys))
 
 
 @dataclass(frozen=True)
