@@ -261,8 +261,11 @@ async def answer(services: Services, peer: str, opened: OpenedEnvelope) -> Answe
     msg = opened.message
     store = services.store
     if isinstance(msg, Find):
+        # durable=False: a power cut may lose the record handles of the last finds (not
+        # their exchanges, which the exchange log holds durably); a later find makes them
+        # again, and a fetch of a lost one is answered as missing
         return await store.run(_find, peer, msg, services.cfg.matching.max_candidates,
-                               services.term_frequencies)
+                               services.term_frequencies, durable=False)
     if isinstance(msg, Fetch):
         return await store.run(_fetch, peer, msg, services)
     if isinstance(msg, MoveNotice):

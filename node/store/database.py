@@ -213,6 +213,7 @@ class Store:
     def __init__(self, path: str | Path, *, synchronous: str = "FULL",
                  busy_timeout_ms: int = 5000) -> None:
         self.path = str(path)
+        self.synchronous = synchronous.upper()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self.db: Database = self._call(self._open, synchronous, busy_timeout_ms)
 
@@ -247,15 +248,29 @@ class Store:
         except sqlite3.Error as exc:
             raise _storage_error(exc, self.path) from exc
 
+    def _guarded_soft(self, fn: Callable[..., T], db: Database, *args: Any) -> T:
+        """`_guarded` with a commit that does not wait for the disk (synchronous=NORMAL in
+        WAL mode: the transaction survives a crash of the process, not a power cut)."""
+        if self.synchronous in ("OFF", "NORMAL"):
+            return self._guarded(fn, db, *args)
+        db.conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            return self._guarded(fn, db, *args)
+        finally:
+            db.conn.execute(f"PRAGMA synchronous={self.synchronous}")
+
     # ---- the single writer -----------------------------------------------------------
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, durable: bool = True) -> T:
         """Run `fn(self.db, *args)` in one transaction on the writer thread.
 
-        sqlite3 errors become StorageError and roll the whole operation back.
+        sqlite3 errors become StorageError and roll the whole operation back. With
+        `durable=False` the commit does not wait for the disk (for writes that can be made
+        again: a find's record handles, whose exchange is in the durable exchange log).
         """
         loop = asyncio.get_running_loop()
+        guarded = self._guarded if durable else self._guarded_soft
         return await loop.run_in_executor(
-            self._executor, functools.partial(self._guarded, fn, self.db, *args))
+            self._executor, functools.partial(guarded, fn, self.db, *args))
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Synchronous `run`, for the CLI (never call it from the writer thread itself)."""
@@ -266,6 +281,7 @@ class Store:
         """Hook for writers that need FULL durability (the audit log)."""
         if level.upper() not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown synchronous level {level}")
+        self.synchronous = level.upper()
         self._call(lambda: self.db.execute(f"PRAGMA synchronous={level.upper()}"))
 
     def close(self) -> None:

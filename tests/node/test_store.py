@@ -193,3 +193,22 @@ def test_two_processes_writing_wait_for_each_other(tmp_path: Path) -> None:
         other = cli.call(reads_then_writes)
         other.join(10)
         assert done == ["node"] and cli.count("import_runs") == 2
+
+
+def test_a_soft_commit_does_not_change_the_store_s_durability(store: Store) -> None:
+    """`run(..., durable=False)` (a find's record handles) commits without waiting for the
+    disk, then the connection is FULL again for every other write (move notices, links,
+    accounts)."""
+    def write(db: Any) -> int:
+        db.execute("CREATE TABLE IF NOT EXISTS t (x)")
+        db.execute("INSERT INTO t VALUES (1)")
+        return int(db.execute("PRAGMA synchronous").fetchone()[0])
+
+    async def go() -> tuple[int, int, int]:
+        soft = await store.run(write, durable=False)
+        hard = await store.run(write)
+        return soft, hard, await store.run(lambda db: db.execute(
+            "SELECT count(*) FROM t").fetchone()[0])
+
+    soft, hard, count = asyncio.run(go())
+    assert (soft, hard, count) == (1, 2, 2)  # NORMAL inside the soft one, FULL after
