@@ -12,8 +12,12 @@ Rotation: when the current key is past `valid_until`, the next key becomes
 current and a fresh next key is generated; expired keys are kept one more
 lifetime so messages sealed to them in flight still open, then deleted.
 
+The OPRF key of the discover round (issue 14: `keys.oprf_key`, a 0600 file in the
+format of `crypto.oprf_key_file`) is one key, replaced by `rotate_oprf_key` (the filter
+is then rebuilt under a new version and the new public key goes to the authority).
+
 `ensure_keys` is the key-folder migration of this release: a folder made by the
-previous release has no `hybrid.json` and no witness key; it makes them (key files
+previous release has no `hybrid.json`, no witness key and no OPRF key; it makes them (key files
 first, then the index that names them, so a crash leaves nothing half-made) and is a
 no-op afterwards. `statenode serve`, `keys show` and `create_app` run it.
 """
@@ -39,6 +43,8 @@ from crypto.keys import (
     load_signing_key,
     save_key,
 )
+from crypto.oprf import OprfKey
+from crypto.oprf_key_file import load_oprf_key, replace_oprf_key, save_oprf_key
 from crypto.seal import OpeningKey
 from node import clock
 from node.file_modes import open_private, private_dir
@@ -70,6 +76,7 @@ class NodeKeys:
     hybrid: dict[str, HybridKey] = field(default_factory=dict)  # key id -> hybrid key
     hybrid_ring: tuple[RingEntry, ...] = ()
     witness: SigningKey | None = None  # the separate key this node cosigns with
+    oprf: OprfKey | None = None  # the discover round's OPRF key (never logged)
     #: every key an envelope may be sealed to, by key id (X25519 and hybrid)
     opening: dict[str, OpeningKey] = field(init=False, repr=False, compare=False)
 
@@ -149,6 +156,7 @@ def create_keys(
     save_key(cfg.keys.signing_key, generate_signing_key(), passphrase=passphrase)
     cfg.keys.witness_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     save_key(cfg.keys.witness_key, generate_signing_key(), passphrase=passphrase)
+    _new_oprf_key(cfg, passphrase)
     folder = cfg.keys.encryption_dir
     private_dir(folder)
     life = cfg.keys.encryption_key_lifetime
@@ -156,9 +164,24 @@ def create_keys(
     _new_ring(folder, now, life, passphrase, hybrid=True)
 
 
+def _new_oprf_key(cfg: NodeConfig, passphrase: bytes | None) -> None:
+    cfg.keys.oprf_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    save_oprf_key(cfg.keys.oprf_key, OprfKey.generate(), passphrase=passphrase)
+
+
+def rotate_oprf_key(cfg: NodeConfig) -> OprfKey:
+    """Replace the OPRF key with a fresh one (atomically); return it. The caller rebuilds
+    the filter (a new version) and gives the authority the new NodeInfo."""
+    key = OprfKey.generate()
+    cfg.keys.oprf_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    replace_oprf_key(cfg.keys.oprf_key, key, passphrase=read_passphrase(cfg))
+    return key
+
+
 def ensure_keys(cfg: NodeConfig, *, now: float | None = None) -> list[str]:
-    """Migrate a key folder made by the previous release: add the hybrid key ring and the
-    witness key when missing. Returns what was made (empty when nothing was missing)."""
+    """Migrate a key folder made by the previous release: add the hybrid key ring, the
+    witness key and the OPRF key when missing. Returns what was made (empty when nothing
+    was missing)."""
     now = clock.now() if now is None else now
     made: list[str] = []
     passphrase = read_passphrase(cfg)
@@ -173,6 +196,9 @@ def ensure_keys(cfg: NodeConfig, *, now: float | None = None) -> list[str]:
         cfg.keys.witness_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         save_key(cfg.keys.witness_key, generate_signing_key(), passphrase=passphrase)
         made.append(f"witness key ({cfg.keys.witness_key})")
+    if not cfg.keys.oprf_key.exists():
+        _new_oprf_key(cfg, passphrase)
+        made.append(f"OPRF key of the discover round ({cfg.keys.oprf_key})")
     return made
 
 
@@ -214,7 +240,9 @@ def load_keys(cfg: NodeConfig) -> NodeKeys:
         if witness.public == signing.public:
             raise KeyFileError(f"{cfg.keys.witness_key}: the witness key must not be the "
                                "signing key")
-    return NodeKeys(signing, x25519, tuple(ring), hybrid, tuple(hybrid_ring), witness)
+    oprf = (load_oprf_key(cfg.keys.oprf_key, passphrase=passphrase)
+            if cfg.keys.oprf_key.exists() else None)
+    return NodeKeys(signing, x25519, tuple(ring), hybrid, tuple(hybrid_ring), witness, oprf)
 
 
 def _rotate_ring(folder: Path, name: str, life: float, now: float, passphrase: bytes | None,
