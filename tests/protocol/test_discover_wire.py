@@ -48,11 +48,11 @@ def test_discover_elements_is_the_matching_count() -> None:
 def test_discover_refuses_other_counts(count: int) -> None:
     body = to_body(Discover(ELEMENTS, WHO, "enrollment"))
     body["elements"] = [os.urandom(32) for _ in range(count)]
-    with pytest.raises(MalformedMessage, match="discover.elements"):
+    with pytest.raises(MalformedMessage, match=r"discover\.elements"):
         from_body("discover", body)
     reply = to_body(DiscoverReply(ELEMENTS, bytes(64), 1))
     reply["evaluated"] = body["elements"]
-    with pytest.raises(MalformedMessage, match="discover_reply.evaluated"):
+    with pytest.raises(MalformedMessage, match=r"discover_reply\.evaluated"):
         from_body("discover_reply", reply)
 
 
@@ -60,7 +60,7 @@ def test_discover_refuses_other_counts(count: int) -> None:
 def test_discover_refuses_bad_elements(bad: object) -> None:
     body = to_body(Discover(ELEMENTS, WHO, "enrollment"))
     body["elements"] = [*ELEMENTS[:5], bad, *ELEMENTS[6:]]
-    with pytest.raises(MalformedMessage, match=r"discover.elements\[5\]"):
+    with pytest.raises(MalformedMessage, match=r"discover\.elements\[5\]"):
         from_body("discover", body)
 
 
@@ -68,10 +68,10 @@ def test_discover_refuses_extra_fields_and_move_notice_purpose() -> None:
     body = to_body(Discover(ELEMENTS, WHO, "enrollment"))
     with pytest.raises(MalformedMessage, match="unexpected field"):
         from_body("discover", {**body, "keys": ["nn:x"]})
-    with pytest.raises(MalformedMessage, match="discover.purpose"):
+    with pytest.raises(MalformedMessage, match=r"discover\.purpose"):
         from_body("discover", {**body, "purpose": "move_notice"})
     reply = to_body(DiscoverReply(ELEMENTS, bytes(64), 1))
-    with pytest.raises(MalformedMessage, match="discover_reply.proof"):
+    with pytest.raises(MalformedMessage, match=r"discover_reply\.proof"):
         from_body("discover_reply", {**reply, "proof": bytes(63)})
 
 
@@ -148,5 +148,5 @@ def test_node_info_oprf_key_is_a_ristretto_point() -> None:
     assert "oprf_key" not in info.to_dict(legacy=True)
     bad = json.loads(info.to_json())
     bad["oprf_key"] = base64.b64encode(b"\xff" * 32).decode()
-    with pytest.raises(MalformedMessage, match="node info.oprf_key"):
+    with pytest.raises(MalformedMessage, match=r"node info\.oprf_key"):
         NodeInfo.from_json(json.dumps(bad))
