@@ -106,6 +106,16 @@ def sign_filter(filter_bytes: bytes, *, node_id: str, version: int, records: int
     return pack({"doc": doc, "sig": sig, "filter": filter_bytes}), info
 
 
+def resign(signed: bytes, signing_key: SigningKey) -> bytes:
+    """The same wrapper signed with `signing_key` (after a signing-key rotation)."""
+    outer = Reader(unpack(signed), "discover filter")
+    doc, raw = outer.blob("doc", max_len=1024), outer.blob("filter", max_len=MAX_FILTER_BYTES)
+    outer.get("sig")
+    outer.done()
+    return pack({"doc": doc, "sig": sign(signing_key, context=FILTER_CONTEXT, data=doc),
+                 "filter": raw})
+
+
 def open_filter(data: bytes, *, signing_keys: tuple[bytes, ...], node_id: str,
                 expected: FilterInfo, oprf_public_key: bytes) -> SignedFilter:
     """Verify a served filter: signature (one of the holder's signing keys), node id,
