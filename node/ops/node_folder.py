@@ -50,8 +50,9 @@ origin = "{origin}"
 
 def node_info(cfg_path: str, *, legacy: bool = False) -> dict[str, object]:
     """The node-info document the authority enrolls. It names the log origin, the witness
-    key, the features of this release and (with `[discover] enabled`) the OPRF key; `legacy` leaves them out for an authority one
-    release behind (whose strict reader refuses them)."""
+    key, the features of this release and (with `[discover] enabled`) the OPRF key;
+    `legacy` leaves them out for an authority one release behind (whose strict reader
+    refuses them)."""
     cfg = load_config(cfg_path)
     ensure_keys(cfg)
     keys = load_keys(cfg)
