@@ -1,4 +1,4 @@
-"""`statenode doctor`, `backup`, `restore` and `keys rotate-signing`.
+"""`statenode doctor`, `backup`, `restore`, `keys rotate-signing` and `keys rotate-oprf`.
 
 Spec: the issue "Reliability, security and operations" item 4; node/ops/doctor.py (checks),
 node/ops/backup.py (online copy and restore), node/control/signing_rotation.py (key rotation through
@@ -83,6 +83,39 @@ def restore(config_path: str, folder: Path, with_keys: bool) -> None:
                f"{manifest['exchange_log_entries']} exchange log entries); previous files were "
                "kept as *.before-restore-*")
     click.echo("start the node, then run: statenode doctor -c " + str(cfg.config_path))
+
+
+@keys_group.command("rotate-oprf")
+@config_option
+def rotate_oprf(config_path: str) -> None:
+    """Replace the OPRF key of the discover round: rebuild the filter under a new version
+    and print the NodeInfo (with the new oprf_key) for the authority to pin."""
+    from node.directory.identity import load_keys, rotate_oprf_key
+    from node.ops.backup import node_running
+    from node.ops.node_folder import node_info
+
+    cfg = load_config(config_path)
+    rotate_oprf_key(cfg)
+    if node_running(cfg):
+        from node.control import client as control_client
+        control_client.call(cfg, "/local/v1/keys/reload", {})
+        click.echo("new OPRF key; the running node reloaded it and rebuilds its discover "
+                   "filter under a new version")
+    else:
+        from node.importing.discover_rebuild import rebuild
+        from node.store.database import Store
+
+        keys = load_keys(cfg)
+        assert keys.oprf is not None
+        with Store(cfg.storage.database) as store:
+            done = rebuild(store, node_id=cfg.node.id, oprf=keys.oprf, signing=keys.signing)
+        click.echo(f"new OPRF key; discover filter version {done.version} rebuilt "
+                   f"({done.records} students, {done.seconds:.1f} s)")
+    click.echo("until the authority pins the new key, peers' discover rounds with this node "
+               "fail their proof check; give the authority this NodeInfo now:")
+    click.echo(json.dumps(node_info(str(cfg.config_path)), indent=2, sort_keys=True))
+    click.echo(f"the authority runs: statenode directory enroll -c DIRECTORY.toml --replace "
+               f"NODEINFO.json   (for {cfg.node.id})")
 
 
 @keys_group.command("rotate-signing")
