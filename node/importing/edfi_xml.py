@@ -71,13 +71,26 @@ def sniff(path: Path) -> tuple[str, str] | None:
             if not head.startswith(b"<"):
                 return None
             fh.seek(0)
-            for _event, el in etree.iterparse(fh, events=("start",), resolve_entities=False,
-                                              no_network=True, load_dtd=False):
-                ns, _, name = el.tag[1:].partition("}") if el.tag.startswith("{") else (
-                    "", "", el.tag)
-                if ns.startswith(m.EDFI_NAMESPACE_PREFIX) and name.startswith("Interchange"):
-                    return name, ns
-                return None
+            # fed in small chunks, and the events read even after a syntax error, so a fault
+            # further down cannot hide the root element (iterparse may parse a small file
+            # whole before its first event)
+            parser = etree.XMLPullParser(events=("start",), resolve_entities=False,
+                                         no_network=True, load_dtd=False)
+            while chunk := fh.read(256):
+                broken = False
+                try:
+                    parser.feed(chunk)
+                except etree.XMLSyntaxError:
+                    broken = True
+                for _event, el in parser.read_events():
+                    ns, _, name = el.tag[1:].partition("}") if el.tag.startswith("{") else (
+                        "", "", el.tag)
+                    if ns.startswith(m.EDFI_NAMESPACE_PREFIX) and name.startswith(
+                            "Interchange"):
+                        return name, ns
+                    return None
+                if broken:
+                    return None
     except etree.XMLSyntaxError:
         return None
     return None

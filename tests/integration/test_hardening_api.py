@@ -224,25 +224,29 @@ def test_numbers_in_query_strings_never_give_500(fed: Federation) -> None:
 # ---- item 8: the purpose of a find ---------------------------------------------------------
 
 def _find_envelope(fed: Federation, purpose: str, role: str) -> tuple[bytes, Any, Any]:
-    """A find from CA to TX, sealed with CA's keys from disk (and the keys to open the
-    reply)."""
+    """A find from CA to TX, sealed with CA's keys from disk the way this release seals to
+    a node of this release (MLKEM768-X25519, envelope version 2), and the keys to open
+    the reply."""
+    from crypto.seal import HYBRID
+    from protocol.envelope import VERSION
+
     ca = load_keys(load_config(fed.config("CA")))
     tx = load_keys(load_config(fed.config("TX")))
     now = int(time.time() * 1000)
-    entry = tx.current(now / 1000)
+    entry = tx.published_hybrid(now / 1000)[0]
     find = Find(FindCriteria(Demographics("Guadalupe", "Hernandez", birth_date="2009-03-04")),
                 Requester("tester", role, "CA MEP"), purpose)
     wire = seal_envelope(signing_key=ca.signing, sender="CA", recipient="TX",
-                         recipient_key=tx.encryption[entry.key_id].public,
+                         recipient_key=tx.hybrid[entry.key_id].public,
                          recipient_key_id=entry.key_id, message=find, now_ms=now,
-                         ttl_ms=60_000, purpose=purpose).wire
+                         ttl_ms=60_000, purpose=purpose, suite=HYBRID, version=VERSION).wire
     return wire, ca, tx
 
 
 def _holder_answer(fed: Federation, purpose: str, role: str) -> tuple[int, Any]:
     wire, ca, tx = _find_envelope(fed, purpose, role)
     status, body, _kind = fed.post_raw("TX", wire)
-    opened = open_envelope(body, my_id="CA", my_keys=ca.encryption,
+    opened = open_envelope(body, my_id="CA", my_keys=ca.opening,
                            sender_key_lookup=lambda _s: tx.signing.public,
                            now_ms=int(time.time() * 1000), seen=ReplayCache())
     return status, opened.message
