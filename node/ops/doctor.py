@@ -65,6 +65,8 @@ def check_key_files(cfg: NodeConfig) -> list[Check]:
     from node.control.signing_rotation import next_key_path
 
     files = [cfg.keys.signing_key]
+    if cfg.keys.oprf_key.exists() or cfg.discover.enabled:
+        files.append(cfg.keys.oprf_key)
     folder = cfg.keys.encryption_dir
     if folder.is_dir():
         files += sorted(p for p in folder.iterdir() if p.suffix == ".pem")
@@ -349,7 +351,7 @@ def check_migrations(path: Path) -> Check:
     """Schema migrations of every room not yet applied to the node database (read-only)."""
     from sqlite_utils import Database
 
-    from node.store import accounts, database, federation_tables, link_tables
+    from node.store import accounts, database, discover_tables, federation_tables, link_tables
 
     if not path.exists():
         return Check("migrations", WARN, f"node database {path} does not exist yet",
@@ -360,7 +362,8 @@ def check_migrations(path: Path) -> Check:
             db = Database(conn)
             pending = [f"{m.name} ({sets.name})"
                        for sets in (database.migrations, federation_tables.migrations,
-                                    accounts.migrations, link_tables.migrations)
+                                    accounts.migrations, link_tables.migrations,
+                                    discover_tables.migrations)
                        for m in sets.pending(db)]
             students = (conn.execute("SELECT count(*) FROM students").fetchone()[0]
                         if db["students"].exists() else 0)
@@ -390,11 +393,11 @@ def check_schema_and_reports(path: Path) -> list[Check]:
     import run (read-only; the node applies migrations when it starts)."""
     if not path.exists():
         return []
-    from node.store import accounts, federation_tables, link_tables, reports
+    from node.store import accounts, discover_tables, federation_tables, link_tables, reports
     from node.store import database as records
 
     sets = (records.migrations, federation_tables.migrations, accounts.migrations,
-            link_tables.migrations, reports.migrations)
+            link_tables.migrations, reports.migrations, discover_tables.migrations)
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error:
@@ -448,6 +451,76 @@ def check_jobs(live: dict[str, Any]) -> list[Check]:
     return [Check("jobs", WARN, f"job {j['name']} failed {j['failures']} time(s); last error: "
                   f"{j['last_error']}", "see the checks above and the node log; run it again "
                   f"with: POST /local/v1/jobs/{j['name']}") for j in failing]
+
+
+# ---- the discover round (issue 14) -----------------------------------------------------
+
+def _discover_rows(path: Path) -> tuple[list[dict[str, Any]], Any]:
+    """The requester's counters and our latest filter, read-only (empty when absent)."""
+    from sqlite_utils import Database
+
+    from node.store import discover_tables as dt
+
+    if not path.exists():
+        return [], None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        return [], None
+    try:
+        db = Database(conn)
+        return dt.peer_counts(db), dt.latest_filter(db)
+    except sqlite3.Error:
+        return [], None
+    finally:
+        conn.close()
+
+
+def check_discover(cfg: NodeConfig, entries: list[Any]) -> list[Check]:
+    """Our part in the private find, and the peers that do not speak it or whose hits
+    look like a stuffed filter (node.federation.discover_status)."""
+    from node.directory.identity import load_keys
+    from node.federation.discover_status import peer_report
+
+    counts, latest = _discover_rows(cfg.storage.database)
+    report = peer_report(entries, cfg.node.id, counts)
+    out: list[Check] = []
+    if not cfg.discover.enabled:
+        out.append(Check("discover", WARN, "discover is switched off ([discover] enabled = "
+                         "false): every other state sends this node the plain find, and it "
+                         "sends the plain find to all", f"set [discover] enabled = true in "
+                         f"{cfg.config_path}"))
+    else:
+        own = next((e for e in entries if e.node_id == cfg.node.id), None)
+        try:
+            oprf = load_keys(cfg).oprf
+        except Exception:  # the keys check above says why
+            oprf = None
+        if own is not None and oprf is not None and own.oprf_key != oprf.public:
+            out.append(Check("discover", WARN if own.oprf_key is None else FAIL,
+                             "the directory does not pin this node's OPRF key" if
+                             own.oprf_key is None else "the directory pins another OPRF key "
+                             "for this node: peers refuse its discover answers",
+                             "give the authority this node's NodeInfo (statenode keys show "
+                             "--json) to enroll with --replace"))
+        if latest is None:
+            out.append(Check("discover", WARN, "no discover filter built yet",
+                             "the running node builds it at start and after each import"))
+        else:
+            out.append(Check("discover", OK, f"filter version {latest.version}: "
+                             f"{latest.records:,} students, {latest.members:,} values, "
+                             f"{len(latest.signed) / 1e6:.2f} MB"))
+    if report["plain_find"]:
+        out.append(Check("discover", WARN, f"{', '.join(report['plain_find'])} do(es) not "
+                         "speak discover (no discover/v1 feature or no OPRF key in the "
+                         "directory): they get the plain find, criteria readable",
+                         "ask those states to upgrade and enable [discover]"))
+    for p in report["peers"]:
+        if p["flag"]:
+            out.append(Check("discover", WARN, f"{p['peer']}: {p['flag']}",
+                             "a stuffed filter draws every find: tell the federation "
+                             "authority"))
+    return out
 
 
 # ---- all of it -----------------------------------------------------------------------
@@ -505,6 +578,7 @@ def run_checks(config_path: str | Path, *, timeout: float = 3.0, thorough: bool 
     add(check_database(cfg.storage.exchange_log, "exchange log", thorough,
                        created_at_start=True))
     add(*check_schema_and_reports(cfg.storage.database))
+    add(*check_discover(cfg, entries))
     add(check_disk(cfg))
     if live is not None:
         add(*check_jobs(live))
