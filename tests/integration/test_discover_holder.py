@@ -1,0 +1,200 @@
+"""The holder's side of the discover round (issue 14) against real node processes on
+loopback: TX and CA speak discover, NM has `[discover] enabled = false`.
+
+- the directory pins TX's and CA's OPRF keys with feature discover/v1, not NM's;
+- TX's signed filter (GET /federation/v1/discover-filter) is the one its version 2 key
+  document names, made with the pinned key; a discover sealed by CA is answered with
+  evaluations whose DLEQ proof verifies with the pinned key, and the unblinded outputs of
+  a child TX holds hit its filter while random padding does not;
+- NM refuses discover with a signed error and serves no filter; TX's /status and
+  `doctor` name NM as a peer that gets the plain find;
+- over `[discover] burst` elements TX answers error rate_limited (signed), and logs every
+  discover in its exchange log as its own entry type;
+- an import into the running node gives a new filter version in the key document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import load_config
+from crypto.oprf import blind, finalize
+from crypto.seal import HYBRID
+from node.directory.identity import load_keys
+from node.matching.discover_keys import DISCOVER_ELEMENTS, query_discover_keys
+from protocol.codec import unpack
+from protocol.directory import FEATURE_DISCOVER, verify_key_document, verify_snapshot
+from protocol.discover_signed import open_filter, stuffing_problem
+from protocol.envelope import VERSION, ReplayCache, open_envelope, seal_envelope
+from protocol.errors import ErrorCode
+from protocol.messages import Discover, DiscoverReply, Error, Requester
+from tests.integration.harness import GUADALUPE_TX, Federation, child
+
+WHO = Requester("tester", "staff", "CA MEP")
+QUERY = {"first_name": "Guadalupe", "last_name_1": "Hernández", "birth_date": "2009-03-04"}
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    root: Path = tmp_path_factory.mktemp("discover-holder")
+    federation = Federation(
+        root, ["TX", "CA", "NM"], background=20,
+        extra_records={"TX": [GUADALUPE_TX]},
+        extra_config={"TX": '[discover]\nburst = 48\nelements_per_minute = 16\n'
+                            'rebuild_interval = "1s"\n',
+                      "NM": "[discover]\nenabled = false\n"})
+    federation.create().start()
+    try:
+        yield federation
+    finally:
+        federation.stop()
+
+
+def _snapshot(fed: Federation) -> Any:
+    import urllib.request
+
+    url = fed.directory.url if fed.directory else ""
+    with urllib.request.urlopen(url + "/federation/v2/directory", timeout=10) as resp:
+        return verify_snapshot(resp.read(), fed.authority_key, now_ms=int(time.time() * 1000))
+
+
+def _get(fed: Federation, state: str, path: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(fed.nodes[state].url + path, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _discover(fed: Federation, sender: str, to: str, elements: tuple[bytes, ...]
+              ) -> tuple[int, Any]:
+    """A discover sealed by `sender` with its keys from disk, posted to `to`."""
+    me = load_keys(load_config(fed.config(sender)))
+    them = load_keys(load_config(fed.config(to)))
+    now = int(time.time() * 1000)
+    entry = them.published_hybrid(now / 1000)[0]
+    wire = seal_envelope(signing_key=me.signing, sender=sender, recipient=to,
+                         recipient_key=them.hybrid[entry.key_id].public,
+                         recipient_key_id=entry.key_id,
+                         message=Discover(elements, WHO, "enrollment"), now_ms=now,
+                         ttl_ms=60_000, purpose="enrollment", suite=HYBRID,
+                         version=VERSION).wire
+    status, body, _kind = fed.post_raw(to, wire)
+    opened = open_envelope(body, my_id=sender, my_keys=me.opening,
+                           sender_key_lookup=lambda _s: them.signing.public,
+                           now_ms=int(time.time() * 1000), seen=ReplayCache())
+    return status, opened.message
+
+
+def _blinded(keys: list[str]) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """Inputs (the query's keys, then random padding), blinds, blinded elements."""
+    inputs = [k.encode() for k in keys]
+    inputs += [os.urandom(32) for _ in range(DISCOVER_ELEMENTS - len(inputs))]
+    pairs = [blind(x) for x in inputs]
+    return inputs, [r for r, _ in pairs], [b for _, b in pairs]
+
+
+def _key_document(fed: Federation, state: str, entry: Any) -> Any:
+    status, body = _get(fed, state, "/federation/v2/keys")
+    assert status == 200
+    return verify_key_document(body, entry.signing_key, node_id=state,
+                               now_ms=int(time.time() * 1000))
+
+
+def _wait_filter(fed: Federation, state: str, entry: Any, above: int = 0) -> Any:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        doc = _key_document(fed, state, entry)
+        if doc.discover_filter is not None and doc.discover_filter.version > above:
+            return doc
+        time.sleep(0.5)
+    raise AssertionError(f"{state} published no discover filter above version {above}")
+
+
+def test_directory_pins_oprf_keys_of_discover_nodes_only(fed: Federation) -> None:
+    snap = _snapshot(fed)
+    for state in ("TX", "CA"):
+        e = snap.entry(state)
+        assert e.has(FEATURE_DISCOVER)
+        assert e.oprf_key == load_keys(load_config(fed.config(state))).oprf.public
+    nm = snap.entry("NM")
+    assert not nm.has(FEATURE_DISCOVER) and nm.oprf_key is None
+
+
+def test_discover_round_with_the_holder_of_the_child(fed: Federation) -> None:
+    tx = _snapshot(fed).entry("TX")
+    doc = _wait_filter(fed, "TX", tx)
+    status, body = _get(fed, "TX", "/federation/v1/discover-filter")
+    assert status == 200
+    signed = open_filter(body, signing_keys=tx.signing_keys(), node_id="TX",
+                         expected=doc.discover_filter, oprf_public_key=tx.oprf_key)
+    assert stuffing_problem(signed.filter, signed.info) is None
+    assert signed.info.records == 21  # 20 background children and Guadalupe
+    keys = query_discover_keys(QUERY)
+    assert 0 < len(keys) < DISCOVER_ELEMENTS
+    inputs, blinds, elements = _blinded(keys)
+    status, reply = _discover(fed, "CA", "TX", tuple(elements))
+    assert status == 200 and isinstance(reply, DiscoverReply), reply
+    assert reply.filter_version == doc.discover_filter.version
+    outputs = finalize(inputs, blinds, reply.evaluated, elements, tx.oprf_key, reply.proof)
+    hits = [o in signed.filter for o in outputs]
+    assert any(hits[:len(keys)]), "the holder's child must hit its filter"
+    assert not any(hits[len(keys):]), "random padding hits nothing"
+    # a proof made with TX's key does not verify against another pinned key
+    ca_key = _snapshot(fed).entry("CA").oprf_key
+    with pytest.raises(Exception, match="does not verify"):
+        finalize(inputs, blinds, reply.evaluated, elements, ca_key, reply.proof)
+
+
+def test_a_node_with_discover_off_refuses_it_and_is_named(fed: Federation) -> None:
+    _inputs, _blinds, elements = _blinded([])
+    status, reply = _discover(fed, "CA", "NM", tuple(elements))
+    assert status == 403 and isinstance(reply, Error) and reply.code is ErrorCode.FORBIDDEN
+    assert _get(fed, "NM", "/federation/v1/discover-filter")[0] == 404
+    status_tx = fed.control("TX", "/local/v1/status")
+    assert status_tx["discover"]["plain_find"] == ["NM"]
+    assert {p["peer"]: p["speaks_discover"] for p in status_tx["discover"]["peers"]} == {
+        "CA": True, "NM": False}
+    assert fed.control("NM", "/local/v1/status")["discover"]["enabled"] is False
+    doctor = fed.cli("doctor", "-c", str(fed.config("TX")), check=False)
+    assert "NM do(es) not speak discover" in doctor.stdout, doctor.stdout
+    doctor_nm = fed.cli("doctor", "-c", str(fed.config("NM")), check=False)
+    assert "discover is switched off" in doctor_nm.stdout, doctor_nm.stdout
+
+
+def test_over_the_burst_the_holder_answers_rate_limited_and_logs_each(
+        fed: Federation) -> None:
+    replies = []
+    for _ in range(4):  # burst 48 = 3 discovers; NM's own allowance, not CA's
+        _inputs, _blinds, elements = _blinded([])
+        replies.append(_discover(fed, "NM", "TX", tuple(elements)))
+    assert [s for s, _ in replies[:3]] == [200, 200, 200]
+    status, reply = replies[3]
+    assert status == 429 and isinstance(reply, Error), reply
+    assert reply.code is ErrorCode.RATE_LIMITED and "OPRF evaluations" in reply.message
+    log = fed.cli("audit", "discover", "-c", str(fed.config("TX")))
+    line = next(x for x in log.stdout.splitlines() if x.startswith("NM "))
+    assert "4 discover message(s), 64 OPRF evaluations asked, 1 refused" in line, line
+
+
+def test_an_import_gives_a_new_filter_version(fed: Federation) -> None:
+    tx = _snapshot(fed).entry("TX")
+    before = _wait_filter(fed, "TX", tx).discover_filter
+    data = fed.node_dir("TX") / "more.jsonl"
+    data.write_text(json.dumps(child("TX900077", "Rosario", "Villanueva", "Soto",
+                                     "2012-06-15")) + "\n")
+    fed.cli("import", "-c", str(fed.config("TX")), "--no-progress", str(data))
+    after = _wait_filter(fed, "TX", tx, above=before.version).discover_filter
+    assert after.records == before.records + 1
+    status, body = _get(fed, "TX", "/federation/v1/discover-filter")
+    assert status == 200 and unpack(body)["doc"]
