@@ -31,6 +31,7 @@ from aiohttp import web
 from crypto.oprf import OprfError, blind_evaluate
 from node.appkeys import SERVICES
 from node.federation.answers import Answer
+from node.federation.discover_peers import FILTER_PATH, PeerFilters
 from node.importing.discover_rebuild import RebuildResult, rebuild
 from node.services import Services
 from node.store import discover_tables as dt
@@ -41,7 +42,6 @@ from protocol.messages import Discover, DiscoverReply, search_refusal
 
 log = logging.getLogger("statenode.discover")
 
-FILTER_PATH = "/federation/v1/discover-filter"
 MSGPACK = "application/msgpack"
 
 
@@ -79,6 +79,8 @@ class DiscoverState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     evaluations: int = 0  # elements evaluated since start (metrics)
     refused: int = 0  # discover messages refused as over the rate limit
+    #: as a requester: holders' verified filters (node.federation.discover_peers)
+    peer_filters: PeerFilters = field(default_factory=PeerFilters)
 
 
 def state_of(services: Services) -> DiscoverState:

@@ -15,19 +15,24 @@ loopback: TX and CA speak discover, NM has `[discover] enabled = false`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import pytest
 
 from config import load_config
 from crypto.oprf import blind, finalize
 from crypto.seal import HYBRID
 from node.directory.identity import load_keys
+from node.directory.key_documents import PeerKeyCache
+from node.federation.discover_peers import PeerFilters
 from node.matching.discover_keys import DISCOVER_ELEMENTS, query_discover_keys
 from protocol.codec import unpack
 from protocol.directory import FEATURE_DISCOVER, verify_key_document, verify_snapshot
@@ -187,14 +192,30 @@ def test_over_the_burst_the_holder_answers_rate_limited_and_logs_each(
     assert "4 discover message(s), 64 OPRF evaluations asked, 1 refused" in line, line
 
 
+async def _peer_filter(fed: Federation, filters: PeerFilters, entry: Any,
+                       at_least: int = 0) -> Any:
+    """CA's side: the real key-document cache and filter cache over real HTTP."""
+    async with aiohttp.ClientSession() as session:
+        services = SimpleNamespace(peer_keys=PeerKeyCache(), session=session,
+                                   cfg=load_config(fed.config("CA")))
+        return await filters.filter_of(services, entry, at_least=at_least)  # type: ignore[arg-type]
+
+
 def test_an_import_gives_a_new_filter_version(fed: Federation) -> None:
     tx = _snapshot(fed).entry("TX")
     before = _wait_filter(fed, "TX", tx).discover_filter
+    filters = PeerFilters()
+    first = asyncio.run(_peer_filter(fed, filters, tx))
+    assert first.info == before and filters.fetches == 1
+    assert asyncio.run(_peer_filter(fed, filters, tx)) is first  # same version: no GET
+    assert filters.fetches == 1
     data = fed.node_dir("TX") / "more.jsonl"
     data.write_text(json.dumps(child("TX900077", "Rosario", "Villanueva", "Soto",
                                      "2012-06-15")) + "\n")
     fed.cli("import", "-c", str(fed.config("TX")), "--no-progress", str(data))
     after = _wait_filter(fed, "TX", tx, above=before.version).discover_filter
     assert after.records == before.records + 1
+    newer = asyncio.run(_peer_filter(fed, filters, tx, at_least=after.version))
+    assert newer.info == after and filters.fetches == 2
     status, body = _get(fed, "TX", "/federation/v1/discover-filter")
     assert status == 200 and unpack(body)["doc"]
