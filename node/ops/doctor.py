@@ -65,7 +65,7 @@ def check_key_files(cfg: NodeConfig) -> list[Check]:
     from node.control.signing_rotation import next_key_path
 
     files = [cfg.keys.signing_key]
-    if cfg.keys.oprf_key.exists() or cfg.discover.enabled:
+    if cfg.keys.oprf_key.exists():  # else made at the next start (check_discover says so)
         files.append(cfg.keys.oprf_key)
     folder = cfg.keys.encryption_dir
     if folder.is_dir():
@@ -496,6 +496,10 @@ def check_discover(cfg: NodeConfig, entries: list[Any]) -> list[Check]:
             oprf = load_keys(cfg).oprf
         except Exception:  # the keys check above says why
             oprf = None
+        if oprf is None and not cfg.keys.oprf_key.exists():
+            out.append(Check("discover", WARN, f"no OPRF key yet ({cfg.keys.oprf_key})",
+                             "it is made when the node starts (statenode serve); then give "
+                             "the authority the NodeInfo (statenode keys show --json)"))
         if own is not None and oprf is not None and own.oprf_key != oprf.public:
             out.append(Check("discover", WARN if own.oprf_key is None else FAIL,
                              "the directory does not pin this node's OPRF key" if
