@@ -161,6 +161,14 @@ def test_discover_round_with_the_holder_of_the_child(fed: Federation) -> None:
         finalize(inputs, blinds, reply.evaluated, elements, ca_key, reply.proof)
 
 
+def test_an_element_that_is_no_group_element_is_refused(fed: Federation) -> None:
+    _inputs, _blinds, elements = _blinded([])
+    elements[3] = b"\xff" * 32  # 32 bytes, but not a ristretto255 encoding
+    status, reply = _discover(fed, "CA", "TX", tuple(elements))
+    assert status == 400 and isinstance(reply, Error) and reply.code is ErrorCode.MALFORMED
+    assert "blinded element #3" in reply.message
+
+
 def test_a_node_with_discover_off_refuses_it_and_is_named(fed: Federation) -> None:
     _inputs, _blinds, elements = _blinded([])
     status, reply = _discover(fed, "CA", "NM", tuple(elements))
