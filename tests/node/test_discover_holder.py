@@ -205,3 +205,32 @@ def test_backup_and_restore_carry_the_oprf_key(node_dir: Path, tmp_path: Path) -
     restore(cfg, report.folder, with_keys=True)
     assert cfg.keys.oprf_key.read_bytes() == original
     assert stat.S_IMODE(cfg.keys.oprf_key.stat().st_mode) == 0o600
+
+
+def test_rotate_oprf_rebuilds_the_filter_and_prints_the_node_info(node_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from node.cli import cli
+
+    cfg = _cfg(node_dir)
+    data = tmp_path / "s.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in generate_students("TX", 30, 8)))
+    imported = CliRunner().invoke(cli, ["import", "-c", str(cfg.config_path), "--no-progress",
+                                        str(data)])
+    assert imported.exit_code == 0, imported.output
+    with Store(cfg.storage.database) as store:
+        first = store.call(discover_tables.latest_filter)
+    assert first is not None and first.records == 30  # the import built it
+    old = load_keys(cfg).oprf
+    assert old is not None
+    out = CliRunner().invoke(cli, ["keys", "rotate-oprf", "-c", str(cfg.config_path)])
+    assert out.exit_code == 0, out.output
+    new = load_keys(cfg).oprf
+    assert new is not None and new != old
+    assert f"discover filter version {first.version + 1} rebuilt (30 students" in out.output
+    info = json.loads(out.output[out.output.index("{"):out.output.rindex("}") + 1])
+    import base64
+    assert base64.b64decode(info["oprf_key"]) == new.public
+    assert "discover/v1" in info["features"]
+    assert old.private.hex() not in out.output and new.private.hex() not in out.output
