@@ -41,6 +41,9 @@ from protocol.envelope import VERSION, ReplayCache, open_envelope, seal_envelope
 from protocol.errors import ErrorCode
 from protocol.messages import Discover, DiscoverReply, Error, Requester
 from tests.integration.harness import GUADALUPE_TX, Federation, child
+from tests.integration.web_client import WebClient, add_users
+
+PASSWORD = "correct horse battery staple"
 
 WHO = Requester("tester", "staff", "CA MEP")
 QUERY = {"first_name": "Guadalupe", "last_name_1": "Hernández", "birth_date": "2009-03-04"}
@@ -55,7 +58,12 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
         extra_config={"TX": '[discover]\nburst = 48\nelements_per_minute = 16\n'
                             'rebuild_interval = "1s"\n',
                       "NM": "[discover]\nenabled = false\n"})
-    federation.create().start()
+    federation.create()
+    password_file = root / "password.txt"
+    password_file.write_text(PASSWORD + "\n")
+    password_file.chmod(0o600)
+    add_users(federation.config("TX"), {"olga": "operator"}, password_file)
+    federation.start()
     try:
         yield federation
     finally:
@@ -179,6 +187,11 @@ def test_a_node_with_discover_off_refuses_it_and_is_named(fed: Federation) -> No
     assert {p["peer"]: p["speaks_discover"] for p in status_tx["discover"]["peers"]} == {
         "CA": True, "NM": False}
     assert fed.control("NM", "/local/v1/status")["discover"]["enabled"] is False
+    web = WebClient(fed.nodes["TX"].url).login("olga", PASSWORD)
+    code, page = web.request("GET", "/status")
+    assert code == 200 and 'id="discover-plain"' in page
+    plain = page.split('id="discover-plain"', 1)[1].split("</p>", 1)[0]
+    assert "get the plain find: NM" in plain and "CA" not in plain
     doctor = fed.cli("doctor", "-c", str(fed.config("TX")), check=False)
     assert "NM do(es) not speak discover" in doctor.stdout, doctor.stdout
     doctor_nm = fed.cli("doctor", "-c", str(fed.config("NM")), check=False)
