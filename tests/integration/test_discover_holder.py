@@ -55,7 +55,7 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     federation = Federation(
         root, ["TX", "CA", "NM"], background=20,
         extra_records={"TX": [GUADALUPE_TX]},
-        extra_config={"TX": '[discover]\nburst = 48\nelements_per_minute = 16\n'
+        extra_config={"TX": '[discover]\nburst = 96\nelements_per_minute = 16\n'
                             'rebuild_interval = "1s"\n',
                       "NM": "[discover]\nenabled = false\n"})
     federation.create()
@@ -169,6 +169,65 @@ def test_discover_round_with_the_holder_of_the_child(fed: Federation) -> None:
         finalize(inputs, blinds, reply.evaluated, elements, ca_key, reply.proof)
 
 
+async def _as_ca(fed: Federation, entries: dict[str, Any]) -> dict[str, Any]:
+    """CA's node run in this process (its process stopped; same folder, port and keys):
+    its own discover with each holder, through `ask_discover`."""
+    from aiohttp import web
+
+    from node.app import create_app
+    from node.appkeys import SERVICES
+    from node.federation.discover_ask import ask_discover, blind_query
+    from node.federation.discover_status import discover_status, record_round
+
+    cfg = load_config(fed.config("CA"))
+    app = create_app(cfg)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", cfg.server.port)
+    await site.start()
+    try:
+        services = app[SERVICES]
+        out: dict[str, Any] = {}
+        for name, (entry, query) in entries.items():
+            out[name] = await ask_discover(services, entry, blind_query(query), requester=WHO,
+                                           purpose="enrollment")
+        hit = out["holder"]
+        await record_round(services, "TX", hit=True, no_candidate=False,
+                           false_positive_ppm=hit.false_positive_ppm)
+        out["status"] = await discover_status(services)
+        return out
+    finally:
+        await runner.cleanup()
+
+
+def test_the_requesters_discover_with_each_kind_of_peer(fed: Federation) -> None:
+    import dataclasses
+
+    from node.federation.discover_ask import DiscoverStatus
+
+    snap = _snapshot(fed)
+    tx, nm = snap.entry("TX"), snap.entry("NM")
+    _wait_filter(fed, "TX", tx)
+    nobody = query_discover_keys({"first_name": "Zebulon", "last_name_1": "Quixtlatzin",
+                                  "birth_date": "2001-01-01"})
+    forged = dataclasses.replace(tx, oprf_key=snap.entry("CA").oprf_key)
+    fed.nodes["CA"].stop()
+    try:
+        out = asyncio.run(_as_ca(fed, {"holder": (tx, query_discover_keys(QUERY)),
+                                       "stranger": (tx, nobody), "off": (nm, nobody),
+                                       "forged": (forged, query_discover_keys(QUERY))}))
+    finally:
+        fed.start_node("CA")
+    assert out["holder"].status is DiscoverStatus.HIT and out["holder"].hits >= 1
+    assert out["holder"].false_positive_ppm == 1000
+    assert out["stranger"].status is DiscoverStatus.NO_HIT
+    assert out["off"].status is DiscoverStatus.FAILED and "no OPRF key" in out["off"].detail
+    assert out["forged"].status is DiscoverStatus.FAILED
+    assert "do not verify with its pinned OPRF key" in out["forged"].detail
+    rows = {p["peer"]: p for p in out["status"]["peers"]}
+    assert rows["TX"]["rounds"] == 1 and rows["TX"]["hits"] == 1
+
+
 def test_an_element_that_is_no_group_element_is_refused(fed: Federation) -> None:
     _inputs, _blinds, elements = _blinded([])
     elements[3] = b"\xff" * 32  # 32 bytes, but not a ristretto255 encoding
@@ -201,16 +260,16 @@ def test_a_node_with_discover_off_refuses_it_and_is_named(fed: Federation) -> No
 def test_over_the_burst_the_holder_answers_rate_limited_and_logs_each(
         fed: Federation) -> None:
     replies = []
-    for _ in range(4):  # burst 48 = 3 discovers; NM's own allowance, not CA's
+    for _ in range(7):  # burst 96 = 6 discovers; NM's own allowance, not CA's
         _inputs, _blinds, elements = _blinded([])
         replies.append(_discover(fed, "NM", "TX", tuple(elements)))
-    assert [s for s, _ in replies[:3]] == [200, 200, 200]
-    status, reply = replies[3]
+    assert [s for s, _ in replies[:6]] == [200] * 6
+    status, reply = replies[6]
     assert status == 429 and isinstance(reply, Error), reply
     assert reply.code is ErrorCode.RATE_LIMITED and "OPRF evaluations" in reply.message
     log = fed.cli("audit", "discover", "-c", str(fed.config("TX")))
     line = next(x for x in log.stdout.splitlines() if x.startswith("NM "))
-    assert "4 discover message(s), 64 OPRF evaluations asked, 1 refused" in line, line
+    assert "7 discover message(s), 112 OPRF evaluations asked, 1 refused" in line, line
 
 
 async def _peer_filter(fed: Federation, filters: PeerFilters, entry: Any,
