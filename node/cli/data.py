@@ -79,13 +79,22 @@ def _rebuild_filter(cfg: Any, store: Any, live: bool) -> None:
             click.echo("the running node rebuilds its discover filter at its next check",
                        err=True)
         return
+    from crypto.errors import CryptoError
     from node.directory.identity import load_keys
+    from node.errors import NodeError
     from node.importing.discover_rebuild import rebuild
 
-    keys = load_keys(cfg)
-    if keys.oprf is None:
+    if not cfg.keys.oprf_key.exists():  # made, and the filter built, when the node starts
         return
-    done = rebuild(store, node_id=cfg.node.id, oprf=keys.oprf, signing=keys.signing)
+    try:
+        keys = load_keys(cfg)
+        if keys.oprf is None:
+            return
+        done = rebuild(store, node_id=cfg.node.id, oprf=keys.oprf, signing=keys.signing)
+    except (CryptoError, NodeError) as exc:  # the import stands; the node rebuilds at start
+        click.echo(f"the discover filter was not rebuilt ({exc}); the node rebuilds it when "
+                   "it starts", err=True)
+        return
     if done.rebuilt:
         click.echo(f"discover filter version {done.version}: {done.records} students "
                    f"({done.evaluated} evaluated, {done.seconds:.1f} s)", err=True)
