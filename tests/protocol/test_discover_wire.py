@@ -150,3 +150,15 @@ def test_node_info_oprf_key_is_a_ristretto_point() -> None:
     bad["oprf_key"] = base64.b64encode(b"\xff" * 32).decode()
     with pytest.raises(MalformedMessage, match=r"node info\.oprf_key"):
         NodeInfo.from_json(json.dumps(bad))
+
+
+def test_build_sets_the_bits_add_sets() -> None:
+    from protocol.discover_filter import parameters
+
+    outs = [os.urandom(64) for _ in range(500)]
+    built = DiscoverFilter.build(outs, count=500, oprf_public_key=OPRF.public)
+    m, k = parameters(500)
+    one_by_one = DiscoverFilter(m, k, 0, built.oprf_key_id, bytearray(m // 8))
+    for o in outs:
+        one_by_one.add(o)
+    assert built.to_bytes() == one_by_one.to_bytes() and built.n == 500
