@@ -30,7 +30,7 @@ _SIZE_UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{5,23}[0-9]$")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 #: the blinded elements of one discover message (node.matching.discover_keys.DISCOVER_ELEMENTS;
-#: config imports nothing of ours, tests/node/test_discover_config.py keeps them equal)
+#: config imports nothing of ours; tests/node/test_discover_holder.py keeps them equal)
 DISCOVER_ELEMENTS = 16
 _CHOICES = {
     "server.tls_min_version": ("1.3", "1.2"),

@@ -381,7 +381,8 @@ def child_of_comment(comment: str | None) -> tuple[str, Demographics | None]:
 
 
 #: blinded elements in every discover message (node.matching.discover_keys'
-#: DISCOVER_ELEMENTS; protocol/ imports nothing of node/, a test keeps them equal)
+#: DISCOVER_ELEMENTS; protocol/ imports nothing of node/, tests/protocol/test_discover_wire.py
+#: keeps them equal)
 DISCOVER_ELEMENTS = 16
 ELEMENT_LEN = 32
 PROOF_LEN = 64

@@ -87,6 +87,14 @@ def test_discover_config_errors_name_the_key(tmp_path: Path, text: str, message:
         load_config(path)
 
 
+def test_the_element_count_is_one_number_everywhere() -> None:
+    from config.load import DISCOVER_ELEMENTS as in_config
+    from node.matching.discover_keys import DISCOVER_ELEMENTS
+    from protocol.messages import DISCOVER_ELEMENTS as on_the_wire
+
+    assert in_config == on_the_wire == DISCOVER_ELEMENTS
+
+
 def test_discover_defaults(tmp_path: Path) -> None:
     path = tmp_path / "node.toml"
     path.write_text('[node]\nid = "TX"\n')
