@@ -93,11 +93,18 @@ def nav(page: Any, label: str) -> None:
     page.get_by_role("navigation", name="Main").get_by_role("link", name=label).click()
 
 
+def search_js_ready(page: Any) -> None:
+    """Wait until the deferred search.js has attached its handlers (else, on a loaded
+    machine, Enter or a click submits the form without it: the no-script results page)."""
+    expect(page.locator("#search-form")).to_have_attribute("data-ready", "yes")
+
+
 def search(page: Any, first: str, last1: str, birth: str, *, last2: str = "",
            purpose: str = "Enrollment") -> None:
     """Fill the search form with the keyboard only and submit it with Enter."""
     nav(page, "Search all states")
     expect(page.get_by_role("heading", level=1)).to_have_text("Search all states")
+    search_js_ready(page)
     assert_labelled(page)
     page.get_by_label("Given name", exact=True).focus()
     page.keyboard.type(first)
@@ -142,6 +149,7 @@ def test_search_by_a_student_id_and_the_demo_examples(fed: Federation, web: Any,
     examples.get_by_role("link", name=re.compile("Guadalupe")).click()
     expect(web.get_by_label("Given name", exact=True)).to_have_value("Guadalupe")
     expect(web.get_by_label("Birth date")).to_have_value("2009-03-04")
+    search_js_ready(web)
     web.get_by_label("Given name", exact=True).fill("")
     web.get_by_label("First surname").fill("")
     web.get_by_label("Student id from any state").fill("tx900001")
@@ -159,6 +167,7 @@ def test_search_by_a_student_id_and_the_demo_examples(fed: Federation, web: Any,
 def test_search_asks_for_the_required_fields(fed: Federation, web: Any) -> None:
     sign_in(web, fed, "FL", "staff")
     nav(web, "Search all states")
+    search_js_ready(web)
     web.get_by_role("button", name="Search all states").click()
     expect(web.get_by_role("alert")).to_have_text(NEED_NAMES)
     assert focused(web) == "s-first_name"

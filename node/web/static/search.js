@@ -283,4 +283,5 @@
       say(t("tick", {}), true);
     }
   });
+  form.dataset.ready = "yes"; // the handlers are attached (tests wait for this)
 })();
