@@ -88,34 +88,27 @@ def restore(config_path: str, folder: Path, with_keys: bool) -> None:
 @keys_group.command("rotate-oprf")
 @config_option
 def rotate_oprf(config_path: str) -> None:
-    """Replace the OPRF key of the discover round: rebuild the filter under a new version
-    and print the NodeInfo (with the new oprf_key) for the authority to pin."""
-    from node.directory.identity import load_keys, rotate_oprf_key
+    """Prepare a new OPRF key for the discover round and print the NodeInfo (with it) for
+    the authority; once the directory pins it the node switches to it and rebuilds its
+    filter under a new version."""
+    from node.directory.identity import oprf_next_path, rotate_oprf_key
     from node.ops.backup import node_running
     from node.ops.node_folder import node_info
 
     cfg = load_config(config_path)
     rotate_oprf_key(cfg)
+    click.echo(f"new OPRF key prepared ({oprf_next_path(cfg)}); this node keeps answering "
+               "with its current key, the one peers verify against, until the directory "
+               "pins the new one: then it switches and rebuilds its discover filter under a "
+               "new version")
     if node_running(cfg):
         from node.control import client as control_client
         control_client.call(cfg, "/local/v1/keys/reload", {})
-        click.echo("new OPRF key; the running node reloaded it and rebuilds its discover "
-                   "filter under a new version")
-    else:
-        from node.importing.discover_rebuild import rebuild
-        from node.store.database import Store
-
-        keys = load_keys(cfg)
-        assert keys.oprf is not None
-        with Store(cfg.storage.database) as store:
-            done = rebuild(store, node_id=cfg.node.id, oprf=keys.oprf, signing=keys.signing)
-        click.echo(f"new OPRF key; discover filter version {done.version} rebuilt "
-                   f"({done.records} students, {done.seconds:.1f} s)")
-    click.echo("until the authority pins the new key, peers' discover rounds with this node "
-               "fail their proof check; give the authority this NodeInfo now:")
+        click.echo("the running node reloaded its keys")
+    click.echo("give the federation authority this NodeInfo:")
     click.echo(json.dumps(node_info(str(cfg.config_path)), indent=2, sort_keys=True))
-    click.echo(f"the authority runs: statenode directory enroll -c DIRECTORY.toml --replace "
-               f"NODEINFO.json   (for {cfg.node.id})")
+    click.echo("the authority runs: statenode directory enroll -c DIRECTORY.toml --replace "
+               "NODEINFO.json")
 
 
 @keys_group.command("rotate-signing")

@@ -13,8 +13,11 @@ current and a fresh next key is generated; expired keys are kept one more
 lifetime so messages sealed to them in flight still open, then deleted.
 
 The OPRF key of the discover round (issue 14: `keys.oprf_key`, a 0600 file in the
-format of `crypto.oprf_key_file`) is one key, replaced by `rotate_oprf_key` (the filter
-is then rebuilt under a new version and the new public key goes to the authority).
+format of `crypto.oprf_key_file`) is one key at a time. `rotate_oprf_key` prepares the
+next one beside it (`<oprf_key>.next`); the node keeps answering with the current key,
+the one its peers verify against, until the directory pins the next one
+(`promote_oprf_key_if_pinned`, run by the filter job): then the next key becomes the
+key, and the filter is rebuilt under it with a new version.
 
 `ensure_keys` is the key-folder migration of this release: a folder made by the
 previous release has no `hybrid.json`, no witness key and no OPRF key; it makes them (key files
@@ -77,6 +80,7 @@ class NodeKeys:
     hybrid_ring: tuple[RingEntry, ...] = ()
     witness: SigningKey | None = None  # the separate key this node cosigns with
     oprf: OprfKey | None = None  # the discover round's OPRF key (never logged)
+    oprf_next: OprfKey | None = None  # prepared by `keys rotate-oprf`, not yet pinned
     #: every key an envelope may be sealed to, by key id (X25519 and hybrid)
     opening: dict[str, OpeningKey] = field(init=False, repr=False, compare=False)
 
@@ -169,13 +173,27 @@ def _new_oprf_key(cfg: NodeConfig, passphrase: bytes | None) -> None:
     save_oprf_key(cfg.keys.oprf_key, OprfKey.generate(), passphrase=passphrase)
 
 
+def oprf_next_path(cfg: NodeConfig) -> Path:
+    return cfg.keys.oprf_key.with_name(cfg.keys.oprf_key.name + ".next")
+
+
 def rotate_oprf_key(cfg: NodeConfig) -> OprfKey:
-    """Replace the OPRF key with a fresh one (atomically); return it. The caller rebuilds
-    the filter (a new version) and gives the authority the new NodeInfo."""
+    """Prepare a fresh next OPRF key (replacing a next key prepared before); return it.
+    The authority pins it from the NodeInfo, then the node switches to it."""
     key = OprfKey.generate()
     cfg.keys.oprf_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    replace_oprf_key(cfg.keys.oprf_key, key, passphrase=read_passphrase(cfg))
+    replace_oprf_key(oprf_next_path(cfg), key, passphrase=read_passphrase(cfg))
     return key
+
+
+def promote_oprf_key_if_pinned(cfg: NodeConfig, keys: NodeKeys, pinned: bytes | None
+                               ) -> bool:
+    """When the directory pins our next OPRF key: make it the key (atomic rename). True
+    when it did (the caller reloads the keys and rebuilds the filter)."""
+    if keys.oprf_next is None or pinned != keys.oprf_next.public:
+        return False
+    os.replace(oprf_next_path(cfg), cfg.keys.oprf_key)
+    return True
 
 
 def ensure_keys(cfg: NodeConfig, *, now: float | None = None) -> list[str]:
@@ -242,7 +260,10 @@ def load_keys(cfg: NodeConfig) -> NodeKeys:
                                "signing key")
     oprf = (load_oprf_key(cfg.keys.oprf_key, passphrase=passphrase)
             if cfg.keys.oprf_key.exists() else None)
-    return NodeKeys(signing, x25519, tuple(ring), hybrid, tuple(hybrid_ring), witness, oprf)
+    nxt = oprf_next_path(cfg)
+    oprf_next = load_oprf_key(nxt, passphrase=passphrase) if nxt.exists() else None
+    return NodeKeys(signing, x25519, tuple(ring), hybrid, tuple(hybrid_ring), witness, oprf,
+                    oprf_next)
 
 
 def _rotate_ring(folder: Path, name: str, life: float, now: float, passphrase: bytes | None,

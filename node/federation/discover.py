@@ -12,9 +12,9 @@ docs/PROTOCOL.md "Discover filter").
 - `GET /federation/v1/discover-filter`: the signed filter (`protocol.discover_signed`)
   our version 2 key document names; 404 when discover is off or no filter is built yet.
 - `discover_filter_job`: at start and every `[discover] rebuild_interval`, and after the
-  jobs that change students (app.py chains it), rebuild the filter when it is
-  outdated (`node.importing.discover_rebuild`) and publish its FilterInfo in our key
-  documents.
+  jobs that change students (app.py chains it), switch to a prepared next OPRF key once
+  our directory entry pins it, rebuild the filter when it is outdated
+  (`node.importing.discover_rebuild`) and publish its FilterInfo in our key documents.
 Nothing here logs a key, an element or a record.
 """
 
@@ -30,6 +30,8 @@ from aiohttp import web
 
 from crypto.oprf import OprfError, blind_evaluate
 from node.appkeys import SERVICES
+from node.directory.identity import load_keys, promote_oprf_key_if_pinned
+from node.errors import NodeError
 from node.federation.answers import Answer
 from node.federation.discover_peers import FILTER_PATH, PeerFilters
 from node.importing.discover_rebuild import RebuildResult, rebuild
@@ -153,6 +155,8 @@ async def discover_filter_job(services: Services) -> dict[str, Any] | None:
         return None
     state = state_of(services)
     async with state.lock:
+        await _promote_if_pinned(services)
+        assert services.keys.oprf is not None
         result = await asyncio.to_thread(
             rebuild, services.store, node_id=services.node_id, oprf=services.keys.oprf,
             signing=services.keys.signing)
@@ -171,6 +175,23 @@ def start_discover(services: Services) -> asyncio.Task[None]:
         except Exception as exc:  # the node serves anyway; the job retries
             log.warning("discover filter not rebuilt at start: %s", type(exc).__name__)
     return asyncio.create_task(first())
+
+
+async def _promote_if_pinned(services: Services) -> None:
+    """Switch to the next OPRF key (`keys rotate-oprf`) once our directory entry pins it;
+    the rebuild that follows makes the filter under it, with a new version."""
+    if services.keys.oprf_next is None:
+        return
+    try:
+        entry = services.directory.current().entry(services.node_id)
+    except NodeError:  # no usable directory: keep the key peers knew
+        return
+    pinned = entry.oprf_key if entry is not None else None
+    if await asyncio.to_thread(promote_oprf_key_if_pinned, services.cfg, services.keys,
+                               pinned):
+        services.keyring.keys = await asyncio.to_thread(load_keys, services.cfg)
+        log.info("the directory pins the new OPRF key: switched to it; rebuilding the "
+                 "discover filter")
 
 
 def setup_discover(services: Services) -> None:

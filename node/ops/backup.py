@@ -16,7 +16,7 @@ anyway into `keys/` of the backup with mode 0600 (folders 0700), the OPRF key of
 discover round included (with it and the published filter, anyone could test names and
 birth dates against this state's records offline: it is as secret as the signing key).
 A node restored without it makes a new one: its filter is rebuilt and the authority must
-pin the new key (`statenode keys rotate-oprf` prints the NodeInfo).
+pin the new key (`statenode keys show --json` prints the NodeInfo).
 
 Restore refuses while the node is running, checks the manifest's hashes and the node
 id, moves the current files aside (`*.before-restore-<time>`) instead of deleting them,
@@ -37,6 +37,7 @@ from typing import Any
 
 from config.schema import NodeConfig
 from node import clock
+from node.directory.identity import oprf_next_path
 from node.errors import Conflict, NodeError, NotFound, StorageError
 from node.file_modes import private_dir, write_private
 
@@ -155,7 +156,7 @@ def backup(cfg: NodeConfig, out: str | Path, *, include_keys: bool = False,
     if include_keys:
         base = cfg.keys.signing_key.parent
         key_files = [cfg.keys.signing_key, cfg.keys.witness_key, cfg.keys.oprf_key,
-                     *sorted(cfg.keys.encryption_dir.iterdir())]
+                     oprf_next_path(cfg), *sorted(cfg.keys.encryption_dir.iterdir())]
         # the passphrase file is never copied beside the keys it protects
         for src in key_files:
             if not src.is_file():

@@ -493,9 +493,21 @@ def check_discover(cfg: NodeConfig, entries: list[Any]) -> list[Check]:
     else:
         own = next((e for e in entries if e.node_id == cfg.node.id), None)
         try:
-            oprf = load_keys(cfg).oprf
+            loaded = load_keys(cfg)
+            oprf, oprf_next = loaded.oprf, loaded.oprf_next
         except Exception:  # the keys check above says why
-            oprf = None
+            oprf = oprf_next = None
+        if own is not None and oprf_next is not None:
+            pinned_next = own.oprf_key == oprf_next.public
+            out.append(Check("discover", WARN, "the directory pins the new OPRF key; the node "
+                             "switches to it at its next filter check" if pinned_next else
+                             "a new OPRF key is prepared (statenode keys rotate-oprf) but the "
+                             "directory does not pin it yet",
+                             "start the node (or wait for its discover_filter job)"
+                             if pinned_next else "ask the authority to enroll this node's "
+                             "NodeInfo (statenode keys show --json) with --replace"))
+            if pinned_next:
+                oprf = oprf_next
         if oprf is None and not cfg.keys.oprf_key.exists():
             out.append(Check("discover", WARN, f"no OPRF key yet ({cfg.keys.oprf_key})",
                              "it is made when the node starts (statenode serve); then give "

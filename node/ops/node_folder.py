@@ -60,14 +60,15 @@ def node_info(cfg_path: str, *, legacy: bool = False) -> dict[str, object]:
     scheme = "https" if cfg.server.tls_cert is not None else "http"
     endpoint = cfg.server.public_url or f"{scheme}://{cfg.server.host}:{cfg.server.port}"
     pin = own_pin(cfg)
-    discover = cfg.discover.enabled and keys.oprf is not None
+    oprf = keys.oprf_next or keys.oprf  # a prepared next key is the one to pin
+    discover = cfg.discover.enabled and oprf is not None
     info = NodeInfo(
         cfg.node.id, cfg.node.name or cfg.node.id, (endpoint,), keys.signing.public,
         keys.signing.key_id, pin,
         log_origin=cfg.audit.origin or None, witness_name=cfg.witness_name,
         witness_key=keys.witness.public,
         features=(FEATURE_HYBRID, FEATURE_WITNESS) + ((FEATURE_DISCOVER,) if discover else ()),
-        oprf_key=keys.oprf.public if discover and keys.oprf is not None else None)
+        oprf_key=oprf.public if discover and oprf is not None else None)
     return info.to_dict(legacy=legacy)
 
 

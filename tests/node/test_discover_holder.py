@@ -16,7 +16,7 @@ from config import ConfigError, load_config
 from config.schema import NodeConfig
 from crypto.errors import KeyFileError
 from crypto.oprf import OprfKey, evaluate
-from crypto.oprf_key_file import load_oprf_key, save_oprf_key
+from crypto.oprf_key_file import load_oprf_key, replace_oprf_key, save_oprf_key
 from node.audit.exchange_log import ExchangeLog
 from node.directory.identity import ensure_keys, load_keys, rotate_oprf_key
 from node.federation.discover import ElementBucket
@@ -202,24 +202,27 @@ def test_backup_and_restore_carry_the_oprf_key(node_dir: Path, tmp_path: Path) -
         _migrate(store)
     ExchangeLog(cfg.storage.exchange_log, load_keys(cfg).signing, "TX").close()
     original = cfg.keys.oprf_key.read_bytes()
+    rotate_oprf_key(cfg)  # a prepared next key travels too
     report = backup(cfg, tmp_path / "bk", include_keys=True)
     copied = report.folder / "keys" / cfg.keys.oprf_key.name
     assert copied.read_bytes() == original
     assert stat.S_IMODE(copied.stat().st_mode) == 0o600
+    assert (report.folder / "keys" / (cfg.keys.oprf_key.name + ".next")).exists()
     plain = backup(cfg, tmp_path / "plain")
     assert not (plain.folder / "keys").exists()
-    rotate_oprf_key(cfg)
+    replace_oprf_key(cfg.keys.oprf_key, OprfKey.generate())  # the key is lost or replaced
     assert cfg.keys.oprf_key.read_bytes() != original
     restore(cfg, report.folder, with_keys=True)
     assert cfg.keys.oprf_key.read_bytes() == original
     assert stat.S_IMODE(cfg.keys.oprf_key.stat().st_mode) == 0o600
 
 
-def test_rotate_oprf_rebuilds_the_filter_and_prints_the_node_info(node_dir: Path,
-                                                                  tmp_path: Path) -> None:
+def test_rotate_oprf_prepares_a_key_the_node_switches_to_once_pinned(node_dir: Path,
+                                                                     tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from node.cli import cli
+    from node.directory.identity import oprf_next_path, promote_oprf_key_if_pinned
 
     cfg = _cfg(node_dir)
     data = tmp_path / "s.jsonl"
@@ -234,11 +237,22 @@ def test_rotate_oprf_rebuilds_the_filter_and_prints_the_node_info(node_dir: Path
     assert old is not None
     out = CliRunner().invoke(cli, ["keys", "rotate-oprf", "-c", str(cfg.config_path)])
     assert out.exit_code == 0, out.output
-    new = load_keys(cfg).oprf
-    assert new is not None and new != old
-    assert f"discover filter version {first.version + 1} rebuilt (30 students" in out.output
+    keys = load_keys(cfg)
+    assert keys.oprf == old and keys.oprf_next is not None and keys.oprf_next != old
+    assert stat.S_IMODE(oprf_next_path(cfg).stat().st_mode) == 0o600
     info = json.loads(out.output[out.output.index("{"):out.output.rindex("}") + 1])
     import base64
-    assert base64.b64decode(info["oprf_key"]) == new.public
+    assert base64.b64decode(info["oprf_key"]) == keys.oprf_next.public  # the one to pin
     assert "discover/v1" in info["features"]
-    assert old.private.hex() not in out.output and new.private.hex() not in out.output
+    assert old.private.hex() not in out.output
+    assert keys.oprf_next.private.hex() not in out.output
+    # the directory still pins the old key: nothing changes
+    assert not promote_oprf_key_if_pinned(cfg, keys, old.public)
+    # it pins the new one: the node switches, and the filter is rebuilt under it
+    assert promote_oprf_key_if_pinned(cfg, keys, keys.oprf_next.public)
+    after = load_keys(cfg)
+    assert after.oprf == keys.oprf_next and after.oprf_next is None
+    assert after.oprf is not None
+    with Store(cfg.storage.database) as store:
+        done = rebuild(store, node_id="TX", oprf=after.oprf, signing=after.signing)
+    assert done.rebuilt and done.version == first.version + 1 and done.evaluated == 30
