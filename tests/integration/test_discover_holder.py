@@ -55,7 +55,7 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     federation = Federation(
         root, ["TX", "CA", "NM"], background=20,
         extra_records={"TX": [GUADALUPE_TX]},
-        extra_config={"TX": '[discover]\nburst = 96\nelements_per_minute = 16\n'
+        extra_config={"TX": '[discover]\nburst = 160\nelements_per_minute = 16\n'
                             'rebuild_interval = "1s"\n',
                       "NM": "[discover]\nenabled = false\n"})
     federation.create()
@@ -260,16 +260,16 @@ def test_a_node_with_discover_off_refuses_it_and_is_named(fed: Federation) -> No
 def test_over_the_burst_the_holder_answers_rate_limited_and_logs_each(
         fed: Federation) -> None:
     replies = []
-    for _ in range(7):  # burst 96 = 6 discovers; NM's own allowance, not CA's
+    for _ in range(11):  # burst 160 = 10 discovers; NM's own allowance, not CA's
         _inputs, _blinds, elements = _blinded([])
         replies.append(_discover(fed, "NM", "TX", tuple(elements)))
-    assert [s for s, _ in replies[:6]] == [200] * 6
-    status, reply = replies[6]
+    assert [s for s, _ in replies[:10]] == [200] * 10
+    status, reply = replies[10]
     assert status == 429 and isinstance(reply, Error), reply
     assert reply.code is ErrorCode.RATE_LIMITED and "OPRF evaluations" in reply.message
     log = fed.cli("audit", "discover", "-c", str(fed.config("TX")))
     line = next(x for x in log.stdout.splitlines() if x.startswith("NM "))
-    assert "7 discover message(s), 112 OPRF evaluations asked, 1 refused" in line, line
+    assert "11 discover message(s), 176 OPRF evaluations asked, 1 refused" in line, line
 
 
 async def _peer_filter(fed: Federation, filters: PeerFilters, entry: Any,
@@ -299,3 +299,38 @@ def test_an_import_gives_a_new_filter_version(fed: Federation) -> None:
     assert newer.info == after and filters.fetches == 2
     status, body = _get(fed, "TX", "/federation/v1/discover-filter")
     assert status == 200 and unpack(body)["doc"]
+
+
+def test_oprf_rotation_switches_once_the_directory_pins_the_new_key(
+        fed: Federation, tmp_path: Path) -> None:
+    tx_cfg = str(fed.config("TX"))
+    old = _snapshot(fed).entry("TX")
+    before = _wait_filter(fed, "TX", old).discover_filter
+    out = fed.cli("keys", "rotate-oprf", "-c", tx_cfg).stdout
+    info = tmp_path / "tx-info.json"
+    info.write_text(out[out.index("{"):out.rindex("}") + 1])
+    new_key = load_keys(load_config(fed.config("TX"))).oprf_next
+    assert new_key is not None and new_key.public != old.oprf_key
+    # until the authority pins it, TX answers with the key its peers verify against
+    inputs, blinds, elements = _blinded(query_discover_keys(QUERY))
+    status, reply = _discover(fed, "CA", "TX", tuple(elements))
+    assert status == 200 and isinstance(reply, DiscoverReply)
+    finalize(inputs, blinds, reply.evaluated, elements, old.oprf_key, reply.proof)
+    assert "does not pin it yet" in fed.cli("doctor", "-c", tx_cfg, check=False).stdout
+    fed.cli("directory", "enroll", "--replace", "-c", str(fed.directory_config), str(info))
+    for state in ("TX", "CA"):
+        assert fed.run_job(state, "directory_refresh")["ok"]
+    fed.run_job("TX", "discover_filter")
+    pinned = _snapshot(fed).entry("TX")
+    assert pinned.oprf_key == new_key.public
+    doc = _wait_filter(fed, "TX", pinned, above=before.version)
+    status, body = _get(fed, "TX", "/federation/v1/discover-filter")
+    signed = open_filter(body, signing_keys=pinned.signing_keys(), node_id="TX",
+                         expected=doc.discover_filter, oprf_public_key=new_key.public)
+    inputs, blinds, elements = _blinded(query_discover_keys(QUERY))
+    status, reply = _discover(fed, "CA", "TX", tuple(elements))
+    assert status == 200 and isinstance(reply, DiscoverReply)
+    assert reply.filter_version == signed.info.version
+    outputs = finalize(inputs, blinds, reply.evaluated, elements, new_key.public, reply.proof)
+    assert any(o in signed.filter for o in outputs[:len(query_discover_keys(QUERY))])
+    assert "does not pin" not in fed.cli("doctor", "-c", tx_cfg, check=False).stdout
