@@ -29,6 +29,9 @@ _SIZE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
 _SIZE_UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{5,23}[0-9]$")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+#: the blinded elements of one discover message (node.matching.discover_keys.DISCOVER_ELEMENTS;
+#: config imports nothing of ours; tests/node/test_discover_holder.py keeps them equal)
+DISCOVER_ELEMENTS = 16
 _CHOICES = {
     "server.tls_min_version": ("1.3", "1.2"),
     "logging.level": ("debug", "info", "warning", "error"),
@@ -161,9 +164,21 @@ def _validate(cfg: NodeConfig, path: str) -> None:
     if cfg.witness_name == cfg.log_origin:
         raise ConfigError("must differ from the log's origin (audit.origin)", path=path,
                           key="audit.witness_name")
+    if cfg.discover.elements_per_minute < 1:
+        raise ConfigError("must be at least 1 (OPRF evaluations per minute)", path=path,
+                          key="discover.elements_per_minute")
+    if cfg.discover.burst < DISCOVER_ELEMENTS:
+        raise ConfigError(f"must be at least {DISCOVER_ELEMENTS}, the elements of one discover "
+                          f"message (got {cfg.discover.burst})", path=path, key="discover.burst")
+    if cfg.discover.rebuild_interval <= 0:
+        raise ConfigError("must be a positive duration", path=path,
+                          key="discover.rebuild_interval")
     if cfg.keys.witness_key == cfg.keys.signing_key:
         raise ConfigError("must be another file than keys.signing_key: the witness key is a "
                           "separate key", path=path, key="keys.witness_key")
+    if cfg.keys.oprf_key in (cfg.keys.signing_key, cfg.keys.witness_key):
+        raise ConfigError("must be another file than keys.signing_key and keys.witness_key",
+                          path=path, key="keys.oprf_key")
 
 
 def _build_section(cls: Any, raw: Any, section: str, base: Path, path: str) -> Any:

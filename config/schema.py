@@ -83,6 +83,12 @@ class KeysSection:
         "made at start when missing; never the signing key)",
         kind="path",
     )
+    oprf_key: Path = _f(
+        "keys/oprf.key",
+        "RFC 9497 OPRF key (ristretto255) of the discover round (0600; made at start when "
+        "missing; its public key is published in the directory entry)",
+        kind="path",
+    )
     passphrase_file: Path | None = _f(
         None,
         "File holding the passphrase of the key files (mode 0600); none = unencrypted",
@@ -196,6 +202,23 @@ class DiscoverySection:
 
 
 @dataclass(frozen=True)
+class DiscoverSection:
+    enabled: bool = _f(
+        True, "Take part in the private discover round (issue 14): publish an OPRF key and "
+        "a filter, answer discover, and send discover before a find; false = plain finds")
+    elements_per_minute: int = _f(
+        320, "OPRF evaluations (blinded elements) one peer may ask for per minute (20 "
+        "discover messages of 16 elements); above it the peer gets error rate_limited")
+    burst: int = _f(
+        160, "OPRF evaluations one peer may ask for at once, above the per-minute rate "
+        "(at least one discover message: 16)")
+    rebuild_interval: float = _f(
+        "1m", "How often the running node checks whether its filter is outdated (students "
+        "changed by an import from another process, a purge, a new OPRF key)",
+        kind="duration")
+
+
+@dataclass(frozen=True)
 class JobsSection:
     outbox_interval: float = _f(
         "10s", "How often to deliver queued move notices and links", kind="duration"
@@ -248,6 +271,7 @@ class NodeConfig:
     audit: AuditSection
     web: WebSection
     discovery: DiscoverySection
+    discover: DiscoverSection
     jobs: JobsSection
     edfi: EdfiSection
     logging: LoggingSection

@@ -185,7 +185,8 @@ def generate_proof(k: bytes, a: bytes, b: bytes, c: Sequence[bytes], d: Sequence
         raise OprfError("a DLEQ proof needs equally long, non-empty lists")
     m, z = _composites(b, c, d, k)
     r = random_scalar() if r is None else r
-    t2, t3 = _mul(r, a), _mul(r, m)
+    t2 = _base_mul(r) if a == _GENERATOR else _mul(r, a)  # A is G in BlindEvaluate
+    t3 = _mul(r, m)
     ch = _challenge(b, m, z, t2, t3)
     s = bytes(pysodium.crypto_core_ristretto255_scalar_sub(
         r, pysodium.crypto_core_ristretto255_scalar_mul(ch, k)))
@@ -201,7 +202,7 @@ def verify_proof(a: bytes, b: bytes, c: Sequence[bytes], d: Sequence[bytes],
     s = _check_scalar(proof[SCALAR_LEN:], "proof response")
     m, z = _composites(b, c, d, None)
     try:
-        t2 = _add(_mul(s, a), _mul(ch, b))
+        t2 = _add(_base_mul(s) if a == _GENERATOR else _mul(s, a), _mul(ch, b))
         t3 = _add(_mul(s, m), _mul(ch, z))
     except (OprfError, ValueError) as exc:
         raise OprfError("the holder's DLEQ proof does not verify") from exc
@@ -227,7 +228,7 @@ def blind_evaluate(key: OprfKey, blinded: Sequence[bytes], *,
     """BlindEvaluate, batched: (evaluatedElements, one DLEQ proof for all of them)."""
     checked = [_check_element(e, f"blinded element #{i}") for i, e in enumerate(blinded)]
     evaluated = [_mul(key.private, e) for e in checked]
-    proof = generate_proof(key.private, _base_mul(_one()), key.public, checked, evaluated, r=r)
+    proof = generate_proof(key.private, _GENERATOR, key.public, checked, evaluated, r=r)
     return evaluated, proof
 
 
@@ -239,7 +240,7 @@ def finalize(inputs: Sequence[bytes], blinds: Sequence[bytes], evaluated: Sequen
         raise OprfError("the holder answered a different number of elements")
     checked = [_check_element(e, f"evaluated element #{i}") for i, e in enumerate(evaluated)]
     _check_element(public_key, "the holder's OPRF public key")
-    verify_proof(_base_mul(_one()), public_key, list(blinded), checked, proof)
+    verify_proof(_GENERATOR, public_key, list(blinded), checked, proof)
     outputs = []
     for data, r, element in zip(inputs, blinds, checked, strict=True):
         inverse = bytes(pysodium.crypto_core_ristretto255_scalar_invert(r))
@@ -261,3 +262,6 @@ def _output(data: bytes, element: bytes) -> bytes:
 
 def _one() -> bytes:
     return (1).to_bytes(SCALAR_LEN, "little")
+
+
+_GENERATOR = _base_mul(_one())

@@ -17,6 +17,7 @@ import logging
 import secrets
 import ssl
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -48,6 +49,12 @@ from node.directory.peer_health import PeerStates
 from node.directory.routes import directory_ctx, refresh_job, rotation_job, setup_directory_routes
 from node.directory.tls_pinning import server_context, tls_peers_job
 from node.federation.answers import refresh_term_frequencies
+from node.federation.discover import (
+    discover_filter_job,
+    setup_discover,
+    setup_discover_routes,
+    start_discover,
+)
 from node.federation.endpoint import setup_exchange_routes
 from node.federation.outbox import deliver_due
 from node.federation.witnessing import (
@@ -61,7 +68,7 @@ from node.importing.edfi_pull import edfi_pull_job
 from node.importing.report_aggregates import refresh_job as report_refresh_job
 from node.jobs import JobFunction, jobs_ctx
 from node.services import Services, open_exchange_log
-from node.store import accounts, federation_tables, link_tables, reports
+from node.store import accounts, discover_tables, federation_tables, link_tables, reports
 from node.store.database import Store
 from node.store.retention import retention_job
 from node.web.setup import setup_web
@@ -72,7 +79,8 @@ log = logging.getLogger("statenode.app")
 
 #: the schema of every room's tables, applied in this order at startup
 MIGRATIONS = (federation_tables.apply_migrations, accounts.apply_migrations,
-              link_tables.apply_migrations, reports.apply_migrations)
+              link_tables.apply_migrations, reports.apply_migrations,
+              discover_tables.apply_migrations)
 
 
 def server_ssl_context(cfg: NodeConfig) -> ssl.SSLContext | None:
@@ -112,9 +120,12 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[LOG] = exchange_log
     setup_witnessing(services)
     setup_links(services)
+    setup_discover(services)
     tf_task = asyncio.create_task(refresh_term_frequencies(services))
+    discover_task = start_discover(services)  # the filter, rebuilt if missing or outdated
     yield
     tf_task.cancel()
+    discover_task.cancel()
     exchange_log.close()
 
 
@@ -137,6 +148,16 @@ async def _prune_job(services: Services) -> int:
     return services.replay.prune(clock.now_ms())
 
 
+def _then_discover(job: JobFunction) -> JobFunction:
+    """`job`, then the discover filter's rebuild (a job that changes students)."""
+    async def run(services: Services) -> Any:
+        result = await job(services)
+        await discover_filter_job(services)
+        return result
+    run.__name__ = getattr(job, "__name__", "job")
+    return run
+
+
 def job_registry(cfg: NodeConfig) -> dict[str, tuple[float, JobFunction]]:
     """Every scheduled job: name -> (interval in seconds, coroutine function of Services)."""
     return {
@@ -147,9 +168,10 @@ def job_registry(cfg: NodeConfig) -> dict[str, tuple[float, JobFunction]]:
         "outbox": (cfg.jobs.outbox_interval, deliver_due),
         "replay_prune": (60.0, _prune_job),
         "report_aggregates": (3600.0, report_refresh_job),
-        "drop_import": (cfg.jobs.import_interval, drop_import_job),
-        "edfi_pull": (cfg.edfi.pull_interval, edfi_pull_job),
-        "retention": (cfg.jobs.retention_interval, retention_job),
+        "drop_import": (cfg.jobs.import_interval, _then_discover(drop_import_job)),
+        "edfi_pull": (cfg.edfi.pull_interval, _then_discover(edfi_pull_job)),
+        "retention": (cfg.jobs.retention_interval, _then_discover(retention_job)),
+        "discover_filter": (cfg.discover.rebuild_interval, discover_filter_job),
         "tls_peers": (15.0, tls_peers_job),
         "term_frequencies": (900.0, refresh_term_frequencies),
     }
@@ -173,6 +195,7 @@ def create_app(cfg: NodeConfig, *, keys: NodeKeys | None = None) -> web.Applicat
     app.router.add_get("/healthz", healthz)
     setup_directory_routes(app)
     setup_exchange_routes(app)
+    setup_discover_routes(app)
     setup_witness_routes(app)
     setup_control_routes(app)
     setup_audit_routes(app)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from node.directory.key_documents import KeyRing, PeerKeyCache
     from node.directory.lan_discovery import Discovery
     from node.federation.answers import Answer
+    from node.federation.discover import DiscoverState
     from node.matching.index import TermFrequencies
     from node.store.database import Store
     from protocol.envelope import OpenedEnvelope
@@ -87,6 +88,8 @@ class Services:
     #: name-frequency table the find handler scores with (refreshed by a job)
     term_frequencies: TermFrequencies | None = None
     discovery: Discovery | None = None
+    #: the discover round's holder state (rate limits, the published filter), issue 14
+    discover: DiscoverState | None = None
     #: the last error reading the store for /status ("" when it read fine)
     status_error: str = ""
 

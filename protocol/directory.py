@@ -21,7 +21,11 @@ beside version 1 at its own path; a node one release behind keeps reading versio
   `features` (what the node speaks, e.g. `FEATURE_HYBRID`, `FEATURE_WITNESS`; a reader
   ignores features it does not know);
 * key documents add `hybrid_keys` (MLKEM768-X25519, 1216-byte public keys, same
-  `valid_until_ms` rule) and `envelope_versions` (the envelope versions the node opens).
+  `valid_until_ms` rule) and `envelope_versions` (the envelope versions the node opens);
+* the discover round (issue 14): entries and `NodeInfo` may carry `oprf_key` (the node's
+  32-byte RFC 9497 ristretto255 public key, pinned by the authority) with feature
+  `FEATURE_DISCOVER`; key documents may carry `discover_filter` (the `FilterInfo` of
+  `protocol.discover_signed`: version, sha256, members, records, false_positive_ppm).
 """
 
 from __future__ import annotations
@@ -43,9 +47,11 @@ from crypto.keys import (
     key_id,
 )
 from crypto.note import is_valid_name
+from crypto.oprf_key_file import check_oprf_public_key
 from crypto.seal import HYBRID, X25519
 from crypto.sign import sign, verify
 from protocol.codec import Reader, as_int, as_node_id, as_str, pack, unpack
+from protocol.discover_signed import FilterInfo
 from protocol.errors import EnvelopeRejected, ErrorCode, MalformedMessage, ProtocolError
 
 DIRECTORY_CONTEXT = b"statenode/v1/directory"
@@ -57,6 +63,7 @@ CONTEXTS = {("directory", 1): DIRECTORY_CONTEXT, ("directory", 2): DIRECTORY_CON
 #: features a directory entry can list (others are ignored, so newer nodes can add some)
 FEATURE_HYBRID = "hpke-mlkem768x25519"  # publishes hybrid keys; must be sealed to with them
 FEATURE_WITNESS = "tlog-witness/v1"  # serves POST /witness/add-checkpoint (C2SP)
+FEATURE_DISCOVER = "discover/v1"  # answers discover, serves its signed discover filter
 FEATURE_RE = re.compile(r"[a-z0-9][a-z0-9./-]{0,39}")
 MAX_FEATURES = 16
 class EntryStatus(StrEnum):
@@ -84,6 +91,8 @@ def _public(value: object, where: str, *, kind: str = "ed25519") -> bytes:
     try:
         if kind == "ed25519":
             check_public_key(value, what=where)
+        elif kind == "ristretto255":
+            check_oprf_public_key(value, what=where)
         elif kind == "mlkem768x25519":
             check_hybrid_public_key(value, what=where)
         else:
@@ -191,6 +200,7 @@ class DirectoryEntry:
     witness_name: str | None = None  # the node's tlog-cosignature key name
     witness_key: bytes | None = None  # its Ed25519 cosigning key (never a signing key)
     features: tuple[str, ...] = ()
+    oprf_key: bytes | None = None  # its RFC 9497 ristretto255 public key (discover round)
 
     def to_doc(self, version: int = 1) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -204,7 +214,8 @@ class DirectoryEntry:
         if version >= 2:
             d.update(log_origin=self.log_origin, witness_name=self.witness_name,
                      witness_key=self.witness_key,
-                     features=list(self.features) if self.features else None)
+                     features=list(self.features) if self.features else None,
+                     oprf_key=self.oprf_key)
         return {k: v for k, v in d.items() if v is not None}
 
     def has(self, feature: str) -> bool:
@@ -223,7 +234,9 @@ class DirectoryEntry:
                            if r.opt("witness_key") else None)
             v2 = dict(log_origin=_note_name(r, "log_origin"),
                       witness_name=_note_name(r, "witness_name"), witness_key=witness_key,
-                      features=_features(r))
+                      features=_features(r),
+                      oprf_key=(_public(r.data["oprf_key"], r.path("oprf_key"),
+                                        kind="ristretto255") if r.opt("oprf_key") else None))
             if (v2["witness_name"] is None) != (witness_key is None):
                 raise MalformedMessage(f"{r.where}: witness_name and witness_key come together")
         e = cls(
@@ -386,6 +399,7 @@ class KeyDocument:
     hybrid_keys: tuple[PublishedKey, ...] = ()
     envelope_versions: tuple[int, ...] = (1,)
     version: int = 1
+    discover_filter: FilterInfo | None = None  # the holder's current filter (discover)
 
     def to_doc(self) -> dict[str, Any]:
         def keys(items: tuple[PublishedKey, ...]) -> list[dict[str, Any]]:
@@ -397,6 +411,8 @@ class KeyDocument:
         if self.version >= 2:
             doc.update(version=self.version, hybrid_keys=keys(self.hybrid_keys),
                        envelope_versions=list(self.envelope_versions))
+            if self.discover_filter is not None:
+                doc["discover_filter"] = self.discover_filter.to_doc()
         return doc
 
     def current_key(self, now_ms: int) -> PublishedKey:
@@ -454,7 +470,9 @@ def verify_key_document(data: bytes, signing_public: bytes, *, node_id: str,
                   envelope_versions=tuple(
                       as_int(v, f"key document.envelope_versions[{i}]", min_value=1,
                              max_value=255) for i, v in enumerate(versions)),
-                  version=version)
+                  version=version,
+                  discover_filter=(FilterInfo.read(r.sub("discover_filter"))
+                                   if r.opt("discover_filter") else None))
     doc = KeyDocument(r.node_id("node_id"), r.text("signing_key_id", pattern=KEY_ID_RE,
                                                    max_len=16),
                       r.integer("issued_at_ms"), keys, raw=bytes(data), **v2)
@@ -472,7 +490,7 @@ def verify_key_document(data: bytes, signing_public: bytes, *, node_id: str,
 class NodeInfo:
     """What `statenode keys show --json` prints for enrollment in the directory.
 
-    The last four fields are new in this release (a version 2 directory entry); an
+    The last five fields are new in this release (a version 2 directory entry); an
     authority one release behind refuses them, so `keys show --json --legacy` leaves them
     out."""
 
@@ -487,6 +505,7 @@ class NodeInfo:
     witness_name: str | None = None
     witness_key: bytes | None = None
     features: tuple[str, ...] = ()
+    oprf_key: bytes | None = None
 
     def to_dict(self, *, legacy: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -502,6 +521,8 @@ class NodeInfo:
                 d["witness_key"] = base64.b64encode(self.witness_key).decode()
             if self.features:
                 d["features"] = list(self.features)
+            if self.oprf_key is not None:
+                d["oprf_key"] = base64.b64encode(self.oprf_key).decode()
         return d
 
     def to_json(self, *, legacy: bool = False) -> str:
@@ -518,6 +539,7 @@ class NodeInfo:
         public = _b64_key(r.text("signing_key", max_len=64), "node info.signing_key")
         pin = r.opt_text("tls_cert_sha256", pattern=PIN_RE, max_len=64)
         witness = r.opt_text("witness_key", max_len=64)
+        oprf = r.opt_text("oprf_key", max_len=64)
         info = cls(as_node_id(r.get("node_id"), "node info.node_id"),
                    r.text("name", max_len=100), _endpoints(r),
                    _public(public, "node info.signing_key"),
@@ -527,7 +549,10 @@ class NodeInfo:
                    witness_name=_note_name(r, "witness_name"),
                    witness_key=None if witness is None else _public(
                        _b64_key(witness, "node info.witness_key"), "node info.witness_key"),
-                   features=_features(r))
+                   features=_features(r),
+                   oprf_key=None if oprf is None else _public(
+                       _b64_key(oprf, "node info.oprf_key"), "node info.oprf_key",
+                       kind="ristretto255"))
         r.done()
         if key_id(info.signing_key) != info.key_id:
             raise MalformedMessage("node info.key_id: does not match signing_key")

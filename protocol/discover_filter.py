@@ -90,10 +90,19 @@ class DiscoverFilter:
         """A filter sized for `count` members, holding `members` (the holder's own
         OPRF outputs of its records' discover keys)."""
         m, k = parameters(count, false_positive)
-        f = cls(m, k, 0, key_id(oprf_public_key), bytearray(m // 8))
+        bits = bytearray(m // 8)
+        steps = [(i, (i * i * i - i) // 6) for i in range(k)]  # `_positions`, inlined
+        n = 0
         for member in members:
-            f.add(member)
-        return f
+            if len(member) != MEMBER_LEN:
+                raise ValueError("a filter member is a 64-byte OPRF output")
+            h1 = int.from_bytes(member[0:8], "little")
+            h2 = int.from_bytes(member[8:16], "little")
+            for i, cube in steps:
+                p = (h1 + i * h2 + cube) % m
+                bits[p >> 3] |= 1 << (p & 7)
+            n += 1
+        return cls(m, k, n, key_id(oprf_public_key), bits)
 
     def add(self, member: bytes) -> None:
         if len(member) != MEMBER_LEN:

@@ -1,6 +1,6 @@
 """Message bodies carried inside envelopes, with strict decoding, and their registry.
 
-Spec: DESIGN.md "Messages" (find, fetch, move_notice, link, error and their
+Spec: DESIGN.md "Messages" (find, fetch, move_notice, link, discover, error and their
 replies; the `cosign` bodies live in `protocol.cosign_messages` and the signed
 `RecordSnapshot` a `fetch_reply` carries in `protocol.record_snapshot`). Every
 message is a frozen dataclass with a `TYPE`; `to_body` gives the plain map that
@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
-from protocol.codec import Reader, as_str, check_tree, pack, pack_presorted
+from protocol.codec import Reader, as_bytes, as_str, check_tree, pack, pack_presorted
 from protocol.cosign_messages import Cosign, CosignReply
 from protocol.errors import ErrorCode, MalformedMessage
 from protocol.record_snapshot import RecordSnapshot
@@ -380,6 +380,63 @@ def child_of_comment(comment: str | None) -> tuple[str, Demographics | None]:
     return head, child
 
 
+#: blinded elements in every discover message (node.matching.discover_keys'
+#: DISCOVER_ELEMENTS; protocol/ imports nothing of node/, tests/protocol/test_discover_wire.py
+#: keeps them equal)
+DISCOVER_ELEMENTS = 16
+ELEMENT_LEN = 32
+PROOF_LEN = 64
+
+
+def _elements(r: Reader, key: str) -> tuple[bytes, ...]:
+    items = r.array(key, min_len=DISCOVER_ELEMENTS, max_len=DISCOVER_ELEMENTS)
+    return tuple(as_bytes(e, f"{r.path(key)}[{i}]", length=ELEMENT_LEN)
+                 for i, e in enumerate(items))
+
+
+@dataclass(frozen=True)
+class Discover:
+    """The discover round (issue 14): exactly DISCOVER_ELEMENTS blinded ristretto255
+    elements (the query's discover keys, padded with blinded random inputs); the holder
+    evaluates them with its OPRF key. The elements' validity as group elements is checked
+    by the holder's crypto (crypto.oprf) before it evaluates them."""
+
+    TYPE: ClassVar[str] = "discover"
+    elements: tuple[bytes, ...]
+    requester: Requester
+    purpose: str
+
+    def to_body(self) -> dict[str, Any]:
+        return {"elements": list(self.elements), "purpose": self.purpose,
+                "requester": self.requester.to_body()}
+
+    @classmethod
+    def read(cls, r: Reader) -> Discover:
+        return cls(_elements(r, "elements"), Requester.read(r.sub("requester")),
+                   r.text("purpose", choices=SEARCH_PURPOSES))
+
+
+@dataclass(frozen=True)
+class DiscoverReply:
+    """The holder's evaluations, in the order asked, with one batched DLEQ proof (RFC 9497
+    §2.2) that it used the OPRF key pinned in its directory entry, and the version of the
+    filter the requester must check the outputs against."""
+
+    TYPE: ClassVar[str] = "discover_reply"
+    evaluated: tuple[bytes, ...]
+    proof: bytes
+    filter_version: int
+
+    def to_body(self) -> dict[str, Any]:
+        return {"evaluated": list(self.evaluated), "filter_version": self.filter_version,
+                "proof": self.proof}
+
+    @classmethod
+    def read(cls, r: Reader) -> DiscoverReply:
+        return cls(_elements(r, "evaluated"), r.blob("proof", length=PROOF_LEN),
+                   r.integer("filter_version", min_value=0))
+
+
 @dataclass(frozen=True)
 class Error:
     TYPE: ClassVar[str] = "error"
@@ -397,15 +454,15 @@ class Error:
 
 Message: TypeAlias = (
     Find | FindReply | Fetch | FetchReply | MoveNotice | Receipt | Link | Cosign
-    | CosignReply | Error
+    | CosignReply | Discover | DiscoverReply | Error
 )
 _CLASSES: dict[str, Any] = {
     c.TYPE: c for c in (Find, FindReply, Fetch, FetchReply, MoveNotice, Receipt, Link,
-                        Cosign, CosignReply, Error)
+                        Cosign, CosignReply, Discover, DiscoverReply, Error)
 }
 MESSAGE_TYPES: tuple[str, ...] = tuple(_CLASSES)
 REPLY_TYPES: frozenset[str] = frozenset(
-    {"find_reply", "fetch_reply", "receipt", "cosign_reply", "error"})
+    {"find_reply", "fetch_reply", "receipt", "cosign_reply", "discover_reply", "error"})
 
 
 def to_body(msg: Message) -> dict[str, Any]:
@@ -598,11 +655,12 @@ _FAST_READERS: dict[str, Any] = {"find": _fast_find, "find_reply": _fast_find_re
 
 def purpose_of(msg: Message) -> str | None:
     """The purpose a message states in its body, if it has one."""
-    return msg.purpose if isinstance(msg, Find | Fetch) else None
+    return msg.purpose if isinstance(msg, Find | Fetch | Discover) else None
 
 
 __all__ = [
     "ADMIN_SEARCH_PURPOSES",
+    "DISCOVER_ELEMENTS",
     "LINK_CHILD_MARK",
     "MESSAGE_TYPES",
     "NO_NAME",
@@ -612,6 +670,8 @@ __all__ = [
     "SEARCH_PURPOSES",
     "Candidate",
     "Demographics",
+    "Discover",
+    "DiscoverReply",
     "Error",
     "Fetch",
     "FetchReply",

@@ -311,6 +311,20 @@ class ExchangeLogStore:
             return [(r[0], bytes(r[1]), int(r[2])) for r in rows]
         return self._call(read, self.db)
 
+    def discover_probes(self) -> list[dict[str, Any]]:
+        """Per peer: the discover messages it sent us (each DISCOVER_ELEMENTS OPRF
+        evaluations asked for), how many we refused (an `error` reply), first and last
+        time: how an auditor sees a peer probing our filter (issue 14)."""
+        def query() -> list[dict[str, Any]]:
+            rows = self.db.conn.execute(
+                "SELECT d.peer, COUNT(*), SUM(EXISTS (SELECT 1 FROM leaves r WHERE "
+                "r.reply_to = d.message_id AND r.direction = 'out' AND r.type = 'error')), "
+                "MIN(d.time_ms), MAX(d.time_ms) FROM leaves d WHERE d.type = 'discover' AND "
+                "d.direction = 'in' GROUP BY d.peer ORDER BY d.peer").fetchall()
+            keys = ("peer", "discovers", "refused", "first_ms", "last_ms")
+            return [dict(zip(keys, r, strict=True)) for r in rows]
+        return self._call(query)
+
     def history(self, student_id: str) -> list[dict[str, Any]]:
         """Every logged exchange that disclosed this local student's data, oldest first."""
         def query() -> list[dict[str, Any]]:

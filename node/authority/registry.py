@@ -100,7 +100,8 @@ def _entry_to_json(e: DirectoryEntry) -> dict[str, Any]:
             "retired_signing_keys": [{"public": _b64(k), "retired_at_ms": at}
                                      for k, at in e.retired_signing_keys],
             "log_origin": e.log_origin, "witness_name": e.witness_name,
-            "witness_key": _b64(e.witness_key), "features": list(e.features)}
+            "witness_key": _b64(e.witness_key), "features": list(e.features),
+            "oprf_key": _b64(e.oprf_key)}
 
 
 def _entry_from_json(d: Any, where: str) -> DirectoryEntry:
@@ -118,7 +119,8 @@ def _entry_from_json(d: Any, where: str) -> DirectoryEntry:
             # absent in a state.json written by the previous release
             log_origin=d.get("log_origin"), witness_name=d.get("witness_name"),
             witness_key=base64.b64decode(d["witness_key"]) if d.get("witness_key") else None,
-            features=tuple(d.get("features") or ()))
+            features=tuple(d.get("features") or ()),
+            oprf_key=base64.b64decode(d["oprf_key"]) if d.get("oprf_key") else None)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StorageError(f"{where}: damaged entry ({exc!r})") from exc
 
@@ -265,7 +267,7 @@ class Authority:
                 tls_cert_sha256=info.tls_cert_sha256,
                 retired_signing_keys=retired, log_origin=info.log_origin,
                 witness_name=info.witness_name, witness_key=info.witness_key,
-                features=info.features)
+                features=info.features, oprf_key=info.oprf_key)
         return self._change(apply)
 
     def _set_status(self, node_id: str, status: EntryStatus) -> int:

@@ -1,4 +1,5 @@
-"""`statenode audit ...`: export, verify, cross-check, receipt, history, checkpoint.
+"""`statenode audit ...`: export, verify, cross-check, receipt, history, discover,
+checkpoint.
 
 Spec: DESIGN.md "Audit log" (auditor tools). `verify` and `cross-check` need no node,
 config or database: only export folders (written by `export`) and, optionally, the keys
@@ -147,6 +148,31 @@ def history_cmd(config_path: str, student: str, as_json: bool) -> None:
                        f"({r['user_role'] or '-'})")
     if not rows:
         click.echo(f"no logged disclosure of student {student}", err=True)
+
+
+@audit.command("discover")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def discover_cmd(config_path: str, as_json: bool) -> None:
+    """Per peer, the discover messages it sent this node (OPRF evaluations of our filter's
+    keys it asked for), and how many were refused: a peer probing the filter shows here."""
+    from node.matching.discover_keys import DISCOVER_ELEMENTS
+
+    log = open_log(load_config(config_path))
+    try:
+        rows = log.discover_probes()
+    finally:
+        log.close()
+    for r in rows:
+        r["elements"] = r["discovers"] * DISCOVER_ELEMENTS
+        if as_json:
+            click.echo(json.dumps(r))
+        else:
+            click.echo(f"{r['peer']}  {r['discovers']} discover message(s), {r['elements']} "
+                       f"OPRF evaluations asked, {r['refused']} refused  "
+                       f"(from {r['first_ms']} to {r['last_ms']})")
+    if not rows:
+        click.echo("no discover message received", err=True)
 
 
 @audit.command("checkpoint")

@@ -59,7 +59,45 @@ def import_cmd(config_path: str, files: tuple[str, ...], fmt: str, from_api: boo
     with Store(cfg.storage.database) as store:
         report = import_files(store, files, owner_state=cfg.node.id, progress=progress,
                               prepare_first=live, fmt=fmt, edfi_rule=rule_of(cfg))
-    _print_report(report)
+        try:
+            _print_report(report)
+        finally:  # also when some rows were rejected (exit code 3): the rest is stored
+            _rebuild_filter(cfg, store, live)
+
+
+def _rebuild_filter(cfg: Any, store: Any, live: bool) -> None:
+    """After an import: the discover filter, rebuilt by the running node (now, not at its
+    next check) or here."""
+    if not cfg.discover.enabled:
+        return
+    if live:
+        from node.control import client as control_client
+
+        try:
+            control_client.call(cfg, "/local/v1/jobs/discover_filter", {}, timeout=300)
+        except Exception:  # the node's own job catches up within [discover] rebuild_interval
+            click.echo("the running node rebuilds its discover filter at its next check",
+                       err=True)
+        return
+    from crypto.errors import CryptoError
+    from node.directory.identity import load_keys
+    from node.errors import NodeError
+    from node.importing.discover_rebuild import rebuild
+
+    if not cfg.keys.oprf_key.exists():  # made, and the filter built, when the node starts
+        return
+    try:
+        keys = load_keys(cfg)
+        if keys.oprf is None:
+            return
+        done = rebuild(store, node_id=cfg.node.id, oprf=keys.oprf, signing=keys.signing)
+    except (CryptoError, NodeError) as exc:  # the import stands; the node rebuilds at start
+        click.echo(f"the discover filter was not rebuilt ({exc}); the node rebuilds it when "
+                   "it starts", err=True)
+        return
+    if done.rebuilt:
+        click.echo(f"discover filter version {done.version}: {done.records} students "
+                   f"({done.evaluated} evaluated, {done.seconds:.1f} s)", err=True)
 
 
 def _pull(cfg: Any, progress: bool) -> None:
@@ -70,6 +108,10 @@ def _pull(cfg: Any, progress: bool) -> None:
 
     with Store(cfg.storage.database) as store:
         pulled = asyncio.run(pull_from_api(store, cfg, progress=progress))
+        if pulled.report is not None:
+            from node.ops.backup import node_running
+
+            _rebuild_filter(cfg, store, node_running(cfg) is not None)
     if pulled.report is None:
         click.echo(f"Ed-Fi ODS/API: nothing changed since change version {pulled.to_version}")
         return

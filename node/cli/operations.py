@@ -1,4 +1,4 @@
-"""`statenode doctor`, `backup`, `restore` and `keys rotate-signing`.
+"""`statenode doctor`, `backup`, `restore`, `keys rotate-signing` and `keys rotate-oprf`.
 
 Spec: the issue "Reliability, security and operations" item 4; node/ops/doctor.py (checks),
 node/ops/backup.py (online copy and restore), node/control/signing_rotation.py (key rotation through
@@ -83,6 +83,32 @@ def restore(config_path: str, folder: Path, with_keys: bool) -> None:
                f"{manifest['exchange_log_entries']} exchange log entries); previous files were "
                "kept as *.before-restore-*")
     click.echo("start the node, then run: statenode doctor -c " + str(cfg.config_path))
+
+
+@keys_group.command("rotate-oprf")
+@config_option
+def rotate_oprf(config_path: str) -> None:
+    """Prepare a new OPRF key for the discover round and print the NodeInfo (with it) for
+    the authority; once the directory pins it the node switches to it and rebuilds its
+    filter under a new version."""
+    from node.directory.identity import oprf_next_path, rotate_oprf_key
+    from node.ops.backup import node_running
+    from node.ops.node_folder import node_info
+
+    cfg = load_config(config_path)
+    rotate_oprf_key(cfg)
+    click.echo(f"new OPRF key prepared ({oprf_next_path(cfg)}); this node keeps answering "
+               "with its current key, the one peers verify against, until the directory "
+               "pins the new one: then it switches and rebuilds its discover filter under a "
+               "new version")
+    if node_running(cfg):
+        from node.control import client as control_client
+        control_client.call(cfg, "/local/v1/keys/reload", {})
+        click.echo("the running node reloaded its keys")
+    click.echo("give the federation authority this NodeInfo:")
+    click.echo(json.dumps(node_info(str(cfg.config_path)), indent=2, sort_keys=True))
+    click.echo("the authority runs: statenode directory enroll -c DIRECTORY.toml --replace "
+               "NODEINFO.json")
 
 
 @keys_group.command("rotate-signing")

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from node import __version__, clock
 from node.appkeys import SERVICES
+from node.federation.discover_status import discover_status
 from node.http_inputs import client_address
 from node.services import Services
 from node.store import federation_tables as fed
@@ -169,6 +170,11 @@ async def collect(app: web.Application) -> dict[str, Any]:
         })
     keys = services.keys
     jobs = _jobs(app)
+    try:
+        discover: dict[str, Any] | None = await discover_status(services)
+    except Exception as exc:  # a locked database must not break status
+        discover = None
+        services.status_error = str(exc)
     return {
         "node": cfg.node.id, "version": __version__, "pid": os.getpid(), "time": now,
         "uptime_s": round(now - services.started, 1), "rss_bytes": rss_bytes(),
@@ -186,6 +192,7 @@ async def collect(app: web.Application) -> dict[str, Any]:
                             "valid_until": e.valid_until} for e in keys.published(now)],
         },
         "outbox_depth": depth,
+        "discover": discover,
         "log": {"entries": facts.entries, "bytes": facts.bytes,
                 "last_checkpoint_size": facts.last_checkpoint_size,
                 "last_checkpoint_age_s": None if facts.last_checkpoint_ms is None

@@ -145,6 +145,9 @@ async def reload_handler(request: web.Request) -> web.Response:
         await services.log.sign_checkpoint_async()
     except NodeError as exc:
         log.warning("keys reloaded, but signing a checkpoint with the new key failed: %s", exc)
+    # the discover filter: signed again with the new signing key, rebuilt for a new OPRF key
+    from node.federation.discover import start_discover
+    start_discover(services)
     return web.json_response({"signing_key_id": keys.signing.key_id})
 
 

@@ -12,8 +12,15 @@ Rotation: when the current key is past `valid_until`, the next key becomes
 current and a fresh next key is generated; expired keys are kept one more
 lifetime so messages sealed to them in flight still open, then deleted.
 
+The OPRF key of the discover round (issue 14: `keys.oprf_key`, a 0600 file in the
+format of `crypto.oprf_key_file`) is one key at a time. `rotate_oprf_key` prepares the
+next one beside it (`<oprf_key>.next`); the node keeps answering with the current key,
+the one its peers verify against, until the directory pins the next one
+(`promote_oprf_key_if_pinned`, run by the filter job): then the next key becomes the
+key, and the filter is rebuilt under it with a new version.
+
 `ensure_keys` is the key-folder migration of this release: a folder made by the
-previous release has no `hybrid.json` and no witness key; it makes them (key files
+previous release has no `hybrid.json`, no witness key and no OPRF key; it makes them (key files
 first, then the index that names them, so a crash leaves nothing half-made) and is a
 no-op afterwards. `statenode serve`, `keys show` and `create_app` run it.
 """
@@ -39,6 +46,8 @@ from crypto.keys import (
     load_signing_key,
     save_key,
 )
+from crypto.oprf import OprfKey
+from crypto.oprf_key_file import load_oprf_key, replace_oprf_key, save_oprf_key
 from crypto.seal import OpeningKey
 from node import clock
 from node.file_modes import open_private, private_dir
@@ -70,6 +79,8 @@ class NodeKeys:
     hybrid: dict[str, HybridKey] = field(default_factory=dict)  # key id -> hybrid key
     hybrid_ring: tuple[RingEntry, ...] = ()
     witness: SigningKey | None = None  # the separate key this node cosigns with
+    oprf: OprfKey | None = None  # the discover round's OPRF key (never logged)
+    oprf_next: OprfKey | None = None  # prepared by `keys rotate-oprf`, not yet pinned
     #: every key an envelope may be sealed to, by key id (X25519 and hybrid)
     opening: dict[str, OpeningKey] = field(init=False, repr=False, compare=False)
 
@@ -149,6 +160,7 @@ def create_keys(
     save_key(cfg.keys.signing_key, generate_signing_key(), passphrase=passphrase)
     cfg.keys.witness_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     save_key(cfg.keys.witness_key, generate_signing_key(), passphrase=passphrase)
+    _new_oprf_key(cfg, passphrase)
     folder = cfg.keys.encryption_dir
     private_dir(folder)
     life = cfg.keys.encryption_key_lifetime
@@ -156,9 +168,38 @@ def create_keys(
     _new_ring(folder, now, life, passphrase, hybrid=True)
 
 
+def _new_oprf_key(cfg: NodeConfig, passphrase: bytes | None) -> None:
+    cfg.keys.oprf_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    save_oprf_key(cfg.keys.oprf_key, OprfKey.generate(), passphrase=passphrase)
+
+
+def oprf_next_path(cfg: NodeConfig) -> Path:
+    return cfg.keys.oprf_key.with_name(cfg.keys.oprf_key.name + ".next")
+
+
+def rotate_oprf_key(cfg: NodeConfig) -> OprfKey:
+    """Prepare a fresh next OPRF key (replacing a next key prepared before); return it.
+    The authority pins it from the NodeInfo, then the node switches to it."""
+    key = OprfKey.generate()
+    cfg.keys.oprf_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    replace_oprf_key(oprf_next_path(cfg), key, passphrase=read_passphrase(cfg))
+    return key
+
+
+def promote_oprf_key_if_pinned(cfg: NodeConfig, keys: NodeKeys, pinned: bytes | None
+                               ) -> bool:
+    """When the directory pins our next OPRF key: make it the key (atomic rename). True
+    when it did (the caller reloads the keys and rebuilds the filter)."""
+    if keys.oprf_next is None or pinned != keys.oprf_next.public:
+        return False
+    os.replace(oprf_next_path(cfg), cfg.keys.oprf_key)
+    return True
+
+
 def ensure_keys(cfg: NodeConfig, *, now: float | None = None) -> list[str]:
-    """Migrate a key folder made by the previous release: add the hybrid key ring and the
-    witness key when missing. Returns what was made (empty when nothing was missing)."""
+    """Migrate a key folder made by the previous release: add the hybrid key ring, the
+    witness key and the OPRF key when missing. Returns what was made (empty when nothing
+    was missing)."""
     now = clock.now() if now is None else now
     made: list[str] = []
     passphrase = read_passphrase(cfg)
@@ -173,6 +214,9 @@ def ensure_keys(cfg: NodeConfig, *, now: float | None = None) -> list[str]:
         cfg.keys.witness_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         save_key(cfg.keys.witness_key, generate_signing_key(), passphrase=passphrase)
         made.append(f"witness key ({cfg.keys.witness_key})")
+    if not cfg.keys.oprf_key.exists():
+        _new_oprf_key(cfg, passphrase)
+        made.append(f"OPRF key of the discover round ({cfg.keys.oprf_key})")
     return made
 
 
@@ -214,7 +258,12 @@ def load_keys(cfg: NodeConfig) -> NodeKeys:
         if witness.public == signing.public:
             raise KeyFileError(f"{cfg.keys.witness_key}: the witness key must not be the "
                                "signing key")
-    return NodeKeys(signing, x25519, tuple(ring), hybrid, tuple(hybrid_ring), witness)
+    oprf = (load_oprf_key(cfg.keys.oprf_key, passphrase=passphrase)
+            if cfg.keys.oprf_key.exists() else None)
+    nxt = oprf_next_path(cfg)
+    oprf_next = load_oprf_key(nxt, passphrase=passphrase) if nxt.exists() else None
+    return NodeKeys(signing, x25519, tuple(ring), hybrid, tuple(hybrid_ring), witness, oprf,
+                    oprf_next)
 
 
 def _rotate_ring(folder: Path, name: str, life: float, now: float, passphrase: bytes | None,

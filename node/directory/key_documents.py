@@ -15,7 +15,8 @@ by its own key, cached until `valid_until`).
 - `fetch_key_document`, `verify_peer_key_document` the two steps, also used by
                     LAN discovery.
 - `KeyRing`         our own current keys (swapped by the rotation job) and key
-                    documents (`own_key_document`, one per version).
+                    documents (`own_key_document`, one per version; version 2 names our
+                    current discover filter, `KeyRing.discover`, set by the rebuild job).
 
 Negotiation (DESIGN.md "Upgrades"): a node uses the hybrid suite with every peer whose
 key document offers a hybrid key, X25519 otherwise. A peer that once served a version 2
@@ -49,6 +50,7 @@ from protocol.directory import (
     sign_key_document,
     verify_key_document,
 )
+from protocol.discover_signed import FilterInfo
 from protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger("statenode.directory")
@@ -203,9 +205,11 @@ def verify_peer_key_document(data: bytes, entry: DirectoryEntry, *,
     raise last
 
 
-def own_key_document(cfg: NodeConfig, keys: NodeKeys, now: float, *, version: int = 1) -> bytes:
+def own_key_document(cfg: NodeConfig, keys: NodeKeys, now: float, *, version: int = 1,
+                     discover: FilterInfo | None = None) -> bytes:
     """Our key document in `version`: `keys.published(now)` (and, in version 2, the
-    hybrid keys and the envelope versions we open) signed with our signing key."""
+    hybrid keys, the envelope versions we open and our discover filter) signed with our
+    signing key."""
     doc = KeyDocument(
         node_id=cfg.node.id, signing_key_id=keys.signing.key_id,
         issued_at_ms=int(now * 1000),
@@ -216,7 +220,8 @@ def own_key_document(cfg: NodeConfig, keys: NodeKeys, now: float, *, version: in
             PublishedKey(e.key_id, keys.hybrid[e.key_id].public, int(e.valid_until * 1000),
                          HYBRID) for e in keys.published_hybrid(now)) if version >= 2 else (),
         envelope_versions=(1, 2) if version >= 2 else (1,),
-        version=version)
+        version=version,
+        discover_filter=discover if version >= 2 and cfg.discover.enabled else None)
     return sign_key_document(doc, keys.signing)
 
 
@@ -226,10 +231,12 @@ class KeyRing:
     def __init__(self, cfg: NodeConfig, keys: NodeKeys) -> None:
         self.cfg = cfg
         self.keys = keys
+        #: our published discover filter (None until the first rebuild, or discover off)
+        self.discover: FilterInfo | None = None
 
     def key_document(self, now: float | None = None, *, version: int = 1) -> bytes:
         return own_key_document(self.cfg, self.keys, clock.now() if now is None else now,
-                                version=version)
+                                version=version, discover=self.discover)
 
     async def rotate(self, now: float | None = None) -> bool:
         """Rotation job body: rotate keys when due and reload them; True if they changed."""

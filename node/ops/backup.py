@@ -12,7 +12,11 @@ Keys are NOT copied by default: a backup usually travels to storage with weaker
 protection than the node, and a copied signing key lets whoever holds it speak for the
 state. Keep an offline copy of `keys/` separately, or if the keys are lost enrol new
 ones with the authority (`directory enroll --replace`). `--include-keys` copies them
-anyway into `keys/` of the backup with mode 0600 (folders 0700).
+anyway into `keys/` of the backup with mode 0600 (folders 0700), the OPRF key of the
+discover round included (with it and the published filter, anyone could test names and
+birth dates against this state's records offline: it is as secret as the signing key).
+A node restored without it makes a new one: its filter is rebuilt and the authority must
+pin the new key (`statenode keys show --json` prints the NodeInfo).
 
 Restore refuses while the node is running, checks the manifest's hashes and the node
 id, moves the current files aside (`*.before-restore-<time>`) instead of deleting them,
@@ -33,6 +37,7 @@ from typing import Any
 
 from config.schema import NodeConfig
 from node import clock
+from node.directory.identity import oprf_next_path
 from node.errors import Conflict, NodeError, NotFound, StorageError
 from node.file_modes import private_dir, write_private
 
@@ -150,8 +155,8 @@ def backup(cfg: NodeConfig, out: str | Path, *, include_keys: bool = False,
             _copy_private(src, folder / name)
     if include_keys:
         base = cfg.keys.signing_key.parent
-        key_files = [cfg.keys.signing_key, cfg.keys.witness_key,
-                     *sorted(cfg.keys.encryption_dir.iterdir())]
+        key_files = [cfg.keys.signing_key, cfg.keys.witness_key, cfg.keys.oprf_key,
+                     oprf_next_path(cfg), *sorted(cfg.keys.encryption_dir.iterdir())]
         # the passphrase file is never copied beside the keys it protects
         for src in key_files:
             if not src.is_file():

@@ -65,6 +65,8 @@ def check_key_files(cfg: NodeConfig) -> list[Check]:
     from node.control.signing_rotation import next_key_path
 
     files = [cfg.keys.signing_key]
+    if cfg.keys.oprf_key.exists():  # else made at the next start (check_discover says so)
+        files.append(cfg.keys.oprf_key)
     folder = cfg.keys.encryption_dir
     if folder.is_dir():
         files += sorted(p for p in folder.iterdir() if p.suffix == ".pem")
@@ -349,7 +351,7 @@ def check_migrations(path: Path) -> Check:
     """Schema migrations of every room not yet applied to the node database (read-only)."""
     from sqlite_utils import Database
 
-    from node.store import accounts, database, federation_tables, link_tables
+    from node.store import accounts, database, discover_tables, federation_tables, link_tables
 
     if not path.exists():
         return Check("migrations", WARN, f"node database {path} does not exist yet",
@@ -360,7 +362,8 @@ def check_migrations(path: Path) -> Check:
             db = Database(conn)
             pending = [f"{m.name} ({sets.name})"
                        for sets in (database.migrations, federation_tables.migrations,
-                                    accounts.migrations, link_tables.migrations)
+                                    accounts.migrations, link_tables.migrations,
+                                    discover_tables.migrations)
                        for m in sets.pending(db)]
             students = (conn.execute("SELECT count(*) FROM students").fetchone()[0]
                         if db["students"].exists() else 0)
@@ -390,11 +393,11 @@ def check_schema_and_reports(path: Path) -> list[Check]:
     import run (read-only; the node applies migrations when it starts)."""
     if not path.exists():
         return []
-    from node.store import accounts, federation_tables, link_tables, reports
+    from node.store import accounts, discover_tables, federation_tables, link_tables, reports
     from node.store import database as records
 
     sets = (records.migrations, federation_tables.migrations, accounts.migrations,
-            link_tables.migrations, reports.migrations)
+            link_tables.migrations, reports.migrations, discover_tables.migrations)
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error:
@@ -505,6 +508,10 @@ def run_checks(config_path: str | Path, *, timeout: float = 3.0, thorough: bool 
     add(check_database(cfg.storage.exchange_log, "exchange log", thorough,
                        created_at_start=True))
     add(*check_schema_and_reports(cfg.storage.database))
+    from node.ops.discover_checks import discover_findings
+
+    add(*(Check("discover", status, message, fix)
+          for status, message, fix in discover_findings(cfg, entries)))
     add(check_disk(cfg))
     if live is not None:
         add(*check_jobs(live))

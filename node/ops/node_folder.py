@@ -16,7 +16,7 @@ from node.directory.tls_pinning import own_pin
 from node.errors import BadRequest, Conflict
 from node.file_modes import private_dir, write_private
 from node.store.database import Store
-from protocol.directory import FEATURE_HYBRID, FEATURE_WITNESS, NodeInfo
+from protocol.directory import FEATURE_DISCOVER, FEATURE_HYBRID, FEATURE_WITNESS, NodeInfo
 
 NODE_TOML = """\
 # statenode configuration for {state}; see node.example.toml for every setting.
@@ -50,8 +50,9 @@ origin = "{origin}"
 
 def node_info(cfg_path: str, *, legacy: bool = False) -> dict[str, object]:
     """The node-info document the authority enrolls. It names the log origin, the witness
-    key and the features of this release; `legacy` leaves them out for an authority one
-    release behind (whose strict reader refuses them)."""
+    key, the features of this release and (with `[discover] enabled`) the OPRF key;
+    `legacy` leaves them out for an authority one release behind (whose strict reader
+    refuses them)."""
     cfg = load_config(cfg_path)
     ensure_keys(cfg)
     keys = load_keys(cfg)
@@ -59,11 +60,15 @@ def node_info(cfg_path: str, *, legacy: bool = False) -> dict[str, object]:
     scheme = "https" if cfg.server.tls_cert is not None else "http"
     endpoint = cfg.server.public_url or f"{scheme}://{cfg.server.host}:{cfg.server.port}"
     pin = own_pin(cfg)
+    oprf = keys.oprf_next or keys.oprf  # a prepared next key is the one to pin
+    discover = cfg.discover.enabled and oprf is not None
     info = NodeInfo(
         cfg.node.id, cfg.node.name or cfg.node.id, (endpoint,), keys.signing.public,
         keys.signing.key_id, pin,
         log_origin=cfg.audit.origin or None, witness_name=cfg.witness_name,
-        witness_key=keys.witness.public, features=(FEATURE_HYBRID, FEATURE_WITNESS))
+        witness_key=keys.witness.public,
+        features=(FEATURE_HYBRID, FEATURE_WITNESS) + ((FEATURE_DISCOVER,) if discover else ()),
+        oprf_key=oprf.public if discover and oprf is not None else None)
     return info.to_dict(legacy=legacy)
 
 

@@ -226,6 +226,8 @@ class Federation:
     old_code: Path | None = None
     #: states created by the previous release and since upgraded to this one
     upgraded: set[str] = field(default_factory=set)
+    #: node.toml text appended per state before it is enrolled (e.g. "[discover]\n…")
+    extra_config: dict[str, str] = field(default_factory=dict)
 
     def node_dir(self, state: str) -> Path:
         return self.root / state
@@ -271,7 +273,7 @@ class Federation:
             )
             # fast schedules for tests
             with path.open("a") as f:
-                f.write(FAST)
+                f.write(FAST + self.extra_config.get(state, ""))
             records = generate_students(state, self.background, 1000 + i)
             records += self.extra_records.get(state, [])
             data = self.node_dir(state) / "records.jsonl"

@@ -295,7 +295,7 @@ def test_previous_release_database_doctor_and_recompute(node_dir: Path) -> None:
 
     from node.cli import cli
     from node.ops.doctor import check_schema_and_reports
-    from node.store import federation_tables, link_tables
+    from node.store import discover_tables, federation_tables, link_tables
     from protocol.records import validate_student
 
     cfg = load_config(node_dir / "node.toml")
@@ -311,6 +311,7 @@ def test_previous_release_database_doctor_and_recompute(node_dir: Path) -> None:
                and "statenode reports recompute" in c.fix for c in checks)
     with Store(cfg.storage.database) as store:
         store.call(reports.apply_migrations)
+        store.call(discover_tables.apply_migrations)  # this release's other new set
     assert [c.status for c in check_schema_and_reports(cfg.storage.database)] == ["ok", "warn"]
     out = CliRunner().invoke(cli, ["reports", "recompute", "-c", str(node_dir / "node.toml")],
                              obj={})

@@ -13,6 +13,8 @@ from protocol.messages import (
     PURPOSES,
     Candidate,
     Demographics,
+    Discover,
+    DiscoverReply,
     Error,
     Fetch,
     FetchReply,
@@ -48,6 +50,8 @@ ALL: list[Message] = [
     Link("ca-9", "tx-000123", Requester("admin", "data_admin", "CA SEA"), "revoke", "twin"),
     Cosign("TX\n12\nabc=\n", 8, (b"\x01" * 32, b"\x02" * 32)),
     CosignReply("TX\n12\nabc=\n\n— CA sig\n"),
+    Discover(tuple(bytes([i]) * 32 for i in range(16)), WHO, "enrollment"),
+    DiscoverReply(tuple(bytes([i]) * 32 for i in range(16)), b"\x05" * 64, 3),
     Error(ErrorCode.FORBIDDEN, "purpose not allowed for this role"),
 ]
 
