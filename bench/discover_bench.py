@@ -46,22 +46,22 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from match_bench import background, slim  # noqa: E402  (the same labelled set)
+from match_bench import background, slim
 
-from crypto import oprf  # noqa: E402
-from node.importing.synthetic import (  # noqa: E402
+from crypto import oprf
+from node.importing.synthetic import (
     STATE_FIPS,
     derive_overlap_labelled,
     generate_students,
 )
-from node.matching.discover_keys import (  # noqa: E402
+from node.matching.discover_keys import (
     DISCOVER_ELEMENTS,
     DISCOVER_KEYS_VERSION,
     query_discover_keys,
     record_discover_keys,
 )
-from node.matching.index import MatchIndex  # noqa: E402
-from protocol.discover_filter import DiscoverFilter  # noqa: E402
+from node.matching.index import MatchIndex
+from protocol.discover_filter import DiscoverFilter
 
 FALSE_POSITIVE = 0.001
 OTHER_STATES = 49
@@ -237,18 +237,25 @@ def cpu_us(run: Any, rounds: int) -> float:
     return best * 1e6
 
 
+def oprf_at(key: oprf.OprfKey, n: int) -> tuple[float, float, float]:
+    """CPU µs of the holder's blind_evaluate, the requester's blind and finalize at n."""
+    inputs = [f"k:{i}".encode() for i in range(n)]
+    pairs = [oprf.blind(x) for x in inputs]
+    blinds = [r for r, _b in pairs]
+    blinded = [b for _r, b in pairs]
+    evaluated, proof = oprf.blind_evaluate(key, blinded)
+    held = cpu_us(lambda: oprf.blind_evaluate(key, blinded), 40)
+    blind = cpu_us(lambda: [oprf.blind(x) for x in inputs], 40)
+    fin = cpu_us(lambda: oprf.finalize(inputs, blinds, evaluated, blinded, key.public,
+                                       proof), 40)
+    return held, blind, fin
+
+
 def oprf_cost() -> None:
     key = oprf.OprfKey.generate()
     print("\n(d) OPRF CPU time per discover message (best of 5, one process):")
     for n in sorted({4, 6, DISCOVER_ELEMENTS, 8, 10, 12, 16}):
-        inputs = [f"k:{i}".encode() for i in range(n)]
-        pairs = [oprf.blind(x) for x in inputs]
-        blinded = [b for _r, b in pairs]
-        evaluated, proof = oprf.blind_evaluate(key, blinded)
-        held = cpu_us(lambda: oprf.blind_evaluate(key, blinded), 40)
-        blind = cpu_us(lambda: [oprf.blind(x) for x in inputs], 40)
-        fin = cpu_us(lambda: oprf.finalize(inputs, [r for r, _b in pairs], evaluated,
-                                           blinded, key.public, proof), 40)
+        held, blind, fin = oprf_at(key, n)
         mark = "  <- DISCOVER_ELEMENTS" if n == DISCOVER_ELEMENTS else ""
         print(f"  {n:2d} elements: holder blind_evaluate {held / 1000:.3f} ms; requester "
               f"blind {blind / 1000:.3f} ms once, finalize {fin / 1000:.3f} ms per holder "
