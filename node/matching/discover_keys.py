@@ -49,7 +49,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from node.matching.normalize import _ABBREVIATIONS, NICKNAMES, Norm, normalize
+from node.matching.normalize import NICKNAMES, Norm, normalize
 from node.matching.phonetic import phonetic_key
 
 #: the number of blinded elements every discover message carries, whatever the query has
@@ -82,10 +82,10 @@ _GROUP = _nickname_groups(NICKNAMES)
 
 @lru_cache(maxsize=65536)
 def name_code(token: str) -> str:
-    """The code of a folded name token: phonetic key of its nickname group."""
+    """The code of a folded name token: the phonetic key of its nickname group (given
+    names are already expanded from abbreviations by normalize)."""
     if not token:
         return ""
-    token = _ABBREVIATIONS.get(token, token)
     return phonetic_key(_GROUP.get(token, token))
 
 
