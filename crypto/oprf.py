@@ -225,7 +225,7 @@ def verify_proof(a: bytes, b: bytes, c: Sequence[bytes], d: Sequence[bytes],
     s = _check_scalar(proof[SCALAR_LEN:], "proof response")
     m, z = _composites(b, c, d, None)
     try:
-        t2 = _add(_mul(s, a), _mul(ch, b))
+        t2 = _add(_base_mul(s) if a == _GENERATOR else _mul(s, a), _mul(ch, b))
         t3 = _add(_mul(s, m), _mul(ch, z))
     except (OprfError, ValueError) as exc:
         raise OprfError("the holder's DLEQ proof does not verify") from exc
