@@ -23,24 +23,27 @@ second surname is the mother's first). Dates: the year, and month and day as an
 Families (record side and query side alike; tuned on the synthetic labelled set of
 seed 7, see bench/discover_bench.py):
 
+* ``mf:`` mother's given name and surname + father's given name + birth year — every
+  error of the child's own names, of the birth day and month
+* ``mm:`` mother's given name and surname + month/day (no year, no child's name) — the
+  child's names and a wrong birth year
 * ``u:`` {given, surname} as an unordered pair + date, for each surname — given name
   and surname keyed in each other's field, second surname only, surnames reordered
 * ``y:`` given + first surname + month/day (no year) — a wrong birth year
-* ``b:`` both surnames + date — a wrong or changed given name
-* ``gm:`` given + both surnames + mother's given name (no date) — any date error
-* ``mm:`` mother's given name and surname + date (no child's name) — child's names
-* ``mf:`` mother's names + father's given name + birth year — child's names, day, month
-* ``pf:`` first surname + father's given name + date — given name, second surname
-* ``t:`` given + both surnames + birth year — month or day wrong (sent when room is left)
+* ``b:`` both surnames + date — a wrong given name (no parents needed)
+* ``ym:`` given + first surname + birth year and month — a wrong day (one surname only)
+* ``pf:`` first surname + father's given name + date — a wrong given name, one surname
 * ``nn:`` {given, surname} unordered, no date: in the filter for every student, sent
   only by a names-only search (no birth date, no id), which therefore reaches every
   state with a child of that name (docs/SECURITY.md "Threat model"; the search page
   says so)
 * ``di:`` the state student id
 
-A query sends the keys in that order, at most `DISCOVER_ELEMENTS`; the record side
-holds at most 12 keys (mean ~11 on the synthetic states: ~2 MB of filter per 100,000
-students at 0.1% false positives). Pure: no I/O.
+A query sends the id first, then the keys in that order (the most useful first: what
+does not fit in `DISCOVER_ELEMENTS` is left out); `DISCOVER_ELEMENTS` is 7 so that a
+holder's evaluation with its proof costs under 1 ms (crypto/oprf.py). The record side
+holds at most 11 keys (10.4 on average on the synthetic states: ~1.9 MB of filter per
+100,000 students at 0.1% false positives). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -114,6 +117,7 @@ def _parts(norm: Norm) -> dict[str, str]:
         "g": given, "s1": s1, "s2": s2, "u1": u1, "u2": u2 if u2 != u1 else "",
         "ss": _pair(s1, s2), "y": str(norm.by) if norm.by else "", "md": md,
         "date": f"{norm.by}{md}" if full else "",
+        "ym": f"{norm.by}{norm.bm:02d}" if norm.by and norm.bm else "",
         "mg": name_code(mother[0]) if norm.mother else "",
         "ml": phonetic_key(norm.mother_last) if norm.mother_last else "",
         "fg": name_code(_first(norm.father)),
@@ -132,10 +136,9 @@ def _keys(p: Mapping[str, str]) -> list[str]:
         _key("u", _pair(p["g"], p["u1"]), p["date"]),
         _key("u", _pair(p["g"], p["u2"]), p["date"]),
         _key("y", p["g"], p["s1"], p["md"]),
-        _key("t", p["g"], p["ss"], p["y"]),
-        _key("pf", p["s1"], p["fg"], p["date"]),
         _key("b", p["ss"], p["date"]),
-        _key("gm", p["g"], p["ss"], p["mg"]),
+        _key("ym", p["g"], p["s1"], p["ym"]),
+        _key("pf", p["s1"], p["fg"], p["date"]),
     ]
 
 
