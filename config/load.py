@@ -31,7 +31,7 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{5,23}[0-9]$")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 #: the blinded elements of one discover message (node.matching.discover_keys.DISCOVER_ELEMENTS;
 #: config imports nothing of ours; tests/node/test_discover_holder.py keeps them equal)
-DISCOVER_ELEMENTS = 16
+DISCOVER_ELEMENTS = 7
 _CHOICES = {
     "server.tls_min_version": ("1.3", "1.2"),
     "logging.level": ("debug", "info", "warning", "error"),

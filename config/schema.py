@@ -207,11 +207,11 @@ class DiscoverSection:
         True, "Take part in the private discover round (issue 14): publish an OPRF key and "
         "a filter, answer discover, and send discover before a find; false = plain finds")
     elements_per_minute: int = _f(
-        320, "OPRF evaluations (blinded elements) one peer may ask for per minute (20 "
-        "discover messages of 16 elements); above it the peer gets error rate_limited")
+        420, "OPRF evaluations (blinded elements) one peer may ask for per minute (60 "
+        "discover messages of 7 elements); above it the peer gets error rate_limited")
     burst: int = _f(
-        160, "OPRF evaluations one peer may ask for at once, above the per-minute rate "
-        "(at least one discover message: 16)")
+        210, "OPRF evaluations one peer may ask for at once, above the per-minute rate "
+        "(at least one discover message: 7)")
     rebuild_interval: float = _f(
         "1m", "How often the running node checks whether its filter is outdated (students "
         "changed by an import from another process, a purge, a new OPRF key)",

@@ -21,6 +21,7 @@ learns only OPRF outputs, which are useless without the holder's key.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -40,6 +41,10 @@ PROOF_LEN = 2 * SCALAR_LEN
 MAX_INPUT = 2**16 - 1  # inputs are length-prefixed with two bytes
 _ORDER = 2**252 + 27742317777372353535851937790883648493
 _IDENTITY = bytes(ELEMENT_LEN)
+# The libsodium that pysodium loaded, called directly on the hot paths (scalar
+# multiplication, addition): pysodium's wrappers add checks and copies that cost a third
+# of a multiplication; the lengths are checked here instead.
+_sodium = pysodium.sodium
 
 
 class OprfError(CryptoError):
@@ -96,18 +101,36 @@ def _check_scalar(scalar: bytes, what: str) -> bytes:
 
 
 def _mul(scalar: bytes, element: bytes) -> bytes:
-    try:
-        return bytes(pysodium.crypto_scalarmult_ristretto255(scalar, element))
-    except ValueError as exc:  # libsodium refuses a result that is the identity
-        raise OprfError("scalar multiplication gave the identity element") from exc
+    if not (type(scalar) is bytes and len(scalar) == SCALAR_LEN
+            and type(element) is bytes and len(element) == ELEMENT_LEN):
+        raise OprfError("not a 32-byte scalar and a 32-byte element")
+    out = ctypes.create_string_buffer(ELEMENT_LEN)
+    # libsodium refuses (-1) an element that is not a canonical encoding and a result
+    # that is the identity; the group has prime order, so for a non-zero scalar both mean
+    # an invalid or identity element.
+    if _sodium.crypto_scalarmult_ristretto255(out, scalar, element) != 0:
+        raise OprfError("scalar multiplication gave the identity element")
+    return out.raw
 
 
 def _base_mul(scalar: bytes) -> bytes:
-    return bytes(pysodium.crypto_scalarmult_ristretto255_base(scalar))
+    if not (type(scalar) is bytes and len(scalar) == SCALAR_LEN):
+        raise OprfError("not a 32-byte scalar")
+    out = ctypes.create_string_buffer(ELEMENT_LEN)
+    if _sodium.crypto_scalarmult_ristretto255_base(out, scalar) != 0:
+        raise OprfError("scalar multiplication gave the identity element")
+    return out.raw
 
 
 def _add(a: bytes | None, b: bytes) -> bytes:
-    return b if a is None else bytes(pysodium.crypto_core_ristretto255_add(a, b))
+    if a is None:
+        return b
+    if not (type(a) is bytes and type(b) is bytes and len(a) == len(b) == ELEMENT_LEN):
+        raise OprfError("not a valid ristretto255 element")
+    out = ctypes.create_string_buffer(ELEMENT_LEN)
+    if _sodium.crypto_core_ristretto255_add(out, a, b) != 0:
+        raise OprfError("not a valid ristretto255 element")
+    return out.raw
 
 
 def random_scalar() -> bytes:
@@ -185,7 +208,7 @@ def generate_proof(k: bytes, a: bytes, b: bytes, c: Sequence[bytes], d: Sequence
         raise OprfError("a DLEQ proof needs equally long, non-empty lists")
     m, z = _composites(b, c, d, k)
     r = random_scalar() if r is None else r
-    t2 = _base_mul(r) if a == _GENERATOR else _mul(r, a)  # A is G in BlindEvaluate
+    t2 = _base_mul(r) if a == _GENERATOR else _mul(r, a)
     t3 = _mul(r, m)
     ch = _challenge(b, m, z, t2, t3)
     s = bytes(pysodium.crypto_core_ristretto255_scalar_sub(
@@ -226,9 +249,21 @@ def blind(data: bytes, *, blind_scalar: bytes | None = None) -> tuple[bytes, byt
 def blind_evaluate(key: OprfKey, blinded: Sequence[bytes], *,
                    r: bytes | None = None) -> tuple[list[bytes], bytes]:
     """BlindEvaluate, batched: (evaluatedElements, one DLEQ proof for all of them)."""
-    checked = [_check_element(e, f"blinded element #{i}") for i, e in enumerate(blinded)]
-    evaluated = [_mul(key.private, e) for e in checked]
-    proof = generate_proof(key.private, _GENERATOR, key.public, checked, evaluated, r=r)
+    if not blinded:
+        raise OprfError("nothing to evaluate")
+    evaluated = []
+    for i, element in enumerate(blinded):
+        # The multiplication checks the element (libsodium refuses a non-canonical
+        # encoding, and the identity gives the identity): no separate validity check.
+        if not isinstance(element, bytes) or len(element) != ELEMENT_LEN:
+            raise OprfError(f"blinded element #{i} is not a valid ristretto255 element")
+        try:
+            evaluated.append(_mul(key.private, element))
+        except OprfError:
+            raise OprfError(f"blinded element #{i} is not a valid ristretto255 element"
+                            ) from None
+    proof = generate_proof(key.private, _GENERATOR, key.public, list(blinded), evaluated,
+                           r=r)
     return evaluated, proof
 
 
@@ -264,4 +299,4 @@ def _one() -> bytes:
     return (1).to_bytes(SCALAR_LEN, "little")
 
 
-_GENERATOR = _base_mul(_one())
+_GENERATOR = _base_mul(_one())  # A = G, the proof's first base

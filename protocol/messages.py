@@ -383,7 +383,7 @@ def child_of_comment(comment: str | None) -> tuple[str, Demographics | None]:
 #: blinded elements in every discover message (node.matching.discover_keys'
 #: DISCOVER_ELEMENTS; protocol/ imports nothing of node/, tests/protocol/test_discover_wire.py
 #: keeps them equal)
-DISCOVER_ELEMENTS = 16
+DISCOVER_ELEMENTS = 7
 ELEMENT_LEN = 32
 PROOF_LEN = 64
 

@@ -73,7 +73,7 @@ def test_oprf_key_file_passphrase_and_modes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("[discover]\nburst = 8\n", "discover.burst: must be at least 16"),
+    ("[discover]\nburst = 6\n", "discover.burst: must be at least 7"),
     ("[discover]\nelements_per_minute = 0\n", "discover.elements_per_minute: must be at least 1"),
     ("[discover]\nenabled = \"yes\"\n", "discover.enabled: must be true or false"),
     ("[discover]\nrate = 5\n", "discover.rate: unknown setting"),
@@ -100,7 +100,7 @@ def test_discover_defaults(tmp_path: Path) -> None:
     path.write_text('[node]\nid = "TX"\n')
     cfg = load_config(path)
     assert cfg.discover.enabled is True
-    assert cfg.discover.burst >= 16 and cfg.discover.elements_per_minute >= 16
+    assert cfg.discover.burst >= 7 and cfg.discover.elements_per_minute >= 7
 
 
 def test_element_bucket_limits_per_minute_with_a_burst() -> None:

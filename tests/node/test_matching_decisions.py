@@ -84,7 +84,7 @@ def test_discover_keys_are_composite_and_never_a_birth_date_alone(
         assert keys, record
         for key in keys:
             kind, *parts = key.split(":")
-            assert kind in ("dn", "dd", "ds", "nn", "di"), key
+            assert kind in ("mf", "mm", "u", "y", "b", "ym", "pf", "nn", "di"), key
             if kind != "di":  # every other key has a name part beside any date part
                 assert len(parts) >= 2 and any(not date.match(p) and not p.isdigit()
                                                for p in parts), key
