@@ -9,6 +9,7 @@ from protocol.codec import pack, unpack
 from protocol.cosign_messages import Cosign, CosignReply
 from protocol.errors import ErrorCode, InvalidRecord, MalformedMessage
 from protocol.messages import (
+    DISCOVER_ELEMENTS,
     MESSAGE_TYPES,
     PURPOSES,
     Candidate,
@@ -50,8 +51,8 @@ ALL: list[Message] = [
     Link("ca-9", "tx-000123", Requester("admin", "data_admin", "CA SEA"), "revoke", "twin"),
     Cosign("TX\n12\nabc=\n", 8, (b"\x01" * 32, b"\x02" * 32)),
     CosignReply("TX\n12\nabc=\n\n— CA sig\n"),
-    Discover(tuple(bytes([i]) * 32 for i in range(16)), WHO, "enrollment"),
-    DiscoverReply(tuple(bytes([i]) * 32 for i in range(16)), b"\x05" * 64, 3),
+    Discover(tuple(bytes([i]) * 32 for i in range(DISCOVER_ELEMENTS)), WHO, "enrollment"),
+    DiscoverReply(tuple(bytes([i]) * 32 for i in range(DISCOVER_ELEMENTS)), b"\x05" * 64, 3),
     Error(ErrorCode.FORBIDDEN, "purpose not allowed for this role"),
 ]
 
