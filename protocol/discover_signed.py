@@ -41,9 +41,9 @@ from protocol.discover_filter import MAX_BITS, DiscoverFilter, key_id, parameter
 from protocol.errors import ErrorCode, MalformedMessage, ProtocolError
 
 FILTER_CONTEXT = b"statenode/v1/discover-filter"
-#: the most discover keys one student gives (node.matching.discover_keys: two surname
-#: keys × dn/ds/nn, dd, di)
-MAX_KEYS_PER_RECORD = 8
+#: the most discover keys one student gives (node.matching.discover_keys gives at most 11;
+#: tests/node/test_discover_keys.py checks it stays within this bound)
+MAX_KEYS_PER_RECORD = 12
 #: the fill rate a filter may exceed its members' expected rate by before it is suspicious
 FILL_MARGIN = 0.05
 MAX_RECORDS = 50_000_000

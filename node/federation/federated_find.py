@@ -24,7 +24,8 @@ from typing import Any
 
 from node.errors import BadRequest, Forbidden
 from node.federation.answers import demographics_of, find_hits
-from node.federation.peer_client import FindSummary, PeerAnswer, find_all
+from node.federation.discover_round import Disclosure, Route, disclosure_answers
+from node.federation.peer_client import FindSummary, PeerAnswer, active_peers
 from node.matching.id_rule import ID_KIND, normalize_id
 from node.matching.index import TermFrequencies
 from node.matching.outcome_words import candidate_words, probability_of
@@ -161,20 +162,24 @@ async def federated_find(services: Services, criteria: FindCriteria, *,
     refusal = search_refusal(purpose, requester.role)
     if refusal is not None:  # never sign and send a find the holders must refuse
         raise Forbidden(refusal)
+    find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
     if include_local:
-        find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
         local = await services.store.run(local_candidates, find, services.term_frequencies)
         yield {"type": "answer", "state": services.node_id, "local": True,
                "status": "answered", "error": "", "candidates": with_words(local)}
-    summary = FindSummary()
+    summary, disclosure = FindSummary(), Disclosure()
     hook, find_id = services.find_hook, os.urandom(8).hex()
-    async for answer in find_all(services, criteria, requester=requester, purpose=purpose,
-                                 peers=peers, summary=summary, timeout=timeout):
-        line = answer_line(answer)
-        if hook is not None:
+    targets = active_peers(services) if peers is None else peers
+    timeout = services.cfg.peers.timeout if timeout is None else timeout
+    async for routed in disclosure_answers(services, find, targets, timeout=timeout,
+                                           disclosure=disclosure):
+        summary.add(routed.answer)
+        line = answer_line(routed.answer)
+        line["route"] = str(routed.route)
+        if hook is not None and routed.route is not Route.NO_HIT:
             line = await hook(services, line, criteria, requester, find_id)
         if "candidates" in line:
             line = {**line, "candidates": with_words(line["candidates"])}
         yield {"type": "answer", **line}
     yield {"type": "summary", "answered": summary.answered, "timed_out": summary.timed_out,
-           "failed": summary.failed}
+           "failed": summary.failed, "disclosure": disclosure.to_summary()}

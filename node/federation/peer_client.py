@@ -10,18 +10,18 @@ document of it is older than its upgrade) drops the cached document and sends on
 more, sealed to the fresh one. Failures become `PeerUnavailable` with a reason; the peer's
 backoff grows on failure and resets on any signed reply (PROTOCOL-ANCHORS §2.4).
 
-`find_all()` sends a `find` to every active peer at once and yields each
-state's answer as it arrives; a slow or dead peer never delays the others
-beyond the timeout. The final `FindSummary` names who answered, who timed out
-and who failed and why.
+`ask_find()` sends one `find` to one peer and turns its answer, a timeout or a failure
+into a `PeerAnswer`; the federated find (`node.federation.federated_find`, with its
+discover round in `node.federation.discover_round`) asks every peer at once, so a slow
+or dead peer never delays the others beyond the timeout. `FindSummary` names who
+answered, who timed out and who failed and why.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -38,10 +38,8 @@ from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import (
     Error,
     Find,
-    FindCriteria,
     FindReply,
     Message,
-    Requester,
     from_body,
     to_body,
 )
@@ -240,7 +238,8 @@ async def _post(services: Services, peer: str, signed: list[str], wire: bytes,
     raise aiohttp.ClientConnectionError(f"no endpoint for {peer}")
 
 
-async def _ask(services: Services, peer: str, find: Find, timeout: float) -> PeerAnswer:
+async def ask_find(services: Services, peer: str, find: Find, timeout: float) -> PeerAnswer:
+    """Send one find to `peer`; its answer, a timeout or a failure as a PeerAnswer."""
     started = time.monotonic()
     backoff = services.peers.get(peer).in_backoff()
     try:
@@ -268,42 +267,10 @@ def active_peers(services: Services) -> list[str]:
                   and e.valid_until_ms > clock.now_ms())
 
 
-async def find_all(services: Services, criteria: FindCriteria, *, requester: Requester,
-                   purpose: str, peers: list[str] | None = None, timeout: float | None = None,
-                   summary: FindSummary | None = None) -> AsyncIterator[PeerAnswer]:
-    """Yield each peer's answer as it arrives; fill `summary` as they come."""
-    timeout = services.cfg.peers.timeout if timeout is None else timeout
-    targets = active_peers(services) if peers is None else peers
-    find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
-    tasks = [asyncio.create_task(_ask(services, p, find, timeout)) for p in targets]
-    try:
-        for next_done in asyncio.as_completed(tasks):
-            answer = await next_done
-            if summary is not None:
-                summary.add(answer)
-            yield answer
-    finally:
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
-
-
-async def find_everywhere(services: Services, criteria: FindCriteria, *, requester: Requester,
-                          purpose: str, timeout: float | None = None,
-                          ) -> tuple[list[PeerAnswer], FindSummary]:
-    summary = FindSummary()
-    answers = [a async for a in find_all(services, criteria, requester=requester,
-                                         purpose=purpose, timeout=timeout, summary=summary)]
-    return answers, summary
-
-
 def candidates_of(answer: PeerAnswer) -> list:  # type: ignore[type-arg]
     if isinstance(answer.reply, FindReply):
         return list(answer.reply.candidates)
     return []
 
 
-__all__ = ["ErrorCode", "FindSummary", "PeerAnswer", "active_peers", "find_all",
-           "find_everywhere", "request"]
+__all__ = ["ErrorCode", "FindSummary", "PeerAnswer", "active_peers", "ask_find", "request"]

@@ -32,7 +32,11 @@ Tables:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlite_utils import Database, Migrations
+
+from node.store.sql import placeholders
 
 migrations = Migrations("statenode.links")
 
@@ -130,3 +134,19 @@ def m002_worklist_requests(db: Database) -> None:
 
 def apply_migrations(db: Database) -> None:
     migrations.apply(db)
+
+
+def peers_connected_to(db: Database, local_records: Sequence[str]) -> set[str]:
+    """States a validated link or a move notice we sent connects with any of our
+    `local_records` (state student ids): the discover round sends them the find directly
+    (node.federation.discover_round)."""
+    if not local_records:
+        return set()
+    marks, ids = placeholders(len(local_records)), list(local_records)
+    peers = {r[0] for r in db.execute(
+        f"SELECT DISTINCT peer FROM links WHERE status = 'validated' "  # noqa: S608
+        f"AND local_record IN ({marks})", ids).fetchall()}
+    peers.update(r[0] for r in db.execute(
+        f"SELECT DISTINCT peer FROM outbox WHERE type = 'move_notice' "  # noqa: S608
+        f"AND json_extract(summary, '$.student') IN ({marks})", ids).fetchall())
+    return peers

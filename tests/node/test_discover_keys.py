@@ -152,3 +152,12 @@ def test_most_realistic_queries_hit(crowd: list[dict[str, Any]]) -> None:
     pairs = derive_overlap(crowd, "CA", 0.5, 25, error_profile="realistic")
     found = sum(bool(hits(q, position[sid])) for q, sid in pairs)
     assert found / len(pairs) >= 0.97
+
+
+def test_no_record_gives_more_keys_than_a_filter_may_declare(
+        crowd: list[dict[str, Any]]) -> None:
+    """A requester refuses a filter with more members than MAX_KEYS_PER_RECORD a declared
+    record (protocol.discover_signed): every holder's own filter must stay within it."""
+    from protocol.discover_signed import MAX_KEYS_PER_RECORD
+
+    assert max(len(record_discover_keys(r)) for r in crowd) <= MAX_KEYS_PER_RECORD
