@@ -26,9 +26,9 @@ from typing import Any
 from node.ops.demo import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-#: the release this one upgrades: main when issue 16 began (tests/integration/
+#: the release this one upgrades: the last one that landed (stop 18; tests/integration/
 #: test_mixed_release.py runs its code, taken from git, as nodes one release behind)
-PREVIOUS_RELEASE = "6a1594832ed68e18dab713cd8bcc7b64856c3d1c"
+PREVIOUS_RELEASE = "ed70d0d1c1d6d36804d1025a0e4b024fbd2b2891"
 FAST = ('\n[peers]\ntimeout = "3s"\nbackoff_initial = "1s"\nbackoff_max = "5s"\n'
         '[jobs]\noutbox_interval = "1s"\n[exchange]\nmax_clock_skew = "30s"\n')
 
