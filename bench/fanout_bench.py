@@ -138,9 +138,14 @@ def build(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     cfg_path.write_text(cfg_path.read_text().replace("port = 0", f"port = {dir_port}"))
     authority = Authority.open(cfg_path)
     records: dict[str, list[dict[str, Any]]] = {}
+    ports = {dir_port}
     for i, state in enumerate(states):
+        port = free_port()
+        while port in ports:  # the OS may hand out a port it handed out before
+            port = free_port()
+        ports.add(port)
         path = write_node(workdir / state, state=state, name=f"{state} bench",
-                          endpoint=f"http://127.0.0.1:{free_port()}",
+                          endpoint=f"http://127.0.0.1:{port}",
                           directory_urls=(f"http://127.0.0.1:{dir_port}",),
                           authority_key=base64.b64encode(authority_key).decode())
         with path.open("a") as f:
