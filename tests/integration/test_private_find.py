@@ -17,6 +17,7 @@ node/federation/endpoint.py), and a search through TX's control API.
 
 from __future__ import annotations
 
+import html
 import json
 import time
 import unicodedata
@@ -29,6 +30,9 @@ import pytest
 from node.federation.endpoint import RECORD_BODIES_ENV
 from node.matching.discover_keys import DISCOVER_ELEMENTS
 from tests.integration.harness import Federation, child
+from tests.integration.web_client import WebClient, add_users
+
+PASSWORD = "correct horse battery staple"
 
 STATES = ["TX", "CA", "NM", "AZ", "CO", "OK"]
 DISCOVER_STATES = ["TX", "CA", "NM", "AZ", "CO"]
@@ -74,6 +78,10 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
         extra_config={"OK": "[discover]\nenabled = false\n"},
         extra_env={s: {RECORD_BODIES_ENV: str(root / f"bodies-{s}.jsonl")} for s in STATES})
     federation.create()
+    password_file = root / "password.txt"
+    password_file.write_text(PASSWORD + "\n")
+    password_file.chmod(0o600)
+    add_users(federation.config("TX"), {"sam": "staff"}, password_file)
     federation.start()
     try:
         _wait_filters(federation)
@@ -170,6 +178,8 @@ def test_curious_nodes_without_the_child_see_no_value_of_the_query(fed: Federati
             assert len(elements) == DISCOVER_ELEMENTS
             assert all(len(bytes.fromhex(e["hex"])) == 32 for e in elements)
             assert _leaks(b) == [], f"{state} saw {_leaks(b)} in {b}"
+    for state in STATES:  # the hook's files hold student data: owner-only
+        assert _bodies_file(fed, state).stat().st_mode & 0o777 == 0o600
     # the holder got the discover, then the find with the criteria
     ca = _bodies(fed, "CA")
     assert [b["type"] for b in ca] == ["discover", "find"], ca
@@ -244,6 +254,27 @@ def test_a_requester_with_discover_off_sends_the_plain_find_to_everyone(
     for state in ("TX", "CA", "NM", "AZ", "CO"):
         assert [(b["sender"], b["type"]) for b in _bodies(fed, state)] == [("OK", "find")]
     assert answers["CA"]["candidates"] and answers["TX"]["candidates"]
+
+
+def test_the_search_page_says_who_received_the_details(fed: Federation) -> None:
+    sam = WebClient(fed.nodes["TX"].url).login("sam", PASSWORD)
+    _code, form = sam.request("GET", "/search")
+    assert 'id="search-names-only"' in form and "reaches every state where a child" in form
+    fields = {"first_name": "Xóchitl", "last_name_1": "Tlacuilo", "last_name_2": "Mázatl",
+              "birth_date": "2010-07-19", "mother_first": "Citlali", "mother_last": "Mázatl",
+              "father_first": "Tonatiuh", "father_last": "Tlacuilo", "purpose": "enrollment"}
+    _clear_bodies(fed)
+    code, page = sam.post("/search/results", fields, {"Accept": "text/html"})
+    assert code == 200, page[:500]
+    line = html.unescape(page.split('id="search-disclosure">', 1)[1].split("</p>", 1)[0])
+    assert line == ("Your search's details went to 2 of 5 states; 3 found no record and "
+                    "saw none of them."), line
+    code, page = sam.post("/search/results", fields,
+                          {"Accept": "text/html", "Accept-Language": "es"})
+    line = html.unescape(page.split('id="search-disclosure">', 1)[1].split("</p>", 1)[0])
+    assert line.startswith("Los datos de su búsqueda llegaron a 2 de 5 estados; 3 "), line
+    for state in ("NM", "AZ"):
+        assert all(b["type"] == "discover" and not _leaks(b) for b in _bodies(fed, state))
 
 
 def test_a_state_a_move_notice_connects_gets_the_find(fed: Federation) -> None:
