@@ -12,7 +12,10 @@ node/federation/endpoint.py), and a search through TX's control API.
 - OK has `[discover] enabled = false`: it receives the plain find (route plain), answers
   with its candidates, and TX's /status and doctor name it; OK's own finds are plain to all;
 - after a move notice from TX to NM about TX's Xóchitl, TX's find for her sends NM the
-  find with route `connected`, although NM's filter has no hit.
+  find with route `connected`, although NM's filter has no hit; after AZ receives a move
+  notice from NM, AZ's find for that child sends NM the find with route `connected`;
+- TX's search page says that a names-only search reaches every state with that name, and
+  its results page how many states received the search's details (English and Spanish).
 """
 
 from __future__ import annotations
@@ -178,7 +181,7 @@ def test_curious_nodes_without_the_child_see_no_value_of_the_query(fed: Federati
             assert len(elements) == DISCOVER_ELEMENTS
             assert all(len(bytes.fromhex(e["hex"])) == 32 for e in elements)
             assert _leaks(b) == [], f"{state} saw {_leaks(b)} in {b}"
-    for state in STATES:  # the hook's files hold student data: owner-only
+    for state in ("CA", "NM", "AZ", "CO", "OK"):  # the hook's files hold student data
         assert _bodies_file(fed, state).stat().st_mode & 0o777 == 0o600
     # the holder got the discover, then the find with the criteria
     ca = _bodies(fed, "CA")
@@ -292,3 +295,23 @@ def test_a_state_a_move_notice_connects_gets_the_find(fed: Federation) -> None:
     assert [b["type"] for b in nm if b["type"] != "move_notice"] == ["find"], nm
     # AZ still sees nothing of the child
     assert all(_leaks(b) == [] for b in _bodies(fed, "AZ"))
+
+
+def test_the_sender_of_a_received_move_notice_gets_the_find(fed: Federation) -> None:
+    fed.control("NM", "/local/v1/notify-move",
+                {"student": "NM8100001", "to": "AZ", "expected": "2026-12-01"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        fed.run_job("NM", "outbox")
+        if all(row["delivered_ms"] for row in fed.control("NM", "/local/v1/outbox")):
+            break
+        time.sleep(1)
+    inbox = json.loads(fed.cli("inbox", "-c", str(fed.config("AZ")), "--json").stdout)
+    assert [row["sender"] for row in inbox] == ["NM"], inbox
+    answers, summary = _search(fed, "AZ", {"first_name": "Rosa", "last_name_1": "Quintero",
+                                           "last_name_2": "Vega",
+                                           "birth_date": "2011-01-12"})
+    assert answers["NM"]["route"] == "connected", answers["NM"]
+    assert answers["NM"]["candidates"], answers["NM"]
+    assert summary["disclosure"]["connected"] == ["NM"], summary["disclosure"]
+    assert [b["type"] for b in _bodies(fed, "NM")] == ["find"]
