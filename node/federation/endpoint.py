@@ -7,11 +7,23 @@ reply where the sender is a known, active node (a plain JSON 4xx otherwise).
 Both the request and the reply are appended to the exchange log *before* the
 reply leaves. A retried move notice (same message id) is not a replay error:
 it gets the receipt of the stored copy, so delivery is exactly-once.
+
+Test hook (never in production): when the environment variable
+`STATENODE_RECORD_BODIES` names a file, every envelope this endpoint opens has its
+message type and decoded body (`message.to_body()`, what the strict decoder read from the
+msgpack body; bytes as `{"hex": ...}`) appended to that file as one JSON line, owner-only
+(0600). It exists for the "curious node" integration test (tests/integration/
+test_private_find.py), which checks what a peer without the child can read. It writes
+student data in the clear: docs/SECURITY.md "Private find" says so, and `statenode
+doctor` warns when it is set.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from typing import Any
 
 from aiohttp import web
 
@@ -23,6 +35,7 @@ from node.errors import NodeError
 from node.federation.answers import Answer, answer, stored_receipt
 from node.federation.log_entries import opened_entry, sealed_entry
 from node.federation.peer_client import require_hybrid
+from node.file_modes import open_private
 from node.services import Services
 from node.store import federation_tables as fed
 from protocol.audit import LogEntry
@@ -65,6 +78,31 @@ STATUS = {
     ErrorCode.DOWNGRADE: 403,
 }
 IDEMPOTENT_TYPES = frozenset({"move_notice", "link"})
+#: the test hook of the module docstring: never set in production (it writes student data)
+RECORD_BODIES_ENV = "STATENODE_RECORD_BODIES"
+
+
+def _plain(value: Any) -> Any:
+    """A decoded body as JSON: bytes as {"hex": ...}, tuples as lists."""
+    if isinstance(value, bytes):
+        return {"hex": value.hex()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def record_body(opened: OpenedEnvelope) -> None:
+    """The test hook: append the opened message's type and body to the file named by
+    `STATENODE_RECORD_BODIES` (nothing when it is unset)."""
+    path = os.environ.get(RECORD_BODIES_ENV)
+    if not path:
+        return
+    line = json.dumps({"sender": opened.header.sender, "type": opened.header.type,
+                       "body": _plain(opened.message.to_body())}, ensure_ascii=False)
+    with open_private(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
 
 
 
@@ -180,6 +218,7 @@ async def handle_exchange(request: web.Request) -> web.StreamResponse:
                                       purpose=header.purpose, reply_to=header.message_id)
         # nothing authenticated to reply to: plain error
         return await _error_reply(services, clear, exc.code, str(exc))
+    record_body(opened)
     try:
         return await _answer_opened(services, clear, opened, probe.replayed)
     except Exception as exc:

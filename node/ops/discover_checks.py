@@ -48,12 +48,21 @@ def _discover_rows(path: Path) -> tuple[list[dict[str, Any]], Any]:
 def discover_findings(cfg: NodeConfig, entries: list[Any]) -> list[Finding]:
     """Our part in the private find, and the peers that do not speak it or whose hits
     look like a stuffed filter (node.federation.discover_status)."""
+    import os
+
     from node.directory.identity import load_keys
     from node.federation.discover_status import peer_report
+    from node.federation.endpoint import RECORD_BODIES_ENV
 
     counts, latest = _discover_rows(cfg.storage.database)
     report = peer_report(entries, cfg.node.id, counts)
     out: list[Finding] = []
+    if os.environ.get(RECORD_BODIES_ENV):
+        out.append(_finding(WARN, f"{RECORD_BODIES_ENV} is set: the node writes every "
+                         "message it opens, student data included, to "
+                         f"{os.environ[RECORD_BODIES_ENV]} (a test hook, never for "
+                         "production)", f"unset {RECORD_BODIES_ENV} in the node's "
+                         "environment and delete that file"))
     if not cfg.discover.enabled:
         out.append(_finding(WARN, "discover is switched off ([discover] enabled = "
                          "false): every other state sends this node the plain find, and it "

@@ -139,12 +139,13 @@ def apply_migrations(db: Database) -> None:
 def peers_connected_to(db: Database, local_records: Sequence[str]) -> set[str]:
     """States a validated link or a move notice we sent connects with any of our
     `local_records` (state student ids): the discover round sends them the find directly
-    (node.federation.discover_round)."""
+    (node.federation.discover_round). A validated link has status `active` (there is no
+    status 'validated': node.federation.links)."""
     if not local_records:
         return set()
     marks, ids = placeholders(len(local_records)), list(local_records)
     peers = {r[0] for r in db.execute(
-        f"SELECT DISTINCT peer FROM links WHERE status = 'validated' "  # noqa: S608
+        f"SELECT DISTINCT peer FROM links WHERE status = 'active' "  # noqa: S608
         f"AND local_record IN ({marks})", ids).fetchall()}
     peers.update(r[0] for r in db.execute(
         f"SELECT DISTINCT peer FROM outbox WHERE type = 'move_notice' "  # noqa: S608

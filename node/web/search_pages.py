@@ -31,6 +31,7 @@ Every candidate shown is recorded with `accounts.record_view(..., what="search")
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -115,6 +116,13 @@ SCRIPT_WORDS: dict[str, Any] = {
     "states_answered": (N_("{n} state answered"), N_("{n} states answered")),
     "records_found": (N_("{n} record found."), N_("{n} records found.")),
     "did_not_answer": N_("Did not answer: {list}. Results may be incomplete."),
+    # the summary's disclosure (issue 14): {sent} states received the search's details of
+    # {total} asked; {n} answered the discover round with no hit and saw none of them
+    "disclosed": (N_("Your search's details went to {sent} of {total} states; {n} state "
+                     "found no record and saw none of them."),
+                  N_("Your search's details went to {sent} of {total} states; {n} found no "
+                     "record and saw none of them.")),
+    "disclosed_all": N_("Your search's details went to {sent} of {total} states."),
     "failed": N_("The search failed (HTTP {status})."),
     "interrupted": N_("The search was interrupted: {error}"),
     "tick": N_("Tick at least one record to open."),
@@ -131,6 +139,25 @@ def page_words(request: web.Request) -> dict[str, Any]:
         return [said(v) for v in value]
 
     return {k: said(v) for k, v in {**SEARCH_WORDS, **SCRIPT_WORDS}.items()}
+
+
+#: the routes of a find's disclosure (node.federation.discover_round.Route), each state once
+DISCLOSURE_ROUTES = ("plain", "connected", "hit", "no_hit", "not_sent")
+
+
+def disclosure_text(request: web.Request, summary: dict[str, Any]) -> str:
+    """How many states received the search's details, from the summary's disclosure, in
+    the request's language (static/search.js says the same with the same words)."""
+    disclosure = summary.get("disclosure") or {}
+    asked = {s for route in DISCLOSURE_ROUTES for s in disclosure.get(route, ())}
+    if not asked:
+        return ""
+    n = len(disclosure.get("no_hit", ()))
+    words = SCRIPT_WORDS["disclosed"][0 if n == 1 else 1] if n else SCRIPT_WORDS[
+        "disclosed_all"]
+    values = {"sent": len(disclosure.get("find_sent", ())), "total": len(asked), "n": n}
+    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))),
+                  translate(request, words))
 
 
 def requester_for(request: web.Request) -> Requester:
@@ -246,7 +273,8 @@ async def _results_page(request: web.Request, events: list[dict[str, Any]], form
     return render(request, "search_results.html",
                   {"answers": answers, "summary": summary, "purpose": purpose,
                    "purpose_label": PURPOSE_LABELS.get(purpose, purpose), "admin": admin,
-                   "words": page_words(request), "again": f"/search?{again}"},
+                   "words": page_words(request), "again": f"/search?{again}",
+                   "disclosure": disclosure_text(request, summary)},
                   title="Search results")
 
 

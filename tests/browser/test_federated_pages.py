@@ -138,6 +138,11 @@ def test_search_sees_the_child_in_two_other_states(fed: Federation, web: Any,
     expect(web.get_by_role("columnheader", name="Score")).to_have_count(0)
     expect(web.locator("section.state-result[data-state='FL']")).to_contain_text(
         "No record of this child")
+    # issue 14: both holders got the details (discover hits), from the summary's disclosure
+    expect(web.locator("#search-disclosure")).to_have_text(
+        "Your search's details went to 2 of 2 states.")
+    expect(web.locator("#search-names-only")).to_contain_text(
+        "reaches every state where a child of that name is found")
     shoot(web, "search-results")
 
 
@@ -508,6 +513,9 @@ def test_federated_pages_in_both_languages(fed: Federation, browser: Any, shoot:
         page.goto(url + "/search")
         problems += check_page(page, shoot, "search-form", lang)
         search_guadalupe(page, url, lang)
+        expect(page.locator("#search-disclosure")).to_contain_text(
+            {"en": "Your search's details went to 2 of 2",
+             "es": "Los datos de su búsqueda llegaron a 2 de 2"}[lang])
         problems += check_page(page, shoot, "search-results", lang)
         page.locator("#open-record").click()
         expect(page.locator("#child-name")).to_have_text("Guadalupe Hernández López")

@@ -173,9 +173,10 @@ class Proc:
     popen: subprocess.Popen[str] | None = None
     url: str = ""
     code: Path = ROOT  # the release whose code runs (the previous release's for old nodes)
+    env: dict[str, str] = field(default_factory=dict)  # more environment variables
 
     def start(self, timeout: float = 30.0) -> str:
-        env = dict(os.environ, PYTHONPATH=str(self.code))
+        env = dict(os.environ, PYTHONPATH=str(self.code), **self.env)
         with self.log.open("a") as err:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "node", *self.args],
@@ -228,6 +229,9 @@ class Federation:
     upgraded: set[str] = field(default_factory=set)
     #: node.toml text appended per state before it is enrolled (e.g. "[discover]\n…")
     extra_config: dict[str, str] = field(default_factory=dict)
+    #: environment variables of a state's node process (e.g. the STATENODE_RECORD_BODIES
+    #: test hook of node/federation/endpoint.py)
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def node_dir(self, state: str) -> Path:
         return self.root / state
@@ -326,7 +330,7 @@ class Federation:
     def start_node(self, state: str) -> str:
         proc = self.nodes.get(state) or Proc(
             state, ["serve", "-c", str(self.config(state))], self.node_dir(state) / "node.log",
-            code=self.code_of(state),
+            code=self.code_of(state), env=self.extra_env.get(state, {}),
         )
         proc.code = self.code_of(state)
         self.nodes[state] = proc

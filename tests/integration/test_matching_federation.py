@@ -120,6 +120,14 @@ def test_near_match_worklist_two_person_link_and_next_find(fed: Federation) -> N
     _cli(fed, "CA", "link validate", str(incoming["id"]), "--admin", "cadmin")
     assert fed.control("CA", f"/local/v1/links/{incoming['id']}")["validated_by"] == "cadmin"
 
+    # issue 14: the validated link connects FL with CA's Lupe, so CA's find for her sends
+    # FL the find directly (route connected), though FL holds no such child (no hit)
+    lupe = {"first_name": "Lupe", "middle_name": "María", "last_name_1": "Hernandez",
+            "birth_date": "2009-03-24", "purpose": "enrollment"}
+    answers, summary = fed.find("CA", **lupe)
+    assert answers["FL"]["route"] == "connected", (answers["FL"], summary["disclosure"])
+    assert summary["disclosure"]["connected"] == ["FL"]
+
     # a retried delivery (same message id) gets the stored receipt; CA stores it once
     db = load_config(fed.config("FL")).storage.database
     with sqlite3.connect(db) as conn:

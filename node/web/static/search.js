@@ -196,6 +196,17 @@
       " " + t("records_found", { n: found });
     if (missing.length) text += " " + t("did_not_answer", { list: missing.join("; ") });
     say(text, false);
+    // how many states received the search's details (the summary's disclosure, issue 14)
+    const d = s.disclosure || {};
+    const asked = new Set(["plain", "connected", "hit", "no_hit", "not_sent"]
+      .flatMap((route) => d[route] || []));
+    const disclosureBox = document.getElementById("search-disclosure");
+    if (disclosureBox && asked.size) {
+      const n = (d.no_hit || []).length;
+      const vars = { sent: (d.find_sent || []).length, total: asked.size, n };
+      disclosureBox.textContent = n ? t("disclosed", vars) : t("disclosed_all", vars);
+      disclosureBox.hidden = false;
+    }
     // the search is over: take the reader to the results (the status says it once)
     document.getElementById("results-title").focus();
   }
@@ -239,6 +250,7 @@
     sections.clear();
     results.replaceChildren();
     announcer.replaceChildren();
+    document.getElementById("search-disclosure").hidden = true;
     found = 0;
     recordForm.hidden = false;
     button.disabled = true;
