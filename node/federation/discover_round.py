@@ -39,11 +39,16 @@ from node.matching.discover_keys import query_discover_keys, record_discover_key
 from node.matching.id_rule import query_ids
 from node.matching.index import TermFrequencies
 from node.services import Services
-from node.store.link_tables import peers_connected_to
+from node.store.federation_tables import recent_notices
+from node.store.link_tables import linked_children, peers_connected_to
 from protocol.messages import Find, FindReply
 
 #: our students (best first) whose links and notices name the states to ask directly
 CONNECTED_LOOKUP = 5
+#: received move notices compared with each search (the most recent)
+RECENT_NOTICES = 5000
+#: the query fields of the names-only comparison with a link's searched child
+NAME_FIELDS = ("first_name", "middle_name", "last_name_1", "last_name_2")
 
 
 class Route(StrEnum):
@@ -88,15 +93,23 @@ def discover_query(find: Find) -> dict[str, Any]:
 
 
 def connected_states(db: Any, find: Find, tf: TermFrequencies | None) -> set[str]:
-    """States a validated link or a move notice already connects with this child: links
-    and notices sent of our students matching the find, and received notices whose child
-    shares a discover key with it (runs on the store's thread)."""
+    """States a validated link or a move notice already connects with this child (runs on
+    the store's thread): links and notices sent of our students matching the find; links
+    made from a near match whose searched child has the same names; received notices
+    (the most recent `RECENT_NOTICES`) whose child shares a discover key with the query.
+    The comparisons are local: nothing is sent to decide them."""
     states: set[str] = set()
     ours = [h.row["state_student_id"] for h in find_hits(db, find, CONNECTED_LOOKUP, tf)
             if h.outcome == "match"]
     states.update(peers_connected_to(db, ours))
-    keys = set(query_discover_keys(discover_query(find)))
-    for sender, notice in db.execute("SELECT sender, notice FROM inbox").fetchall():
+    query = discover_query(find)
+    keys = set(query_discover_keys(query))
+    names = set(query_discover_keys({k: v for k, v in query.items() if k in NAME_FIELDS}))
+    for peer, searched in linked_children(db):
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            if names & set(record_discover_keys(json.loads(searched))):
+                states.add(peer)
+    for sender, notice in recent_notices(db, RECENT_NOTICES):
         with contextlib.suppress(ValueError, TypeError, AttributeError):
             student = json.loads(notice).get("student") or {}
             if keys & set(record_discover_keys(student)):

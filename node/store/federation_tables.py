@@ -317,3 +317,9 @@ def outbox_list(db: Database, limit: int = 200) -> list[dict[str, Any]]:
 
 def outbox_depth(db: Database) -> int:
     return int(db.execute("SELECT count(*) FROM outbox WHERE delivered_ms IS NULL").fetchone()[0])
+
+
+def recent_notices(db: Database, limit: int = 5000) -> list[tuple[str, str]]:
+    """(sender, notice JSON) of the `limit` most recent received move notices."""
+    return [(str(s), str(n)) for s, n in db.execute(
+        "SELECT sender, notice FROM inbox ORDER BY id DESC LIMIT ?", [limit]).fetchall()]

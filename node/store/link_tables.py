@@ -151,3 +151,12 @@ def peers_connected_to(db: Database, local_records: Sequence[str]) -> set[str]:
         f"SELECT DISTINCT peer FROM outbox WHERE type = 'move_notice' "  # noqa: S608
         f"AND json_extract(summary, '$.student') IN ({marks})", ids).fetchall())
     return peers
+
+
+def linked_children(db: Database) -> list[tuple[str, str]]:
+    """(peer, the child as we searched for it: the worklist item's query JSON) of every
+    validated (active) link made from a near match: the discover round sends that peer
+    the find when a search names the same child (node.federation.discover_round)."""
+    return [(str(peer), str(query)) for peer, query in db.execute(
+        "SELECT l.peer, w.query FROM links l JOIN worklist w ON w.id = l.worklist_id "
+        "WHERE l.status = 'active'").fetchall()]

