@@ -210,59 +210,51 @@ def _seed_kek(passphrase: bytes, salt: bytes) -> bytes:
     return Scrypt(salt=salt, length=32, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P).derive(passphrase)
 
 
-def _seed_pem(key: HybridKey, passphrase: bytes | None) -> bytes:
-    """`-----BEGIN STATENODE MLKEM768-X25519 SEED-----`, base64 of: 0x00 || seed, or
-    0x01 || salt (16) || nonce (12) || ChaCha20-Poly1305(scrypt(passphrase, salt), seed)."""
+def secret_pem(label: str, secret: bytes, passphrase: bytes | None) -> bytes:
+    """A raw secret (a hybrid key's seed, an OPRF scalar) as `-----BEGIN <label>-----`,
+    base64 of: 0x00 || secret, or 0x01 || salt (16) || nonce (12) ||
+    ChaCha20-Poly1305(scrypt(passphrase, salt), secret, aad = the label)."""
     if passphrase:
         salt, nonce = os.urandom(16), os.urandom(12)
         sealed = ChaCha20Poly1305(_seed_kek(passphrase, salt)).encrypt(
-            nonce, key.seed, _SEED_PEM.encode())
+            nonce, secret, label.encode())
         raw = bytes([_SEED_SCRYPT]) + salt + nonce + sealed
     else:
-        raw = bytes([_SEED_PLAIN]) + key.seed
+        raw = bytes([_SEED_PLAIN]) + secret
     body = base64.encodebytes(raw).decode()
-    return f"-----BEGIN {_SEED_PEM}-----\n{body}-----END {_SEED_PEM}-----\n".encode()
+    return f"-----BEGIN {label}-----\n{body}-----END {label}-----\n".encode()
 
 
-def _seed_from_pem(path: Path, data: bytes, passphrase: bytes | None) -> bytes:
+def secret_from_pem(path: Path, data: bytes, passphrase: bytes | None, *, label: str,
+                    length: int, what: str) -> bytes:
+    """The `length`-byte secret of a `secret_pem` file; KeyFileError names `path`."""
     text = data.decode("ascii", "replace").strip()
-    head, tail = f"-----BEGIN {_SEED_PEM}-----", f"-----END {_SEED_PEM}-----"
+    head, tail = f"-----BEGIN {label}-----", f"-----END {label}-----"
     if not (text.startswith(head) and text.endswith(tail)):
-        raise KeyFileError(f"{path}: not a {_SEED_PEM} file")
+        raise KeyFileError(f"{path}: not a {label} file")
     try:
         raw = base64.b64decode("".join(text[len(head):-len(tail)].split()), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise KeyFileError(f"{path}: the seed is not valid base64") from exc
-    if len(raw) == 1 + HYBRID_SEED_LEN and raw[0] == _SEED_PLAIN:
+        raise KeyFileError(f"{path}: the {what} is not valid base64") from exc
+    if len(raw) == 1 + length and raw[0] == _SEED_PLAIN:
         if passphrase:
             raise KeyFileError(f"{path}: key file is not encrypted but a passphrase was given")
         return raw[1:]
-    if len(raw) == 1 + 16 + 12 + HYBRID_SEED_LEN + 16 and raw[0] == _SEED_SCRYPT:
+    if len(raw) == 1 + 16 + 12 + length + 16 and raw[0] == _SEED_SCRYPT:
         if not passphrase:
             raise KeyFileError(f"{path}: key file is encrypted; a passphrase is required")
         salt, nonce, sealed = raw[1:17], raw[17:29], raw[29:]
         try:
             return ChaCha20Poly1305(_seed_kek(passphrase, salt)).decrypt(
-                nonce, sealed, _SEED_PEM.encode())
+                nonce, sealed, label.encode())
         except InvalidTag as exc:
-            raise KeyFileError(f"{path}: wrong passphrase, or the seed file is damaged") \
+            raise KeyFileError(f"{path}: wrong passphrase, or the {what} file is damaged") \
                 from exc
-    raise KeyFileError(f"{path}: unknown {_SEED_PEM} encoding")
+    raise KeyFileError(f"{path}: unknown {label} encoding")
 
 
-AnyPrivateKey = SigningKey | EncryptionKey | HybridKey
-
-
-def _key_bytes(key: AnyPrivateKey, passphrase: bytes | None) -> bytes:
-    if isinstance(key, HybridKey):
-        return _seed_pem(key, passphrase)
-    return _pem(key.private_key, passphrase)
-
-
-def save_key(path: Path, key: AnyPrivateKey, *, passphrase: bytes | None = None) -> None:
-    """Write `key` (PKCS#8 PEM, or a hybrid key's seed file), created with mode 0600;
-    refuse to overwrite."""
-    data = _key_bytes(key, passphrase)
+def write_new_key_file(path: Path, data: bytes) -> None:
+    """Create `path` with mode 0600 holding `data` (exclusively: never overwrite a key)."""
     path = Path(path)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -275,6 +267,21 @@ def save_key(path: Path, key: AnyPrivateKey, *, passphrase: bytes | None = None)
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+AnyPrivateKey = SigningKey | EncryptionKey | HybridKey
+
+
+def _key_bytes(key: AnyPrivateKey, passphrase: bytes | None) -> bytes:
+    if isinstance(key, HybridKey):
+        return secret_pem(_SEED_PEM, key.seed, passphrase)
+    return _pem(key.private_key, passphrase)
+
+
+def save_key(path: Path, key: AnyPrivateKey, *, passphrase: bytes | None = None) -> None:
+    """Write `key` (PKCS#8 PEM, or a hybrid key's seed file), created with mode 0600;
+    refuse to overwrite."""
+    write_new_key_file(path, _key_bytes(key, passphrase))
 
 
 def replace_key(path: Path, key: AnyPrivateKey, *, passphrase: bytes | None = None) -> None:
@@ -321,7 +328,8 @@ def _read_private(path: Path, passphrase: bytes | None) -> object:
 def load_hybrid_key(path: Path, *, passphrase: bytes | None = None) -> HybridKey:
     """Read a hybrid key's seed file (mode 0600 only), decrypting it with `passphrase`."""
     path = Path(path)
-    return HybridKey(_seed_from_pem(path, _read_file(path), passphrase))
+    return HybridKey(secret_from_pem(path, _read_file(path), passphrase, label=_SEED_PEM,
+                                     length=HYBRID_SEED_LEN, what="seed"))
 
 
 def load_signing_key(path: Path, *, passphrase: bytes | None = None) -> SigningKey:
