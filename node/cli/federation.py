@@ -80,11 +80,18 @@ def find(
                 click.echo(f"timed out: {', '.join(s['timed_out'])}")
             for state, why in s["failed"].items():
                 click.echo(f"failed: {state}: {why}")
+            sent = (s.get("disclosure") or {}).get("find_sent")
+            if sent is not None:
+                click.echo(f"the search's details went to: {', '.join(sent) or 'no state'}")
             continue
         if line["status"] != "answered":
             click.echo(f"{line['state']}: {line['status']} ({line['error']})")
             continue
         cands = line.get("candidates", [])
+        if line.get("route") == "no_hit":
+            click.echo(f"{line['state']}: no record (its filter had no hit: it did not receive "
+                       f"the search's details) in {line['latency_ms']:.0f} ms")
+            continue
         click.echo(f"{line['state']}: {len(cands)} candidate(s) in {line['latency_ms']:.0f} ms")
         for c in cands:
             d = c["demographics"]

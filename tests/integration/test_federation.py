@@ -93,6 +93,9 @@ def test_cli_find_prints_states(federation: Federation) -> None:
         "2009-03-04",
     )
     assert "TX:" in out.stdout and "answered:" in out.stdout
+    sent = next(x for x in out.stdout.splitlines()
+                if x.startswith("the search's details went to: "))
+    assert "TX" in sent  # the holder of the child; states with no hit say "no record"
 
 
 def _sealed_find(fed: Federation, sender: str, recipient: str, **kw: Any) -> bytes:
