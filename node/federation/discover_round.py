@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -92,35 +92,41 @@ def discover_query(find: Find) -> dict[str, Any]:
     return query
 
 
-def connected_states(db: Any, find: Find, tf: TermFrequencies | None) -> set[str]:
+def connected_states(db: Any, find: Find, tf: TermFrequencies | None, keys: Sequence[str],
+                     ours: Sequence[str] | None = None) -> set[str]:
     """States a validated link or a move notice already connects with this child (runs on
     the store's thread): links and notices sent of our students matching the find; links
     made from a near match whose searched child has the same names; received notices
     (the most recent `RECENT_NOTICES`) whose child shares a discover key with the query.
-    The comparisons are local: nothing is sent to decide them."""
+    The comparisons are local: nothing is sent to decide them. `keys` are the query's
+    discover keys; `ours`, our students matching the find when the caller has already
+    searched them (else they are searched here)."""
     states: set[str] = set()
-    ours = [h.row["state_student_id"] for h in find_hits(db, find, CONNECTED_LOOKUP, tf)
-            if h.outcome == "match"]
+    if ours is None:
+        ours = [h.row["state_student_id"] for h in find_hits(db, find, CONNECTED_LOOKUP, tf)
+                if h.outcome == "match"]
     states.update(peers_connected_to(db, ours))
     query = discover_query(find)
-    keys = set(query_discover_keys(query))
     names = set(query_discover_keys({k: v for k, v in query.items() if k in NAME_FIELDS}))
     for peer, searched in linked_children(db):
         with contextlib.suppress(ValueError, TypeError, AttributeError):
             if names & set(record_discover_keys(json.loads(searched))):
                 states.add(peer)
+    key_set = set(keys)
     for sender, notice in recent_notices(db, RECENT_NOTICES):
         with contextlib.suppress(ValueError, TypeError, AttributeError):
             student = json.loads(notice).get("student") or {}
-            if keys & set(record_discover_keys(student)):
+            if not key_set.isdisjoint(record_discover_keys(student)):
                 states.add(sender)
     return states
 
 
 async def disclosure_answers(services: Services, find: Find, targets: Iterable[str], *,
                              timeout: float, disclosure: Disclosure,
+                             local_matches: Sequence[str] | None = None,
                              ) -> AsyncIterator[RoutedAnswer]:
-    """Each target's answer as it completes, routed as the module docstring says."""
+    """Each target's answer as it completes, routed as the module docstring says.
+    `local_matches`: our students the caller already found as a match for this find."""
     targets = list(targets)
     use_discover = services.cfg.discover.enabled
     blinded: BlindedQuery | None = None
@@ -129,7 +135,7 @@ async def disclosure_answers(services: Services, find: Find, targets: Iterable[s
         keys = query_discover_keys(discover_query(find))
         blinded = await asyncio.to_thread(blind_query, keys)
         connected = await services.store.run(connected_states, find,
-                                             services.term_frequencies)
+                                             services.term_frequencies, keys, local_matches)
     snapshot = services.directory.current(clock.now_ms())
 
     async def one(peer: str) -> RoutedAnswer:

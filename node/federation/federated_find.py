@@ -163,8 +163,10 @@ async def federated_find(services: Services, criteria: FindCriteria, *,
     if refusal is not None:  # never sign and send a find the holders must refuse
         raise Forbidden(refusal)
     find = Find(criteria, requester, purpose, services.cfg.matching.max_candidates)
+    local_matches: list[str] | None = None  # searched once, for the answer and the round
     if include_local:
         local = await services.store.run(local_candidates, find, services.term_frequencies)
+        local_matches = [c["record"] for c in local if c["outcome"] == "match"]
         yield {"type": "answer", "state": services.node_id, "local": True,
                "status": "answered", "error": "", "candidates": with_words(local)}
     summary, disclosure = FindSummary(), Disclosure()
@@ -172,7 +174,7 @@ async def federated_find(services: Services, criteria: FindCriteria, *,
     targets = active_peers(services) if peers is None else peers
     timeout = services.cfg.peers.timeout if timeout is None else timeout
     async for routed in disclosure_answers(services, find, targets, timeout=timeout,
-                                           disclosure=disclosure):
+                                           disclosure=disclosure, local_matches=local_matches):
         summary.add(routed.answer)
         line = answer_line(routed.answer)
         line["route"] = str(routed.route)
